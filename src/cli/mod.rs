@@ -1,0 +1,103 @@
+//! The command line: clap arguments -> one call into a domain module each. Exit codes and the
+//! final error line are decided here and only here.
+
+mod demo;
+mod location;
+mod output;
+mod repo;
+
+use crate::logging::{self, LogFormat};
+use crate::secret::redact;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "forgesafe", version, about = "Back up forges into restic-format repositories; a kando-compatible data mover")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "auto", env = "FORGESAFE_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// More logging (-v, -vv, -vvv).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Push to, pull from and delete from the profile's location (kando's `location`).
+    Location(location::LocationArgs),
+    /// Print a Kanister phase output line: `###Phase-output###: {"key":KEY,"value":VALUE}`.
+    Output(output::OutputArgs),
+    /// Create the repository at the profile's location (a first push does it too).
+    Init(repo::InitArgs),
+    /// List snapshots as JSON.
+    Snapshots(repo::SnapshotsArgs),
+    /// Verify the repository (with --read-data, every byte).
+    Check(repo::CheckArgs),
+    /// The embedded default: push a local folder to ./forgesafe-data/ and pull it back.
+    Demo(demo::DemoArgs),
+}
+
+/// Where the repository is and how to open it; shared by every repository command.
+#[derive(Args, Clone)]
+pub struct RepoArgs {
+    /// Kanister Profile JSON, or @FILE (else FORGESAFE_PROFILE, FORGESAFE_PROFILE_FILE).
+    #[arg(short = 'p', long)]
+    profile: Option<String>,
+    /// File whose first line is the repository password (else FORGESAFE_PASSWORD_FILE, FORGESAFE_PASSWORD).
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+    /// Cache for remote repositories' index and snapshot files.
+    #[arg(long, env = "FORGESAFE_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+impl RepoArgs {
+    fn store(&self) -> anyhow::Result<crate::store::Store> {
+        let location = crate::profile::load(self.profile.as_deref())?;
+        let password = crate::password::load(self.password_file.as_deref())?;
+        crate::store::Store::new(&location, password, self.cache_dir.clone())
+    }
+}
+
+/// Runs the command line and returns the process exit status (0, or 69 on any failure).
+pub fn run(args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return 0;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
+            eprintln!("forgesafe: {} (see forgesafe --help)", redact(first.trim_start_matches("error: ")));
+            return crate::EXIT_FAILURE;
+        }
+    };
+    logging::init(cli.log_format, cli.verbose, cli.quiet);
+    let result = match cli.command {
+        Command::Location(a) => location::run(a),
+        Command::Output(a) => output::run(a),
+        Command::Init(a) => repo::init(a),
+        Command::Snapshots(a) => repo::snapshots(a),
+        Command::Check(a) => repo::check(a),
+        Command::Demo(a) => demo::run(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            let line = format!("{e:#}");
+            tracing::debug!(error = %redact(&line), "command failed");
+            eprintln!("forgesafe: error: {}", redact(&crate::store::errors::one_line(&line)));
+            crate::EXIT_FAILURE
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! forgesafe: back up forge accounts into restic-format repositories; a kando-compatible data
+//! mover and Kanister blueprint runner in one binary.
+
+pub mod cli;
+pub mod logging;
+pub mod password;
+pub mod phase_output;
+pub mod profile;
+pub mod secret;
+pub mod store;
+
+/// Exit status of every failure, as kando (kanister #3376).
+pub const EXIT_FAILURE: i32 = 69;

@@ -1,0 +1,314 @@
+//! Kanister's Profile JSON (as `{{ toJson .Profile }}` renders it) turned into a typed location.
+//!
+//! Kanister renders the Go struct with mixed casing (`Location.type`, `Credential.KeyPair.ID`);
+//! the Profile custom resource uses lower-case keys. Go decodes field names case-insensitively,
+//! so we do too. Every error names the field at fault and says what to give instead.
+
+use crate::secret::Secret;
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+
+/// Where a repository lives. One repository per location: everything pushed there deduplicates.
+#[derive(Debug, Clone)]
+pub enum Location {
+    S3 {
+        bucket: String,
+        endpoint: Option<String>,
+        prefix: String,
+        region: Option<String>,
+        credentials: Option<S3Credentials>,
+        skip_ssl_verify: bool,
+    },
+    Gcs {
+        bucket: String,
+        prefix: String,
+        service_account_json: Option<Secret>,
+    },
+    Azure {
+        container: String,
+        prefix: String,
+        endpoint: Option<String>,
+        account_name: String,
+        account_key: Secret,
+    },
+    /// forgesafe's own extension: a repository in a local directory.
+    Local { path: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct S3Credentials {
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+}
+
+impl Location {
+    /// A short description for logs and messages; never holds a credential.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::S3 { bucket, endpoint, prefix, .. } => format!(
+                "s3://{bucket}/{prefix}{}",
+                endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default()
+            ),
+            Location::Gcs { bucket, prefix, .. } => format!("gs://{bucket}/{prefix}"),
+            Location::Azure { container, prefix, .. } => format!("azure://{container}/{prefix}"),
+            Location::Local { path } => path.display().to_string(),
+        }
+    }
+}
+
+/// Where the profile text comes from, in the order we look.
+pub const PROFILE_ENV: &str = "FORGESAFE_PROFILE";
+pub const PROFILE_FILE_ENV: &str = "FORGESAFE_PROFILE_FILE";
+
+/// Reads the profile from `--profile` (JSON, or `@FILE`), else `FORGESAFE_PROFILE`, else
+/// `FORGESAFE_PROFILE_FILE`.
+pub fn load(arg: Option<&str>) -> Result<Location> {
+    let (text, origin) = match arg {
+        Some(a) if a.starts_with('@') => (read_file(&a[1..])?, format!("profile file {}", &a[1..])),
+        Some(a) => (a.to_string(), "--profile".to_string()),
+        None => match (std::env::var(PROFILE_ENV), std::env::var(PROFILE_FILE_ENV)) {
+            (Ok(t), _) if !t.trim().is_empty() => (t, PROFILE_ENV.to_string()),
+            (_, Ok(f)) if !f.trim().is_empty() => (read_file(&f)?, format!("profile file {f}")),
+            _ => bail!(
+                "no profile given: pass --profile JSON (or --profile @FILE), or set {PROFILE_ENV} or {PROFILE_FILE_ENV}"
+            ),
+        },
+    };
+    parse(&text).with_context(|| format!("{origin}"))
+}
+
+fn read_file(path: &str) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read profile file {path}: check the path and its permissions"))
+}
+
+/// Parses Profile JSON text.
+pub fn parse(text: &str) -> Result<Location> {
+    let root: Value = serde_json::from_str(text).map_err(|e| {
+        // serde_json's message carries only a position, never the text itself.
+        anyhow!("profile is not valid JSON ({e}): give the output of {{{{ toJson .Profile }}}}")
+    })?;
+    let root = root.as_object().ok_or_else(|| anyhow!("profile must be a JSON object"))?;
+    let location = field(root, "Location")
+        .and_then(Value::as_object)
+        .ok_or_else(|| anyhow!("profile field Location is missing: the profile needs a Location object"))?;
+    let kind = str_field(location, "type").ok_or_else(|| {
+        anyhow!("profile field Location.type is missing: use s3Compliant, gcs, azure or local")
+    })?;
+    let credential = field(root, "Credential").and_then(Value::as_object);
+    let skip_ssl_verify = field(root, "SkipSSLVerify").and_then(Value::as_bool).unwrap_or(false);
+
+    match kind.as_str() {
+        "s3Compliant" | "s3compliant" | "s3" => {
+            let bucket = required(location, "Location", "bucket")?;
+            let endpoint = str_field(location, "endpoint").filter(|e| !e.is_empty());
+            let credentials = match credential {
+                None => None,
+                Some(c) => s3_credentials(c)?,
+            };
+            Ok(Location::S3 {
+                bucket,
+                endpoint,
+                prefix: str_field(location, "prefix").unwrap_or_default(),
+                region: str_field(location, "region").filter(|r| !r.is_empty()),
+                credentials,
+                skip_ssl_verify,
+            })
+        }
+        "gcs" => {
+            let bucket = required(location, "Location", "bucket")?;
+            let json = match credential {
+                None => None,
+                Some(c) => gcs_credentials(c)?,
+            };
+            Ok(Location::Gcs { bucket, prefix: str_field(location, "prefix").unwrap_or_default(), service_account_json: json })
+        }
+        "azure" => {
+            let container = required(location, "Location", "bucket")?;
+            let c = credential.ok_or_else(|| anyhow!("profile field Credential is missing: an azure location needs the storage account name and key"))?;
+            let (account_name, account_key) = azure_credentials(c)?;
+            Ok(Location::Azure {
+                container,
+                prefix: str_field(location, "prefix").unwrap_or_default(),
+                endpoint: str_field(location, "endpoint").filter(|e| !e.is_empty()),
+                account_name,
+                account_key,
+            })
+        }
+        "local" | "filesystem" => {
+            let path = str_field(location, "path")
+                .or_else(|| str_field(location, "prefix"))
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| anyhow!("profile field Location.path is missing: a local location needs the repository directory"))?;
+            Ok(Location::Local { path: PathBuf::from(path) })
+        }
+        "kopia" => bail!(
+            "profile Location.type kopia points at a Kopia repository server, which forgesafe does not speak: \
+             give forgesafe an object-store profile instead (e.g. mount a profile file from a Secret and pass --profile @FILE)"
+        ),
+        other => bail!("profile field Location.type is {other:?}: use s3Compliant, gcs, azure or local"),
+    }
+}
+
+fn s3_credentials(c: &Map<String, Value>) -> Result<Option<S3Credentials>> {
+    let kind = str_field(c, "Type").unwrap_or_default();
+    match kind.as_str() {
+        "keyPair" | "keypair" => {
+            let kp = field(c, "KeyPair").and_then(Value::as_object).ok_or_else(|| {
+                anyhow!("profile field Credential.KeyPair is missing: a keyPair credential needs KeyPair.ID and KeyPair.Secret")
+            })?;
+            let id = required(kp, "Credential.KeyPair", "ID")?;
+            let secret = required(kp, "Credential.KeyPair", "Secret")?;
+            Ok(Some(S3Credentials { access_key_id: Secret::new(id), secret_access_key: Secret::new(secret) }))
+        }
+        "secret" => {
+            let data = secret_data(c)?;
+            if data.iter().any(|(k, _)| k == "role") {
+                bail!("profile Credential.Secret has a role: assuming an IAM role is not supported yet; give aws_access_key_id and aws_secret_access_key");
+            }
+            let get = |k: &str| {
+                data.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).ok_or_else(|| {
+                    anyhow!("profile field Credential.Secret.data.{k} is missing: the Secret needs aws_access_key_id and aws_secret_access_key")
+                })
+            };
+            Ok(Some(S3Credentials { access_key_id: get("aws_access_key_id")?, secret_access_key: get("aws_secret_access_key")? }))
+        }
+        "" => Ok(None),
+        "kopia" => bail!("profile Credential.Type kopia is for a Kopia repository server, which forgesafe does not speak: use keyPair or secret"),
+        other => bail!("profile field Credential.Type is {other:?}: use keyPair or secret"),
+    }
+}
+
+fn gcs_credentials(c: &Map<String, Value>) -> Result<Option<Secret>> {
+    match str_field(c, "Type").unwrap_or_default().as_str() {
+        "keyPair" | "keypair" => {
+            let kp = field(c, "KeyPair").and_then(Value::as_object).ok_or_else(|| anyhow!("profile field Credential.KeyPair is missing"))?;
+            // For GCS, Kanister keeps the project id in ID and the service-account JSON in Secret.
+            Ok(Some(Secret::new(required(kp, "Credential.KeyPair", "Secret")?)))
+        }
+        "secret" => {
+            let data = secret_data(c)?;
+            let json = data.into_iter().find(|(k, _)| k == "gcp_service_account_json" || k == "service-account.json");
+            Ok(Some(json.map(|(_, v)| v).ok_or_else(|| anyhow!("profile field Credential.Secret.data.gcp_service_account_json is missing"))?))
+        }
+        "" => Ok(None),
+        other => bail!("profile field Credential.Type is {other:?}: use keyPair or secret"),
+    }
+}
+
+fn azure_credentials(c: &Map<String, Value>) -> Result<(String, Secret)> {
+    match str_field(c, "Type").unwrap_or_default().as_str() {
+        "keyPair" | "keypair" => {
+            let kp = field(c, "KeyPair").and_then(Value::as_object).ok_or_else(|| anyhow!("profile field Credential.KeyPair is missing"))?;
+            Ok((required(kp, "Credential.KeyPair", "ID")?, Secret::new(required(kp, "Credential.KeyPair", "Secret")?)))
+        }
+        "secret" => {
+            let data = secret_data(c)?;
+            let get = |k: &str| data.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            let name = get("azure_storage_account_id").ok_or_else(|| anyhow!("profile field Credential.Secret.data.azure_storage_account_id is missing"))?;
+            let key = get("azure_storage_key").ok_or_else(|| anyhow!("profile field Credential.Secret.data.azure_storage_key is missing"))?;
+            Ok((name.expose().to_string(), key))
+        }
+        other => bail!("profile field Credential.Type is {other:?}: use keyPair or secret"),
+    }
+}
+
+/// The key/value pairs of the Kubernetes Secret in `Credential.Secret`: `data` is base64
+/// (Kubernetes' JSON form), `stringData` plain text.
+fn secret_data(c: &Map<String, Value>) -> Result<Vec<(String, Secret)>> {
+    let secret = field(c, "Secret").and_then(Value::as_object).ok_or_else(|| {
+        anyhow!("profile field Credential.Secret is missing: a secret credential needs the Kubernetes Secret object")
+    })?;
+    let mut out = Vec::new();
+    if let Some(data) = field(secret, "data").and_then(Value::as_object) {
+        for (k, v) in data {
+            let encoded = v.as_str().ok_or_else(|| anyhow!("profile field Credential.Secret.data.{k} is not a string"))?;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|_| anyhow!("profile field Credential.Secret.data.{k} is not base64: Kubernetes Secret data must be base64-encoded (or use stringData)"))?;
+            let text = String::from_utf8(bytes).map_err(|_| anyhow!("profile field Credential.Secret.data.{k} is not UTF-8 text"))?;
+            out.push((k.clone(), Secret::new(text)));
+        }
+    }
+    if let Some(data) = field(secret, "stringData").and_then(Value::as_object) {
+        for (k, v) in data {
+            let text = v.as_str().ok_or_else(|| anyhow!("profile field Credential.Secret.stringData.{k} is not a string"))?;
+            out.push((k.clone(), Secret::new(text)));
+        }
+    }
+    Ok(out)
+}
+
+/// Looks a field up the way Go's encoding/json does: exact name first, then any casing.
+fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)).filter(|v| !v.is_null())
+}
+
+fn str_field(obj: &Map<String, Value>, name: &str) -> Option<String> {
+    field(obj, name).and_then(Value::as_str).map(str::to_string)
+}
+
+fn required(obj: &Map<String, Value>, parent: &str, name: &str) -> Result<String> {
+    match field(obj, name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => bail!("profile field {parent}.{name} is empty: give a value"),
+        Some(_) => bail!("profile field {parent}.{name} is not a string"),
+        None => bail!("profile field {parent}.{name} is missing: give a value"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KANISTER: &str = r#"{"Location":{"type":"s3Compliant","bucket":"b","endpoint":"http://minio:9000","prefix":"kanister","region":"us-east-1"},
+ "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIAEXAMPLE","Secret":"sekrit-key"},"Secret":null,"KopiaServerSecret":null},
+ "SkipSSLVerify":false}"#;
+
+    #[test]
+    fn kanister_rendered_profile_parses() {
+        match parse(KANISTER).unwrap() {
+            Location::S3 { bucket, endpoint, prefix, region, credentials, skip_ssl_verify } => {
+                assert_eq!(bucket, "b");
+                assert_eq!(endpoint.as_deref(), Some("http://minio:9000"));
+                assert_eq!(prefix, "kanister");
+                assert_eq!(region.as_deref(), Some("us-east-1"));
+                let c = credentials.unwrap();
+                assert_eq!(c.access_key_id.expose(), "AKIAEXAMPLE");
+                assert_eq!(c.secret_access_key.expose(), "sekrit-key");
+                assert!(!skip_ssl_verify);
+            }
+            other => panic!("wrong location {other:?}"),
+        }
+    }
+
+    #[test]
+    fn lower_case_keys_and_secret_credentials_parse() {
+        let p = r#"{"location":{"type":"s3Compliant","bucket":"b"},"credential":{"type":"secret",
+          "secret":{"apiVersion":"v1","kind":"Secret","data":{"aws_access_key_id":"QUtJRA==","aws_secret_access_key":"U0VDUkVU"}}}}"#;
+        match parse(p).unwrap() {
+            Location::S3 { credentials: Some(c), .. } => {
+                assert_eq!(c.access_key_id.expose(), "AKID");
+                assert_eq!(c.secret_access_key.expose(), "SECRET");
+            }
+            other => panic!("wrong location {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_name_the_bad_field() {
+        let e = parse(r#"{"Location":{"type":"s3Compliant"}}"#).unwrap_err().to_string();
+        assert!(e.contains("Location.bucket"), "{e}");
+        let e = parse(r#"{"Location":{"type":"ftp","bucket":"b"}}"#).unwrap_err().to_string();
+        assert!(e.contains("Location.type") && e.contains("ftp"), "{e}");
+        let e = parse(r#"{"Location":{"type":"s3Compliant","bucket":"b"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"x"}}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("Credential.KeyPair.Secret"), "{e}");
+        let e = parse(r#"{"Location":{"type":"kopia"}}"#).unwrap_err().to_string();
+        assert!(e.contains("Kopia repository server"), "{e}");
+        let e = parse("{not json").unwrap_err().to_string();
+        assert!(e.contains("not valid JSON"), "{e}");
+    }
+}

@@ -1,0 +1,195 @@
+//! Turns a profile location into rustic backends, wrapped in the snapshot gate.
+//!
+//! The gate is why a failed push never leaves a half snapshot: rustic writes packs and index
+//! first and the snapshot file last, and its archiver *skips* unreadable files with a warning.
+//! The gate refuses to write the snapshot file when any source entry could not be read or any
+//! earlier write failed, so the only snapshots that ever exist are complete ones.
+
+use crate::profile::Location;
+use anyhow::{bail, Result};
+use bytes::Bytes;
+use rustic_backend::BackendOptions;
+use rustic_core::{BytesList, ErrorKind, FileType, Id, ReadBackend, RepositoryBackends, RusticError, RusticResult, WriteBackend};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// What the gate has seen during one command.
+#[derive(Debug, Default)]
+pub struct GateState {
+    write_failed: AtomicBool,
+    source_errors: Mutex<Vec<String>>,
+    bytes_written: AtomicU64,
+}
+
+impl GateState {
+    pub fn record_source_error(&self, message: String) {
+        tracing::warn!("{message}");
+        self.source_errors.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+    }
+
+    pub fn source_errors(&self) -> Vec<String> {
+        self.source_errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn write_failed(&self) -> bool {
+        self.write_failed.load(Ordering::SeqCst)
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::SeqCst)
+    }
+}
+
+/// A backend that forwards everything and withholds the snapshot file when the push is not whole.
+pub struct GatedBackend {
+    inner: Arc<dyn WriteBackend>,
+    state: Arc<GateState>,
+}
+
+impl ReadBackend for GatedBackend {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    fn list_with_size(&self, tpe: FileType) -> RusticResult<Vec<(Id, u32)>> {
+        self.inner.list_with_size(tpe)
+    }
+    fn list(&self, tpe: FileType) -> RusticResult<Vec<Id>> {
+        self.inner.list(tpe)
+    }
+    fn read_full(&self, tpe: FileType, id: &Id) -> RusticResult<Bytes> {
+        self.inner.read_full(tpe, id)
+    }
+    fn read_partial(&self, tpe: FileType, id: &Id, cacheable: bool, offset: u32, length: u32) -> RusticResult<Bytes> {
+        self.inner.read_partial(tpe, id, cacheable, offset, length)
+    }
+    fn warmup_path(&self, tpe: FileType, id: &Id) -> String {
+        self.inner.warmup_path(tpe, id)
+    }
+    fn needs_warm_up(&self) -> bool {
+        self.inner.needs_warm_up()
+    }
+    fn warm_up(&self, tpe: FileType, id: &Id) -> RusticResult<()> {
+        self.inner.warm_up(tpe, id)
+    }
+}
+
+impl WriteBackend for GatedBackend {
+    fn create(&self) -> RusticResult<()> {
+        self.inner.create()
+    }
+
+    fn write_bytes(&self, tpe: FileType, id: &Id, cacheable: bool, content: BytesList) -> RusticResult<()> {
+        if tpe == FileType::Snapshot {
+            let errors = self.state.source_errors();
+            if !errors.is_empty() {
+                return Err(RusticError::new(
+                    ErrorKind::InputOutput,
+                    "snapshot withheld: some source entries could not be read",
+                ));
+            }
+            if self.state.write_failed() {
+                return Err(RusticError::new(ErrorKind::Backend, "snapshot withheld: an earlier write to the repository failed"));
+            }
+        }
+        let len = content.size() as u64;
+        match self.inner.write_bytes(tpe, id, cacheable, content) {
+            Ok(()) => {
+                self.state.bytes_written.fetch_add(len, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(e) => {
+                self.state.write_failed.store(true, Ordering::SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    fn remove(&self, tpe: FileType, id: &Id, cacheable: bool) -> RusticResult<()> {
+        self.inner.remove(tpe, id, cacheable)
+    }
+}
+
+/// The repository string and options rustic_backend takes. Options may hold credentials:
+/// they live in memory only and are never logged (see `describe` for what we print).
+pub struct BackendSpec {
+    repository: String,
+    options: BTreeMap<String, String>,
+}
+
+impl BackendSpec {
+    pub fn from_location(location: &Location) -> Result<Self> {
+        let mut options = BTreeMap::new();
+        let repository = match location {
+            Location::Local { path } => {
+                // opendal's fs service writes each file beside its final name and renames it
+                // into place, so a killed push never leaves a torn pack file behind (rustic's
+                // own local backend writes in place).
+                let abs = std::path::absolute(path)?;
+                options.insert("root".into(), abs.display().to_string());
+                options.insert("atomic_write_dir".into(), abs.join(".forgesafe-tmp").display().to_string());
+                "opendal:fs".to_string()
+            }
+            Location::S3 { bucket, endpoint, prefix, region, credentials, skip_ssl_verify } => {
+                let endpoint = endpoint.as_ref().map(|e| {
+                    if e.contains("://") { e.clone() } else { format!("https://{e}") }
+                });
+                if *skip_ssl_verify && endpoint.as_deref().is_some_and(|e| e.starts_with("https://")) {
+                    bail!(
+                        "profile SkipSSLVerify is true for an https endpoint, but forgesafe's S3 client always verifies certificates: \
+                         use the endpoint's http:// address inside the cluster, or a certificate signed by a public CA"
+                    );
+                }
+                options.insert("bucket".into(), bucket.clone());
+                if let Some(e) = endpoint {
+                    options.insert("endpoint".into(), e);
+                }
+                // opendal needs a region even for S3-compatible servers that ignore it.
+                options.insert("region".into(), region.clone().unwrap_or_else(|| "us-east-1".into()));
+                options.insert("root".into(), format!("/{}", prefix.trim_matches('/')));
+                if let Some(c) = credentials {
+                    options.insert("access_key_id".into(), c.access_key_id.expose().to_string());
+                    options.insert("secret_access_key".into(), c.secret_access_key.expose().to_string());
+                    // Explicit credentials only: do not mix in ~/.aws or AWS_* from the pod.
+                    options.insert("disable_config_load".into(), "true".into());
+                    options.insert("disable_ec2_metadata".into(), "true".into());
+                }
+                "opendal:s3".to_string()
+            }
+            Location::Gcs { bucket, prefix, service_account_json } => {
+                use base64::Engine;
+                options.insert("bucket".into(), bucket.clone());
+                options.insert("root".into(), format!("/{}", prefix.trim_matches('/')));
+                if let Some(json) = service_account_json {
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(json.expose());
+                    crate::secret::register(&encoded);
+                    options.insert("credential".into(), encoded);
+                }
+                "opendal:gcs".to_string()
+            }
+            Location::Azure { container, prefix, endpoint, account_name, account_key } => {
+                options.insert("container".into(), container.clone());
+                options.insert("root".into(), format!("/{}", prefix.trim_matches('/')));
+                options.insert("account_name".into(), account_name.clone());
+                options.insert("account_key".into(), account_key.expose().to_string());
+                options.insert(
+                    "endpoint".into(),
+                    endpoint.clone().unwrap_or_else(|| format!("https://{account_name}.blob.core.windows.net")),
+                );
+                "opendal:azblob".to_string()
+            }
+        };
+        Ok(BackendSpec { repository, options })
+    }
+
+    /// Builds the backends, the write side wrapped in the gate.
+    pub fn to_backends(&self, gate: Arc<GateState>) -> Result<RepositoryBackends> {
+        let backends = BackendOptions::default()
+            .repository(self.repository.clone())
+            .options(self.options.clone())
+            .to_backends()
+            .map_err(|e| super::errors::from_rustic(e, "cannot reach the repository"))?;
+        let gated: Arc<dyn WriteBackend> = Arc::new(GatedBackend { inner: backends.repository(), state: gate });
+        Ok(RepositoryBackends::new(gated, None))
+    }
+}

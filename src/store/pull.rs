@@ -1,0 +1,91 @@
+//! `location pull`: a snapshot back to a directory, a file, or stdout.
+
+use super::errors::from_rustic;
+use super::target::{replace_dir, replace_file, strategy_for};
+use super::{select_snapshot, Store};
+use anyhow::{anyhow, bail, Result};
+use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, Repository, RestoreOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub enum PullTarget {
+    Path(PathBuf),
+    Stdout,
+}
+
+pub struct PullRequest {
+    pub name: String,
+    /// A snapshot id (full or unique prefix); `None` means the newest one pushed under `name`.
+    pub snapshot: Option<String>,
+    pub target: PullTarget,
+}
+
+#[derive(Debug)]
+pub struct PullOutcome {
+    pub snapshot_id: String,
+}
+
+pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Result<PullOutcome> {
+    let opened = store.open(false)?;
+    let snap = select_snapshot(&opened.repo, &request.name, request.snapshot.as_deref(), store.describe())?.ok_or_else(|| {
+        match &request.snapshot {
+            Some(id) => anyhow!(
+                "snapshot {id} is not in the repository at {}: list them with `forgesafe snapshots` (target left untouched)",
+                store.describe()
+            ),
+            None => anyhow!(
+                "nothing was pushed under --path {:?} at {}: list them with `forgesafe snapshots` (target left untouched)",
+                request.name,
+                store.describe()
+            ),
+        }
+    })?;
+    let doing = format!("pull of snapshot {} from {} failed (target left untouched)", snap.id, store.describe());
+    let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
+
+    // The snapshot's tree holds the pushed path (absolute for a directory or file, a bare name
+    // for stdin); restore what lies at that path, not the parents above it.
+    let pushed = snap.paths.iter().next().cloned().ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
+    let node = repo
+        .node_from_snapshot_and_path(&snap, &pushed)
+        .map_err(|e| anyhow!("{doing}: the snapshot has no entry {pushed:?} ({})", super::errors::one_line(&e.display_log())))?;
+
+    match &request.target {
+        PullTarget::Stdout => {
+            if !node.is_file() {
+                bail!("snapshot {} holds a directory, which cannot be written to stdout: pull it to a directory path", snap.id);
+            }
+            let mut writer = std::io::BufWriter::new(&mut *stdout);
+            repo.dump(&node, &mut writer).map_err(|e| from_rustic(e, &doing))?;
+            writer.flush()?;
+        }
+        PullTarget::Path(target) if node.is_file() => {
+            replace_file(target, |file| {
+                let mut writer = std::io::BufWriter::new(file);
+                repo.dump(&node, &mut writer).map_err(|e| from_rustic(e, &doing))?;
+                writer.flush()?;
+                Ok(())
+            })?;
+        }
+        PullTarget::Path(target) => {
+            replace_dir(target, strategy_for(target), |staging| restore_tree(&repo, &node, staging, &doing))?;
+        }
+    }
+    Ok(PullOutcome { snapshot_id: super::full_id(&snap.id) })
+}
+
+fn restore_tree(repo: &Repository<IndexedFullStatus>, node: &rustic_core::repofile::Node, dest: &Path, doing: &str) -> Result<()> {
+    let dest_text = format!("{}/", dest.display());
+    let destination = LocalDestination::new(&dest_text, true, false).map_err(|e| from_rustic(e, doing))?;
+    // Ownership can be restored only by root; a non-root sidecar keeps its own uid.
+    let opts = RestoreOptions::default().no_ownership(!running_as_root());
+    let entries = repo.ls(node, &LsOptions::default()).map_err(|e| from_rustic(e, doing))?;
+    let plan = repo.prepare_restore(&opts, entries.clone(), &destination, false).map_err(|e| from_rustic(e, doing))?;
+    repo.restore(plan, &opts, entries, &destination).map_err(|e| from_rustic(e, doing))?;
+    Ok(())
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}

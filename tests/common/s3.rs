@@ -1,0 +1,114 @@
+//! A real S3 server process (moto's server mode) on a free loopback port, killed on drop.
+
+use super::require_tool;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct S3Server {
+    child: Child,
+    pub port: u16,
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn moto_binary() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("FORGESAFE_TEST_MOTO") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-tools/venv/bin/moto_server");
+    if venv.is_file() {
+        return venv;
+    }
+    require_tool("moto_server", "pip install 'moto[server]'")
+}
+
+impl S3Server {
+    pub fn start() -> S3Server {
+        let port = free_port();
+        let mut cmd = Command::new(moto_binary());
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+        // Die with the test process even if it never reaches Drop (statics are not dropped).
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = spawn_from_keeper_thread(cmd);
+        let server = S3Server { child, port };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a bucket (moto accepts unsigned requests).
+    pub fn create_bucket(&self, bucket: &str) {
+        let status = http_status(self.port, "PUT", &format!("/{bucket}"));
+        assert_eq!(status, 200, "creating bucket {bucket} failed");
+    }
+
+    /// A Kanister-shaped profile for this server.
+    pub fn profile(&self, bucket: &str, prefix: &str) -> String {
+        self.profile_at(&self.endpoint(), bucket, prefix)
+    }
+
+    pub fn profile_at(&self, endpoint: &str, bucket: &str, prefix: &str) -> String {
+        serde_json::json!({
+            "Location": {"type": "s3Compliant", "bucket": bucket, "endpoint": endpoint, "prefix": prefix, "region": "us-east-1"},
+            "Credential": {"Type": "keyPair", "KeyPair": {"ID": super::ACCESS_KEY, "Secret": super::SECRET_KEY}, "Secret": null, "KopiaServerSecret": null},
+            "SkipSSLVerify": false
+        })
+        .to_string()
+    }
+
+    /// restic pointed at the same bucket and prefix.
+    pub fn restic(&self, bucket: &str, prefix: &str) -> Command {
+        let mut cmd = super::restic();
+        cmd.arg("-r")
+            .arg(format!("s3:{}/{bucket}/{prefix}", self.endpoint()))
+            .env("AWS_ACCESS_KEY_ID", super::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", super::SECRET_KEY)
+            .env("AWS_DEFAULT_REGION", "us-east-1");
+        cmd
+    }
+}
+
+/// PR_SET_PDEATHSIG fires when the spawning *thread* exits, and test threads end early: spawn
+/// from a thread that lives as long as the process.
+pub fn spawn_from_keeper_thread(mut cmd: Command) -> Child {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        tx.send(cmd.spawn()).unwrap();
+        loop {
+            std::thread::park();
+        }
+    });
+    rx.recv().unwrap().expect("cannot start the test server")
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http_status(port: u16, method: &str, path: &str) -> u16 {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}

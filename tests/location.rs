@@ -1,0 +1,234 @@
+//! `location push | pull | delete` and `output` against a real S3 server (moto), with stock
+//! restic reading what forgesafe wrote.
+
+mod common;
+
+use common::s3::S3Server;
+use common::tree::{assert_same_tree, make_tree};
+use common::*;
+use std::fs;
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::OnceLock;
+
+fn server() -> &'static S3Server {
+    static SERVER: OnceLock<S3Server> = OnceLock::new();
+    SERVER.get_or_init(S3Server::start)
+}
+
+fn bucket(name: &str) -> (String, String) {
+    server().create_bucket(name);
+    (name.to_string(), server().profile(name, "kanister/forge"))
+}
+
+#[test]
+fn push_to_s3_is_read_back_byte_identical_by_restic_and_by_pull() {
+    let (b, profile) = bucket("roundtrip");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("backups");
+    make_tree(&src, 1, 2_000_000);
+
+    let out = ok(forgesafe_pw().args(["location", "push", "--profile", &profile, "--path", "b/gickup-backups", "--output-name", "kopiaOutput"]).arg(&src));
+    let (key, id, logical, physical) = parse_push_output(&stdout(&out));
+    assert_eq!(key, "kopiaOutput");
+    assert!(logical >= 4_000_000, "logical size {logical} must count both copies of the blob");
+    assert!(physical < logical, "the duplicate must be stored once: physical {physical}, logical {logical}");
+
+    // restic lists it with our tags and verifies every byte.
+    let snaps = ok(server().restic(&b, "kanister/forge").args(["snapshots", "--json"]));
+    let list: serde_json::Value = serde_json::from_slice(&snaps.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"].as_str().unwrap(), id);
+    let tags: Vec<&str> = list[0]["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert!(tags.contains(&"forgesafe") && tags.contains(&"path:b/gickup-backups"), "{tags:?}");
+    ok(server().restic(&b, "kanister/forge").args(["check", "--read-data"]));
+
+    // restic restore gives byte-identical files (restic restores the full source path).
+    let by_restic = tmp.path().join("by-restic");
+    ok(server().restic(&b, "kanister/forge").args(["restore", &id, "--target"]).arg(&by_restic));
+    assert_same_tree(&src, &by_restic.join(src.strip_prefix("/").unwrap()));
+
+    // forgesafe pull with the artifact exactly as the blueprint passes it back.
+    let artifact = artifact_of(&stdout(&out));
+    let target = tmp.path().join("restored");
+    let pulled = ok(forgesafe_pw().args(["location", "pull", "--profile", &profile, "--path", "/backups", "--kopia-snapshot", &artifact]).arg(&target));
+    assert!(pulled.stdout.is_empty(), "pull to a path prints nothing on stdout");
+    assert_same_tree(&src, &target);
+}
+
+#[test]
+fn pushes_deduplicate_across_names_and_unchanged_repush_adds_almost_nothing() {
+    let (_, profile) = bucket("dedup");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("data");
+    make_tree(&src, 2, 3_000_000);
+
+    let first = parse_push_output(&stdout(&ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "one"]).arg(&src))));
+    let again = parse_push_output(&stdout(&ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "one"]).arg(&src))));
+    let other = parse_push_output(&stdout(&ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "two"]).arg(&src))));
+    assert_eq!(first.0, "kandoOutput", "default output name is kando's");
+    assert_ne!(first.1, again.1, "every push makes a snapshot");
+    assert!(again.3 < first.3 / 100, "unchanged re-push added {} of {} bytes", again.3, first.3);
+    assert!(other.3 < first.3 / 100, "same data under another --path added {} of {} bytes", other.3, first.3);
+
+    // 1% change: only about that much is added.
+    fs::write(src.join("src/new.txt"), "a new file\n").unwrap();
+    let changed = parse_push_output(&stdout(&ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "one"]).arg(&src))));
+    assert!(changed.3 > 0 && changed.3 < first.3 / 50, "small change added {} bytes", changed.3);
+
+    // Without a snapshot, pull takes the newest of that --path name.
+    let target = tmp.path().join("latest");
+    ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "one"]).arg(&target));
+    assert!(target.join("src/new.txt").exists());
+    let listed = ok(forgesafe_pw().args(["snapshots", "-p", &profile, "-s", "two"]));
+    let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["id"].as_str().unwrap(), other.1);
+}
+
+#[test]
+fn pull_replaces_an_existing_target_exactly() {
+    let (_, profile) = bucket("replace");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 3, 100_000);
+    let out = ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "vol"]).arg(&src));
+    let (_, id, _, _) = parse_push_output(&stdout(&out));
+
+    let target = tmp.path().join("target");
+    fs::create_dir_all(target.join("src")).unwrap();
+    fs::write(target.join("stale-file"), "must disappear").unwrap();
+    fs::write(target.join("src/file0.rs"), "old content that is longer than nothing at all").unwrap();
+    ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "vol", "--snapshot", &id[..12]]).arg(&target));
+    assert_same_tree(&src, &target);
+    let leftovers: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "no staging directories may remain: {leftovers:?}");
+}
+
+#[test]
+fn stdin_from_a_pipe_or_a_redirected_file_and_back_to_a_file_or_stdout() {
+    let (_, profile) = bucket("stdin");
+    let tmp = tempfile::tempdir().unwrap();
+    let data: Vec<u8> = common::tree::Rng::new(9).bytes(1_500_000);
+
+    // A pipe.
+    let mut child = forgesafe_pw()
+        .args(["location", "push", "-p", &profile, "-s", "db/dump.sql", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (_, id, logical, _) = parse_push_output(&stdout(&out));
+    assert_eq!(logical, data.len() as u64);
+
+    // A redirected file (kando needs a named pipe here).
+    let file = tmp.path().join("dump.sql");
+    fs::write(&file, &data[..1000]).unwrap();
+    let out = ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "db/small.sql", "-"]).stdin(fs::File::open(&file).unwrap()));
+    let (_, small_id, _, _) = parse_push_output(&stdout(&out));
+
+    // Back to stdout, byte for byte.
+    let out = ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "db/dump.sql", "--snapshot", &id, "-"]));
+    assert!(out.stdout == data, "stdout differs from what was pushed");
+
+    // Back to an existing longer file: replaced, no stale tail bytes (kando's bug).
+    let target = tmp.path().join("restored.sql");
+    fs::write(&target, vec![b'x'; 5000]).unwrap();
+    ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "db/small.sql", "--snapshot", &small_id]).arg(&target));
+    assert_eq!(fs::read(&target).unwrap(), &data[..1000]);
+}
+
+#[test]
+fn delete_forgets_reclaims_space_and_tolerates_a_retry() {
+    let (b, profile) = bucket("delete");
+    let tmp = tempfile::tempdir().unwrap();
+    let keep = tmp.path().join("keep");
+    let gone = tmp.path().join("gone");
+    make_tree(&keep, 4, 200_000);
+    make_tree(&gone, 5, 3_000_000);
+    ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "keep"]).arg(&keep));
+    let out = ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "gone"]).arg(&gone));
+    let artifact = artifact_of(&stdout(&out));
+    let (_, id, _, _) = parse_push_output(&stdout(&out));
+    let before = repo_size(&b);
+
+    ok(forgesafe_pw().args(["location", "delete", "-p", &profile, "-s", "gone", "--kopia-snapshot", &artifact]));
+    let after = repo_size(&b);
+    // The deleted tree held ~3 MB of incompressible data that nothing else references.
+    assert!(before > after + 2_500_000, "space not reclaimed: {before} -> {after} bytes");
+    let snaps = ok(server().restic(&b, "kanister/forge").args(["snapshots", "--json"]));
+    assert!(!stdout(&snaps).contains(&id), "deleted snapshot still listed by restic");
+    ok(server().restic(&b, "kanister/forge").args(["check", "--read-data"]));
+
+    // Kasten retries deletes: a second delete succeeds with a warning.
+    let again = ok(forgesafe_pw().args(["location", "delete", "-p", &profile, "-s", "gone", "--kopia-snapshot", &artifact]));
+    assert!(stderr(&again).contains("already gone"), "{}", stderr(&again));
+
+    // The kept snapshot still restores.
+    let target = tmp.path().join("restored");
+    ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "keep"]).arg(&target));
+    assert_same_tree(&keep, &target);
+}
+
+/// Bytes of data stored in a bucket's repository, as restic counts them.
+fn repo_size(bucket: &str) -> u64 {
+    let stats = ok(server().restic(bucket, "kanister/forge").args(["stats", "--mode", "raw-data", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    v["total_size"].as_u64().expect("restic stats gives total_size")
+}
+
+#[test]
+fn output_is_byte_identical_to_kando() {
+    let out = ok(forgesafe().args(["output", "version", "<1.0 & more>"]));
+    assert_eq!(stdout(&out), "###Phase-output###: {\"key\":\"version\",\"value\":\"\\u003c1.0 \\u0026 more\\u003e\"}\n");
+    assert!(out.stderr.is_empty());
+    let bad = run_expect(forgesafe().args(["output", "bad-key", "v"]), 69);
+    assert!(bad.stdout.is_empty());
+    assert!(stderr(&bad).contains("bad-key"), "{}", stderr(&bad));
+    run_expect(forgesafe().args(["output", "onlykey"]), 69);
+    run_expect(forgesafe().args(["output", "k", "v", "extra"]), 69);
+}
+
+#[test]
+fn a_local_repository_works_and_restic_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 6, 500_000);
+    let repo = tmp.path().join("repo");
+    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    ok(forgesafe_pw().args(["init", "-p", &profile]));
+    let again = ok(forgesafe_pw().args(["init", "-p", &profile]));
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    let out = ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "local"]).arg(&src));
+    let (_, id, _, _) = parse_push_output(&stdout(&out));
+    ok(restic().arg("-r").arg(&repo).args(["check", "--read-data"]));
+    let by_restic = tmp.path().join("by-restic");
+    ok(restic().arg("-r").arg(&repo).args(["restore", &id, "--target"]).arg(&by_restic));
+    assert_same_tree(&src, &by_restic.join(src.strip_prefix("/").unwrap()));
+    ok(forgesafe_pw().args(["check", "--read-data", "-p", &profile]));
+}
+
+#[test]
+fn profile_and_password_can_come_from_files_and_environment() {
+    let (_, profile) = bucket("envfile");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 7, 10_000);
+    let profile_file = tmp.path().join("profile.json");
+    fs::write(&profile_file, &profile).unwrap();
+    let pw_file = tmp.path().join("pw");
+    fs::write(&pw_file, format!("{PASSWORD}\n")).unwrap();
+
+    ok(forgesafe().args(["location", "push", "-s", "f"]).arg(&src).arg("--profile").arg(format!("@{}", profile_file.display())).arg("--password-file").arg(&pw_file));
+    ok(forgesafe().args(["location", "push", "-s", "f"]).arg(&src).env("FORGESAFE_PROFILE", &profile).env("FORGESAFE_PASSWORD_FILE", &pw_file));
+    ok(forgesafe_pw().args(["location", "push", "-s", "f"]).arg(&src).env("FORGESAFE_PROFILE_FILE", &profile_file));
+
+    let none = run_expect(forgesafe().args(["location", "push", "-s", "f"]).arg(&src).env("FORGESAFE_PROFILE", &profile), 69);
+    assert!(stderr(&none).contains("no repository password"), "{}", stderr(&none));
+    let none = run_expect(forgesafe_pw().args(["location", "push", "-s", "f"]).arg(&src), 69);
+    assert!(stderr(&none).contains("no profile given"), "{}", stderr(&none));
+}
