@@ -28,9 +28,10 @@ impl LogFormat {
 pub fn init(format: LogFormat, verbosity: u8, quiet: bool) {
     let default = match (quiet, verbosity) {
         (true, _) => "error",
-        // opendal logs every expected "not found" (e.g. probing for a repository) as a warning.
-        (false, 0) => "warn,opendal=error,forgesafe=info",
-        (false, 1) => "info,opendal=error,forgesafe=debug",
+        // opendal logs every expected "not found" (probing for a repository) as a warning and
+        // every failure with a backtrace; our own error line says what matters.
+        (false, 0) => "warn,opendal=off,forgesafe=info",
+        (false, 1) => "info,opendal=warn,forgesafe=debug",
         (false, 2) => "debug",
         _ => "trace",
     };

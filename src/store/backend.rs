@@ -179,6 +179,12 @@ impl BackendSpec {
                 "opendal:azblob".to_string()
             }
         };
+        // How often a failed object-store request is retried (opendal's default is 5, with
+        // exponential back-off); tests and impatient users lower it.
+        if let Ok(retries) = std::env::var("FORGESAFE_RETRIES") {
+            retries.parse::<usize>().map_err(|_| anyhow::anyhow!("FORGESAFE_RETRIES is {retries:?}: give a whole number"))?;
+            options.insert("retry".into(), retries);
+        }
         Ok(BackendSpec { repository, options })
     }
 

@@ -1,0 +1,86 @@
+//! No secret (access key, secret key, repository password) may appear in anything forgesafe
+//! prints, at any verbosity, in either log format, on success or failure.
+
+mod common;
+
+use common::s3::S3Server;
+use common::tree::make_tree;
+use common::*;
+use std::process::{Command, Output};
+
+fn assert_no_secrets(label: &str, out: &Output) {
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        for secret in [ACCESS_KEY, SECRET_KEY, PASSWORD] {
+            assert!(!text.contains(secret), "{label}: output contains a secret:\n{text}");
+        }
+    }
+}
+
+fn loud(mut cmd: Command, format: &str) -> Command {
+    cmd.env("FORGESAFE_LOG", "trace").env("FORGESAFE_LOG_FORMAT", format).arg("-vvv");
+    cmd
+}
+
+#[test]
+fn no_command_prints_a_secret_at_any_verbosity() {
+    let server = S3Server::start();
+    server.create_bucket("secrets");
+    let profile = server.profile("secrets", "p");
+    let dead = server.profile_at("http://127.0.0.1:9", "secrets", "p");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 21, 100_000);
+    let profile_file = tmp.path().join("profile.json");
+    std::fs::write(&profile_file, &profile).unwrap();
+    let at_file = format!("@{}", profile_file.display());
+    let mut total_bytes_seen = 0;
+
+    for format in ["human", "json"] {
+        let run = |args: &[&str], code: i32, env: &[(&str, &str)]| -> Output {
+            let mut cmd = loud(forgesafe_pw(), format);
+            cmd.args(args).env("FORGESAFE_RETRIES", "0");
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let out = run_expect(&mut cmd, code);
+            assert_no_secrets(&format!("{format} {args:?}"), &out);
+            out
+        };
+        let src_s = src.to_str().unwrap();
+        let pushed = run(&["location", "push", "-p", &profile, "-s", "v", src_s], 0, &[]);
+        total_bytes_seen += pushed.stderr.len();
+        let id = parse_push_output(&stdout(&pushed)).1;
+        let target = tmp.path().join(format!("t-{format}"));
+        run(&["location", "pull", "-p", &at_file, "-s", "v", "--snapshot", &id, target.to_str().unwrap()], 0, &[]);
+        run(&["snapshots", "-p", &profile], 0, &[]);
+        run(&["check", "-p", &profile], 0, &[]);
+        run(&["init", "-p", &profile], 0, &[]);
+        run(&["location", "delete", "-p", &profile, "-s", "v", "--snapshot", &id], 0, &[]);
+        // Failures: wrong password, unreachable endpoint, bad bucket, unknown snapshot, bad arguments.
+        run(&["location", "push", "-p", &profile, "-s", "v", src_s], 69, &[("FORGESAFE_PASSWORD", "wrong-password-here")]);
+        run(&["location", "push", "-p", &dead, "-s", "v", src_s], 69, &[]);
+        run(&["location", "push", "-p", &server.profile("no-such-bucket", "p"), "-s", "v", src_s], 69, &[]);
+        run(&["location", "pull", "-p", &profile, "-s", "v", "--snapshot", "0123abcd", target.to_str().unwrap()], 69, &[]);
+        run(&["location", "push", "-p", &profile, "--bogus-flag", SECRET_KEY], 69, &[]);
+        run(&["location", "push", "-p", &profile, "-s", "v", "/nonexistent/path"], 69, &[]);
+    }
+    // The check above is only meaningful if the logs were really verbose.
+    assert!(total_bytes_seen > 10_000, "trace logging produced only {total_bytes_seen} bytes");
+}
+
+#[test]
+fn secrets_from_a_kubernetes_secret_credential_are_not_printed_either() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let profile = serde_json::json!({
+        "Location": {"type": "s3Compliant", "bucket": "b", "endpoint": "http://127.0.0.1:9", "region": "us-east-1"},
+        "Credential": {"Type": "secret", "Secret": {"data": {"aws_access_key_id": b64(ACCESS_KEY), "aws_secret_access_key": b64(SECRET_KEY)}}}
+    })
+    .to_string();
+    let mut cmd = loud(forgesafe_pw(), "json");
+    cmd.env("FORGESAFE_RETRIES", "0").args(["location", "push", "-p", &profile, "-s", "v", "/etc/hostname"]);
+    let out = run_expect(&mut cmd, 69);
+    assert_no_secrets("secret credential", &out);
+    assert!(stderr(&out).contains("cannot open the repository"), "{}", stderr(&out));
+}
