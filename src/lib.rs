@@ -6,6 +6,7 @@ pub mod logging;
 pub mod password;
 pub mod phase_output;
 pub mod profile;
+pub mod progress;
 pub mod secret;
 pub mod store;
 

@@ -23,6 +23,10 @@ impl LogFormat {
     }
 }
 
+pub fn is_human(format: LogFormat) -> bool {
+    format.resolve() == LogFormat::Human
+}
+
 /// `verbosity`: 0 = our info and others' warnings, 1 = our debug, 2 = all debug, 3+ = all trace.
 /// `FORGESAFE_LOG` (an env-filter directive) overrides.
 pub fn init(format: LogFormat, verbosity: u8, quiet: bool) {

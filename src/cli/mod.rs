@@ -10,6 +10,7 @@ use crate::logging::{self, LogFormat};
 use crate::secret::redact;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -83,6 +84,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     };
     logging::init(cli.log_format, cli.verbose, cli.quiet);
+    crate::progress::enable(!cli.quiet && logging::is_human(cli.log_format) && std::io::stderr().is_terminal());
     let result = match cli.command {
         Command::Location(a) => location::run(a),
         Command::Output(a) => output::run(a),

@@ -77,7 +77,7 @@ impl Store {
         let gate = Arc::new(GateState::default());
         let backends = self.spec.to_backends(gate.clone())?;
         let doing = format!("cannot open the repository at {}", self.description);
-        let repo = Repository::new(&self.options(), &backends).map_err(|e| errors::from_rustic(e, &doing))?;
+        let repo = Repository::new_with_progress(&self.options(), &backends, crate::progress::TerminalBars).map_err(|e| errors::from_rustic(e, &doing))?;
         let exists = repo.config_id().map_err(|e| errors::from_rustic(e, &doing))?.is_some();
         let credentials = Credentials::password(self.password.expose());
         if exists {
