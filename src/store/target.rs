@@ -30,8 +30,10 @@ pub fn strategy_for(target: &Path) -> SwapStrategy {
 
 fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
+        Some(p) if p.as_os_str().is_empty() => PathBuf::from("."),
+        Some(p) => p.to_path_buf(),
+        // Only `/` has no parent; it is its own.
+        None => path.to_path_buf(),
     }
 }
 
