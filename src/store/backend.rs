@@ -199,3 +199,53 @@ impl BackendSpec {
         Ok(RepositoryBackends::new(gated, None))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::parse;
+
+    fn spec(profile: &str) -> BackendSpec {
+        BackendSpec::from_location(&parse(profile).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn s3_profiles_map_to_opendal_options() {
+        let s = spec(r#"{"Location":{"type":"s3Compliant","bucket":"b","endpoint":"minio:9000","prefix":"/k/"},
+            "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIAMAPPINGTEST","Secret":"mapping-secret"}}}"#);
+        assert_eq!(s.repository, "opendal:s3");
+        assert_eq!(s.options["bucket"], "b");
+        assert_eq!(s.options["endpoint"], "https://minio:9000", "an endpoint without a scheme is https");
+        assert_eq!(s.options["root"], "/k");
+        assert_eq!(s.options["region"], "us-east-1");
+        assert_eq!(s.options["access_key_id"], "AKIAMAPPINGTEST");
+        assert_eq!(s.options["disable_config_load"], "true");
+        // Without credentials the pod's own AWS configuration may be used.
+        let s = spec(r#"{"Location":{"type":"s3Compliant","bucket":"b"}}"#);
+        assert!(!s.options.contains_key("disable_config_load") && !s.options.contains_key("endpoint"));
+    }
+
+    #[test]
+    fn skip_ssl_verify_on_https_is_refused_with_advice() {
+        let p = parse(r#"{"Location":{"type":"s3Compliant","bucket":"b","endpoint":"https://s3.local"},"SkipSSLVerify":true}"#).unwrap();
+        let e = BackendSpec::from_location(&p).err().unwrap().to_string();
+        assert!(e.contains("SkipSSLVerify") && e.contains("http://"), "{e}");
+        let p = parse(r#"{"Location":{"type":"s3Compliant","bucket":"b","endpoint":"http://s3.local"},"SkipSSLVerify":true}"#).unwrap();
+        assert!(BackendSpec::from_location(&p).is_ok(), "nothing to verify on http");
+    }
+
+    #[test]
+    fn gcs_and_azure_map_to_their_opendal_services() {
+        let s = spec(r#"{"Location":{"type":"gcs","bucket":"g","prefix":"p"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"proj","Secret":"{\"type\":\"service_account\"}"}}}"#);
+        assert_eq!(s.repository, "opendal:gcs");
+        assert_eq!(s.options["bucket"], "g");
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(&s.options["credential"]).unwrap();
+        assert_eq!(decoded, br#"{"type":"service_account"}"#);
+        let s = spec(r#"{"Location":{"type":"azure","bucket":"c","prefix":"p"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"acct","Secret":"azure-key-1234"}}}"#);
+        assert_eq!(s.repository, "opendal:azblob");
+        assert_eq!(s.options["container"], "c");
+        assert_eq!(s.options["account_name"], "acct");
+        assert_eq!(s.options["endpoint"], "https://acct.blob.core.windows.net");
+    }
+}
