@@ -232,3 +232,18 @@ fn profile_and_password_can_come_from_files_and_environment() {
     let none = run_expect(forgesafe_pw().args(["location", "push", "-s", "f"]).arg(&src), 69);
     assert!(stderr(&none).contains("no profile given"), "{}", stderr(&none));
 }
+
+#[test]
+fn a_directory_pulled_to_stdout_is_a_tar_stream_that_tar_extracts_identically() {
+    let (_, profile) = bucket("tarstream");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 8, 9_000_000);
+    ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "vol"]).arg(&src));
+    let tar_file = tmp.path().join("out.tar");
+    ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "vol", "-"]).stdout(fs::File::create(&tar_file).unwrap()));
+    let extracted = tmp.path().join("extracted");
+    fs::create_dir(&extracted).unwrap();
+    ok(std::process::Command::new("tar").arg("-xf").arg(&tar_file).arg("-C").arg(&extracted));
+    assert_same_tree(&src, &extracted);
+}

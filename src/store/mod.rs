@@ -10,6 +10,7 @@ pub mod errors;
 mod pull;
 mod push;
 mod source;
+mod tar_stream;
 pub mod target;
 
 pub use delete::{delete, DeleteOutcome};

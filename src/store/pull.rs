@@ -3,7 +3,7 @@
 use super::errors::from_rustic;
 use super::target::{replace_dir, replace_file, strategy_for};
 use super::{select_snapshot, Store};
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, Repository, RestoreOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -51,10 +51,11 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
         .map_err(|e| anyhow!("{doing}: the snapshot has no entry {pushed:?} ({})", super::errors::one_line(&e.display_log())))?;
 
     match &request.target {
+        PullTarget::Stdout if node.is_dir() => {
+            let mut writer = std::io::BufWriter::new(&mut *stdout);
+            super::tar_stream::write_tar(&repo, &node, &mut writer, &doing)?;
+        }
         PullTarget::Stdout => {
-            if !node.is_file() {
-                bail!("snapshot {} holds a directory, which cannot be written to stdout: pull it to a directory path", snap.id);
-            }
             let mut writer = std::io::BufWriter::new(&mut *stdout);
             repo.dump(&node, &mut writer).map_err(|e| from_rustic(e, &doing))?;
             writer.flush()?;
