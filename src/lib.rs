@@ -1,7 +1,9 @@
 //! forgesafe: back up forge accounts into restic-format repositories; a kando-compatible data
 //! mover and Kanister blueprint runner in one binary.
 
+pub mod blueprint;
 pub mod cli;
+pub mod collect;
 pub mod logging;
 pub mod password;
 pub mod phase_output;

@@ -1,6 +1,7 @@
 //! The command line: clap arguments -> one call into a domain module each. Exit codes and the
 //! final error line are decided here and only here.
 
+mod collect;
 mod demo;
 mod location;
 mod output;
@@ -41,6 +42,10 @@ enum Command {
     Snapshots(repo::SnapshotsArgs),
     /// Verify the repository (with --read-data, every byte).
     Check(repo::CheckArgs),
+    /// Mirror forge accounts (repositories, wikis, metadata) into a folder, incrementally.
+    Collect(collect::CollectArgs),
+    /// Collect, then push the folder and print the artifact line.
+    Backup(collect::BackupArgs),
     /// The embedded default: push a local folder to ./forgesafe-data/ and pull it back.
     Demo(demo::DemoArgs),
 }
@@ -92,6 +97,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Snapshots(a) => repo::snapshots(a),
         Command::Check(a) => repo::check(a),
         Command::Demo(a) => demo::run(a),
+        Command::Collect(a) => collect::run_collect(a),
+        Command::Backup(a) => collect::run_backup(a),
     };
     match result {
         Ok(()) => 0,

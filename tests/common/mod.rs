@@ -2,6 +2,9 @@
 //! restic as the independent reader, fixture trees. A missing tool fails the test loudly.
 #![allow(dead_code)]
 
+pub mod fake_github;
+pub mod git;
+pub mod git_http_server;
 pub mod proxy;
 pub mod s3;
 pub mod tree;

@@ -1,0 +1,192 @@
+//! `forgesafe collect` (mirror forge accounts into a volume) and `forgesafe backup` (collect,
+//! then push the volume and print the artifact line).
+
+use super::RepoArgs;
+use crate::collect::config::{self, BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source};
+use crate::collect::{collect, CollectOptions, CollectReport};
+use crate::secret::Secret;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    what: WhatToCollect,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct WhatToCollect {
+    /// A gickup configuration file (accepted unchanged).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Destination folder (replaces the config's destination paths).
+    #[arg(long)]
+    dest: Option<PathBuf>,
+    /// Repositories mirrored at once.
+    #[arg(long, default_value_t = 4)]
+    parallel: usize,
+    #[command(subcommand)]
+    source: Option<SourceArgs>,
+}
+
+#[derive(Subcommand)]
+enum SourceArgs {
+    /// A GitHub account: the token owner's repositories (private included) or a user's public ones.
+    Github {
+        #[arg(long)]
+        user: Option<String>,
+        /// Name of the environment variable holding the token (never the token itself).
+        #[arg(long)]
+        token_env: Option<String>,
+        /// GitHub Enterprise base URL.
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long = "org")]
+        orgs: Vec<String>,
+        /// Skip issues, pull requests, releases, labels and milestones.
+        #[arg(long)]
+        no_metadata: bool,
+        #[arg(long)]
+        no_wiki: bool,
+        #[arg(long, required = true)]
+        dest: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
+    /// Plain git URLs or local paths.
+    Url {
+        #[arg(required = true)]
+        urls: Vec<String>,
+        #[arg(long, required = true)]
+        dest: PathBuf,
+        #[arg(long, default_value_t = 4)]
+        parallel: usize,
+    },
+}
+
+#[derive(Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    what: WhatToCollect,
+    #[command(flatten)]
+    repo: RepoArgs,
+    /// Name the snapshot is filed under (default: the destination folder's name).
+    #[arg(short = 's', long)]
+    path: Option<String>,
+    #[arg(short = 'o', long, default_value = "kandoOutput")]
+    output_name: String,
+    /// Exit 0 even when some repositories failed (their last good mirrors are pushed either way).
+    #[arg(long)]
+    allow_partial: bool,
+}
+
+pub fn run_collect(args: CollectArgs) -> Result<()> {
+    let report = collect_from(&args.what)?;
+    finish(&report, false)
+}
+
+pub fn run_backup(args: BackupArgs) -> Result<()> {
+    crate::phase_output::check_key(&args.output_name)?;
+    let store = args.repo.store()?; // fail on a bad profile before any network work
+    let report = collect_from(&args.what)?;
+    let [dest] = report.destinations.as_slice() else {
+        bail!("backup pushes one destination, but the config has {}: give --dest", report.destinations.len());
+    };
+    let name = args.path.clone().unwrap_or_else(|| dest.file_name().map_or("forge".into(), |n| n.to_string_lossy().into_owned()));
+    let pushed = crate::store::push(&store, &crate::store::PushRequest { source: crate::store::PushSource::Path(dest.clone()), name })?;
+    let value = crate::phase_output::go_json(&serde_json::json!({
+        "id": pushed.snapshot_id, "logicalSize": pushed.logical_size, "physicalSize": pushed.physical_size
+    }));
+    crate::phase_output::write_line(&mut std::io::stdout().lock(), &args.output_name, &value)?;
+    tracing::info!(snapshot = %pushed.snapshot_id, added_bytes = pushed.physical_size, "pushed the collected volume");
+    finish(&report, args.allow_partial)
+}
+
+fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
+    let (config, parallelism, dest) = match (&what.config, &what.source) {
+        (Some(path), None) => {
+            let loaded = config::load(path)?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            (loaded.config, what.parallel, what.dest.clone())
+        }
+        (None, Some(SourceArgs::Github { user, token_env, url, orgs, no_metadata, no_wiki, dest, parallel })) => {
+            let token = match token_env {
+                Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
+                    anyhow!("--token-env {var}: that environment variable is not set: export the token in it")
+                })?)),
+                None => None,
+            };
+            let forge = ForgeSource {
+                kind: ForgeKind::Github,
+                token,
+                user: user.clone(),
+                url: url.clone(),
+                username: None,
+                password: None,
+                ssh: false,
+                ssh_key: None,
+                include: vec![],
+                exclude: vec![],
+                include_orgs: orgs.clone(),
+                exclude_orgs: vec![],
+                wiki: !no_wiki,
+                issues: !no_metadata,
+                starred: false,
+                filter: Default::default(),
+            };
+            (single_job(Source::Forge(forge), dest), *parallel, None)
+        }
+        (None, Some(SourceArgs::Url { urls, dest, parallel })) => {
+            let sources = urls
+                .iter()
+                .map(|u| Source::Plain(PlainGitSource { url: u.clone(), name: None, username: None, password: None, token: None }))
+                .collect();
+            let mut config = single_job(Source::Plain(PlainGitSource { url: String::new(), name: None, username: None, password: None, token: None }), dest);
+            config.jobs[0].sources = sources;
+            (config, *parallel, None)
+        }
+        (None, None) => bail!("nothing to collect: give --config FILE, or `collect github --user NAME --dest DIR`, or `collect url URL --dest DIR`"),
+        (Some(_), Some(_)) => unreachable!("clap keeps --config and a source subcommand apart"),
+    };
+    let report = collect(&config, &CollectOptions { dest_override: dest, parallelism: parallelism.max(1) })?;
+    print_summary(&report);
+    Ok(report)
+}
+
+fn single_job(source: Source, dest: &PathBuf) -> Config {
+    Config {
+        jobs: vec![BackupJob {
+            document: 0,
+            sources: vec![source],
+            destinations: vec![LocalDestination { path: dest.clone(), structured: true, bare: true, mirror: true, lfs: false, zip: false, keep: None }],
+            cron: None,
+        }],
+    }
+}
+
+fn print_summary(r: &CollectReport) {
+    eprintln!(
+        "forgesafe collect: {} new, {} updated, {} unchanged, {} failed; {} bytes fetched; {} API requests ({} answered 304); {} issues/pull requests fetched, {} metadata files changed",
+        r.new, r.updated, r.unchanged, r.failed.len(), r.bytes_fetched, r.api_requests, r.api_not_modified, r.metadata_items_fetched, r.metadata_files_changed
+    );
+    for (repo, why) in &r.failed {
+        eprintln!("forgesafe collect: FAILED {repo}: {}", crate::secret::redact(why));
+    }
+    for kept in &r.no_longer_listed {
+        eprintln!("forgesafe collect: {kept} is no longer listed upstream (deleted, renamed or hidden); its mirror is kept");
+    }
+}
+
+fn finish(report: &CollectReport, allow_partial: bool) -> Result<()> {
+    if report.failed.is_empty() || allow_partial {
+        Ok(())
+    } else {
+        Err(anyhow!("{} of {} repositories failed (listed above); the others were collected", report.failed.len(),
+            report.failed.len() as u64 + report.new + report.updated + report.unchanged))
+            .context("collect incomplete")
+    }
+}

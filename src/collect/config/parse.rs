@@ -1,0 +1,258 @@
+//! Walks the YAML documents of a gickup config, turning them into [`BackupJob`]s and
+//! collecting a warning for every key we read but do not act on.
+
+use anyhow::{anyhow, bail, Result};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
+
+use super::raw::*;
+use super::token::{read_token_file, resolve_token, EnvLookup};
+use super::types::*;
+use super::NOT_ACTED_ON;
+use crate::secret::Secret;
+
+const SUPPORTED_FORGES: &[(&str, ForgeKind)] =
+    &[("github", ForgeKind::Github), ("gitea", ForgeKind::Gitea), ("gitlab", ForgeKind::Gitlab)];
+/// gickup sources we recognise but cannot back up yet: accepted with a warning.
+const UNSUPPORTED_SOURCES: &[&str] = &["gogs", "bitbucket", "onedev", "sourcehut"];
+const ALL_SOURCES: &str = "github, gitlab, gitea, gogs, bitbucket, onedev, sourcehut, any";
+/// gickup destinations other than `local` (it can also push to forges and S3).
+const UNSUPPORTED_DESTINATIONS: &[&str] = &["gitea", "gogs", "gitlab", "github", "onedev", "sourcehut", "s3", "bitbucket"];
+const TOP_LEVEL_KEYS: &[&str] = &["source", "destination", "cron", "log", "metrics"];
+
+pub struct Reader<'a> {
+    file: &'a str,
+    env: EnvLookup<'a>,
+    pub warnings: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(file: &'a str, env: EnvLookup<'a>) -> Self {
+        Reader { file, env, warnings: Vec::new() }
+    }
+
+    pub fn read_all(&mut self, text: &str) -> Result<Config> {
+        let mut documents = Vec::new();
+        for document in serde_yaml::Deserializer::from_str(text) {
+            let value = Value::deserialize(document).map_err(|e| {
+                anyhow!("{}: malformed YAML: {e}; fix the syntax there (gickup's conf.yml format)", self.file)
+            })?;
+            documents.push(value);
+        }
+        let many = documents.len() > 1;
+        let mut jobs = Vec::new();
+        for (index, value) in documents.into_iter().enumerate() {
+            let place = if many { format!("{}, document {}", self.file, index + 1) } else { self.file.to_string() };
+            if let Some(job) = self.read_document(index, &place, value)? {
+                jobs.push(job);
+            }
+        }
+        if jobs.is_empty() {
+            bail!("{}: no `source:` with a `destination:` found; add e.g. `source: {{github: [{{token: GITHUB_TOKEN}}]}}` and `destination: {{local: [{{path: /backups}}]}}`", self.file);
+        }
+        Ok(Config { jobs })
+    }
+
+    fn read_document(&mut self, index: usize, place: &str, value: Value) -> Result<Option<BackupJob>> {
+        let map = match value {
+            Value::Null => return Ok(None), // an empty document, e.g. a trailing `---`
+            Value::Mapping(map) => map,
+            _ => bail!("{place}: the document is not a mapping; it needs `source:` and `destination:` keys"),
+        };
+        for key in string_keys(&map, place, "")? {
+            if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
+                self.warn(format!("{place}: `{key}` is not a gickup key; ignored"));
+            } else if NOT_ACTED_ON.contains(&key.as_str()) {
+                self.warn(format!("{place}: `{key}` is not acted on by forgesafe; ignored"));
+            }
+        }
+        let sources = match map.get("source") {
+            Some(value) => self.read_sources(place, value)?,
+            None => Vec::new(),
+        };
+        let destinations = match map.get("destination") {
+            Some(value) => self.read_destinations(place, value)?,
+            None => Vec::new(),
+        };
+        if destinations.is_empty() {
+            bail!("{place}: destination: no `local` destination; add `destination: {{local: [{{path: /backups}}]}}`");
+        }
+        if sources.is_empty() {
+            self.warn(format!("{place}: source: no supported source entries; this document backs up nothing"));
+        }
+        let cron = map.get("cron").and_then(Value::as_str).map(str::to_string);
+        Ok(Some(BackupJob { document: index, sources, destinations, cron }))
+    }
+
+    fn read_sources(&mut self, place: &str, value: &Value) -> Result<Vec<Source>> {
+        let Some(map) = value.as_mapping() else {
+            bail!("{place}: source: expected a mapping of source kinds ({ALL_SOURCES})");
+        };
+        let mut sources = Vec::new();
+        for kind in string_keys(map, place, "source.")? {
+            let key_path = format!("source.{kind}");
+            let entries = entry_list(place, &key_path, &map[kind.as_str()])?;
+            if let Some((_, forge)) = SUPPORTED_FORGES.iter().find(|(name, _)| *name == kind) {
+                for (i, entry) in entries.iter().enumerate() {
+                    let path = format!("{key_path}[{i}]");
+                    sources.push(Source::Forge(self.read_forge_entry(place, &path, *forge, entry)?));
+                }
+            } else if kind == "any" {
+                for (i, entry) in entries.iter().enumerate() {
+                    let path = format!("{key_path}[{i}]");
+                    sources.push(Source::Plain(self.read_plain_entry(place, &path, entry)?));
+                }
+            } else if UNSUPPORTED_SOURCES.contains(&kind.as_str()) {
+                self.warn(format!(
+                    "{place}: {key_path}: source `{kind}` is not supported by forgesafe yet; its {} entr{} skipped",
+                    entries.len(),
+                    if entries.len() == 1 { "y is" } else { "ies are" }
+                ));
+            } else {
+                bail!("{place}: {key_path}: unknown source `{kind}`; use one of {ALL_SOURCES}");
+            }
+        }
+        Ok(sources)
+    }
+
+    fn read_forge_entry(&mut self, place: &str, path: &str, kind: ForgeKind, entry: &Value) -> Result<ForgeSource> {
+        self.check_keys(place, path, entry, FORGE_ENTRY_KEYS)?;
+        if let Some(filter) = entry.get("filter") {
+            self.check_keys(place, &format!("{path}.filter"), filter, FILTER_KEYS)?;
+        }
+        let raw: RawForgeEntry = typed(place, path, entry)?;
+        let token = self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())?;
+        let filter = raw.filter.unwrap_or_default();
+        Ok(ForgeSource {
+            kind,
+            token,
+            user: raw.user,
+            url: raw.url,
+            username: raw.username,
+            password: raw.password.map(Secret::new),
+            ssh: raw.ssh,
+            ssh_key: raw.sshkey.map(Into::into),
+            include: raw.include.unwrap_or_default(),
+            exclude: raw.exclude.unwrap_or_default(),
+            include_orgs: raw.includeorgs.unwrap_or_default(),
+            exclude_orgs: raw.excludeorgs.unwrap_or_default(),
+            wiki: raw.wiki,
+            issues: raw.issues,
+            starred: raw.starred,
+            filter: Filter {
+                stars: filter.stars,
+                last_activity: filter.lastactivity,
+                languages: filter.languages.unwrap_or_default(),
+                exclude_archived: filter.excludearchived,
+                exclude_forks: filter.excludeforks,
+            },
+        })
+    }
+
+    fn read_plain_entry(&mut self, place: &str, path: &str, entry: &Value) -> Result<PlainGitSource> {
+        self.check_keys(place, path, entry, PLAIN_ENTRY_KEYS)?;
+        let raw: RawPlainEntry = typed(place, path, entry)?;
+        let Some(url) = raw.url.filter(|u| !u.trim().is_empty()) else {
+            bail!("{place}: {path}.url: missing; give the repository's git URL or local path");
+        };
+        let token = self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())?;
+        Ok(PlainGitSource { url, name: raw.name, username: raw.username, password: raw.password.map(Secret::new), token })
+    }
+
+    /// `token_file` wins over `token`, as in gickup.
+    fn token(&self, place: &str, path: &str, token: Option<&str>, token_file: Option<&str>) -> Result<Option<Secret>> {
+        if let Some(file) = token_file.filter(|f| !f.is_empty()) {
+            return read_token_file(file, &format!("{path}.token_file"), place).map(Some);
+        }
+        token.map(|t| resolve_token(t, &format!("{path}.token"), place, self.env)).transpose()
+    }
+
+    fn read_destinations(&mut self, place: &str, value: &Value) -> Result<Vec<LocalDestination>> {
+        let Some(map) = value.as_mapping() else {
+            bail!("{place}: destination: expected a mapping such as `local: [{{path: /backups}}]`");
+        };
+        let mut destinations = Vec::new();
+        for kind in string_keys(map, place, "destination.")? {
+            let key_path = format!("destination.{kind}");
+            if kind != "local" {
+                let what = if UNSUPPORTED_DESTINATIONS.contains(&kind.as_str()) { "is not supported by forgesafe" } else { "is not a gickup destination" };
+                self.warn(format!("{place}: {key_path}: `{kind}` {what}; ignored"));
+                continue;
+            }
+            for (i, entry) in entry_list(place, &key_path, &map[kind.as_str()])?.iter().enumerate() {
+                let path = format!("{key_path}[{i}]");
+                self.check_keys(place, &path, entry, LOCAL_DESTINATION_KEYS)?;
+                let raw: RawLocalDestination = typed(place, &path, entry)?;
+                let Some(dir) = raw.path.filter(|p| !p.trim().is_empty()) else {
+                    bail!("{place}: {path}.path: missing; set the folder the mirrors go to, e.g. `path: /backups`");
+                };
+                if !raw.bare {
+                    self.warn(format!("{place}: {path}.bare: forgesafe always writes bare mirrors (`bare` unset or false is ignored)"));
+                }
+                destinations.push(LocalDestination {
+                    path: dir.into(),
+                    structured: raw.structured,
+                    bare: raw.bare,
+                    mirror: raw.mirror,
+                    lfs: raw.lfs,
+                    zip: raw.zip,
+                    keep: raw.keep,
+                });
+            }
+        }
+        Ok(destinations)
+    }
+
+    /// Warn about keys gickup would not know (likely typos) and about set keys we do not act on.
+    fn check_keys(&mut self, place: &str, path: &str, entry: &Value, known: &[&str]) -> Result<()> {
+        let Some(map) = entry.as_mapping() else {
+            bail!("{place}: {path}: expected a mapping of keys");
+        };
+        for key in string_keys(map, place, path)? {
+            let value = &map[key.as_str()];
+            if !known.contains(&key.as_str()) {
+                self.warn(format!("{place}: {path}.{key}: not a gickup key (a typo?); ignored"));
+            } else if NOT_ACTED_ON.contains(&key.as_str()) && is_set(value) {
+                self.warn(format!("{place}: {path}.{key}: not acted on by forgesafe yet; ignored"));
+            }
+        }
+        Ok(())
+    }
+
+    fn warn(&mut self, message: String) {
+        tracing::warn!("{message}");
+        self.warnings.push(message);
+    }
+}
+
+/// A key that changes behaviour when set; `false`, empty and null are the defaults.
+fn is_set(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Sequence(s) => !s.is_empty(),
+        Value::Mapping(m) => !m.is_empty(),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+fn string_keys(map: &Mapping, place: &str, path: &str) -> Result<Vec<String>> {
+    map.keys()
+        .map(|k| k.as_str().map(str::to_string).ok_or_else(|| anyhow!("{place}: {path}: key {k:?} is not a string; use plain names")))
+        .collect()
+}
+
+/// gickup writes every source and destination as a YAML list; `key:` with nothing is an empty list.
+fn entry_list<'v>(place: &str, path: &str, value: &'v Value) -> Result<&'v [Value]> {
+    match value {
+        Value::Null => Ok(&[]),
+        Value::Sequence(items) => Ok(items),
+        _ => bail!("{place}: {path}: expected a list of entries (`- key: value`)"),
+    }
+}
+
+fn typed<T: DeserializeOwned>(place: &str, path: &str, value: &Value) -> Result<T> {
+    serde_yaml::from_value(value.clone()).map_err(|e| anyhow!("{place}: {path}: {e}; check the value's type (text, true/false, number or list)"))
+}

@@ -1,0 +1,109 @@
+//! The typed result of reading a gickup `conf.yml`: what the collector acts on.
+
+use std::path::PathBuf;
+
+use crate::secret::Secret;
+
+/// A whole configuration file. gickup allows several YAML documents in one file, each
+/// pairing its own sources with its own destinations; we keep that pairing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub jobs: Vec<BackupJob>,
+}
+
+/// One YAML document: everything in `sources` goes to every one of `destinations`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupJob {
+    /// 0-based position of the document in the file, for messages.
+    pub document: usize,
+    pub sources: Vec<Source>,
+    pub destinations: Vec<LocalDestination>,
+    /// gickup's own scheduler expression, kept so a caller can show it; not acted on.
+    pub cron: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// An account on a forge whose repositories are listed through its API.
+    Forge(ForgeSource),
+    /// A single repository given by URL or local path (gickup's `any`).
+    Plain(PlainGitSource),
+}
+
+/// Forges the collector talks to. gickup also knows gogs, bitbucket, onedev and sourcehut;
+/// those are accepted in a config but reported as not supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForgeKind {
+    Github,
+    Gitea,
+    Gitlab,
+}
+
+impl ForgeKind {
+    /// The key used in gickup's `source:` mapping.
+    pub fn key(self) -> &'static str {
+        match self {
+            ForgeKind::Github => "github",
+            ForgeKind::Gitea => "gitea",
+            ForgeKind::Gitlab => "gitlab",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgeSource {
+    pub kind: ForgeKind,
+    /// From `token` (environment variable name or literal) or `token_file`.
+    pub token: Option<Secret>,
+    /// The account whose repositories are backed up (`user`); `None` means the token's owner.
+    pub user: Option<String>,
+    /// Base URL of a self-hosted instance (`url`); `None` means the public service.
+    pub url: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub ssh: bool,
+    pub ssh_key: Option<PathBuf>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub include_orgs: Vec<String>,
+    pub exclude_orgs: Vec<String>,
+    pub wiki: bool,
+    pub issues: bool,
+    pub starred: bool,
+    pub filter: Filter,
+}
+
+/// gickup's `filter:` block, applied to the repository list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub stars: Option<u64>,
+    /// A duration such as `1y` or `30d`, kept as written (gickup's own syntax).
+    pub last_activity: Option<String>,
+    pub languages: Vec<String>,
+    pub exclude_archived: bool,
+    pub exclude_forks: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlainGitSource {
+    /// A git URL (`https://…`, `ssh://…`, `git@host:…`) or a local path.
+    pub url: String,
+    /// Folder name for the mirror; by default derived from the URL.
+    pub name: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub token: Option<Secret>,
+}
+
+/// gickup's `destination: local:` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalDestination {
+    pub path: PathBuf,
+    /// Lay mirrors out as `<host>/<owner>/<repo>` rather than flat.
+    pub structured: bool,
+    pub bare: bool,
+    pub mirror: bool,
+    pub lfs: bool,
+    pub zip: bool,
+    pub keep: Option<u64>,
+}

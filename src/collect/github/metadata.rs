@@ -1,0 +1,173 @@
+//! A repository's metadata — issues with comments, pull requests with reviews and review
+//! comments, releases, labels, milestones — as one JSON file per item under `<repo>.metadata/`.
+//!
+//! Later runs ask only for what changed: the issue list is read with `since=` the newest
+//! `updated_at` already stored, sorted by update time, and an item's comments and reviews are
+//! fetched again only when its `updated_at` moved. List pages are revalidated with their stored
+//! ETags, and a 304 costs no rate limit.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::client::{http_status, GithubClient, PageResponse};
+use super::repos::RepoSummary;
+use crate::collect::metadata::{file_name, MetadataWriter};
+
+/// ETag-validated list pages from earlier runs, keyed by URL.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PageCache {
+    pages: BTreeMap<String, CachedList>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CachedList {
+    etag: String,
+    next: Option<String>,
+    items: Vec<Value>,
+}
+
+/// What a repository's metadata sync remembers between runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RepoMetaState {
+    /// The newest `updated_at` among the issues and pull requests stored.
+    pub issues_since: Option<String>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct MetadataOutcome {
+    pub items_fetched: u64,
+    pub files_changed: u64,
+}
+
+pub fn fetch_repo_metadata(
+    client: &GithubClient,
+    cache: &mut PageCache,
+    repo: &RepoSummary,
+    writer: &MetadataWriter,
+    state: &mut RepoMetaState,
+) -> Result<MetadataOutcome> {
+    let base = format!("{}/repos/{}", client.api_base(), repo.full_name);
+    let mut outcome = MetadataOutcome::default();
+    let mut changed = |c: bool| outcome.files_changed += u64::from(c);
+
+    changed(writer.write("repository.json", &serde_json::to_value(repo)?)?);
+
+    // Small lists, read whole (every page revalidated) so removals upstream are seen.
+    for (folder, url, key) in [
+        ("labels", format!("{base}/labels?per_page=100"), "name"),
+        ("milestones", format!("{base}/milestones?state=all&per_page=100"), "number"),
+        ("releases", format!("{base}/releases?per_page=100"), "id"),
+    ] {
+        let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
+        if !fresh {
+            continue;
+        }
+        let mut keep = BTreeSet::new();
+        for item in &items {
+            let name = file_name(&key_text(&item[key]));
+            changed(writer.write(&format!("{folder}/{name}"), item)?);
+            keep.insert(name);
+        }
+        writer.prune_folder(folder, &keep)?;
+    }
+
+    // Issues and pull requests: only those updated since the last run. GitHub's issue list
+    // includes pull requests; when issues are disabled, the pull list stands in for it.
+    let since = state.issues_since.as_deref().map(|s| format!("&since={s}")).unwrap_or_default();
+    let list_url = if repo.has_issues {
+        format!("{base}/issues?state=all&sort=updated&direction=asc&per_page=100{since}")
+    } else {
+        format!("{base}/pulls?state=all&sort=updated&direction=asc&per_page=100")
+    };
+    let (items, _) = list(client, cache, &list_url).with_context(|| format!("{}: cannot read issues", repo.full_name))?;
+    let mut newest = state.issues_since.clone();
+    for item in items {
+        let number = item["number"].as_u64().context("an issue without a number")?;
+        let updated = item["updated_at"].as_str().unwrap_or_default().to_string();
+        let is_pull = !repo.has_issues || item.get("pull_request").is_some();
+        let rel = format!("{}/{number}.json", if is_pull { "pulls" } else { "issues" });
+        let stored_updated = writer.read(&rel).and_then(|v| v["updated_at"].as_str().map(str::to_string));
+        if stored_updated.as_deref() != Some(updated.as_str()) {
+            let document = if is_pull { pull_document(client, &base, number, &item)? } else { issue_document(client, &base, number, item)? };
+            outcome.items_fetched += 1;
+            changed(writer.write(&rel, &document)?);
+        }
+        if newest.as_deref() < Some(updated.as_str()) {
+            newest = Some(updated);
+        }
+    }
+    state.issues_since = newest;
+    Ok(outcome)
+}
+
+fn issue_document(client: &GithubClient, base: &str, number: u64, mut issue: Value) -> Result<Value> {
+    issue["comments_list"] = Value::Array(list_all(client, &format!("{base}/issues/{number}/comments?per_page=100"))?);
+    Ok(issue)
+}
+
+fn pull_document(client: &GithubClient, base: &str, number: u64, listed: &Value) -> Result<Value> {
+    let mut pull = match get_one(client, &format!("{base}/pulls/{number}")) {
+        Ok(p) => p,
+        Err(e) if http_status(&e) == Some(404) => listed.clone(),
+        Err(e) => return Err(e),
+    };
+    // The issue list's updated_at is what the next run compares against.
+    if let Some(updated) = listed.get("updated_at") {
+        pull["updated_at"] = updated.clone();
+    }
+    pull["comments_list"] = Value::Array(list_all(client, &format!("{base}/issues/{number}/comments?per_page=100"))?);
+    pull["reviews"] = Value::Array(list_all(client, &format!("{base}/pulls/{number}/reviews?per_page=100"))?);
+    pull["review_comments"] = Value::Array(list_all(client, &format!("{base}/pulls/{number}/comments?per_page=100"))?);
+    Ok(pull)
+}
+
+/// All pages of a list, revalidating cached pages; returns the items and whether any page was fresh.
+fn list(client: &GithubClient, cache: &mut PageCache, first: &str) -> Result<(Vec<Value>, bool)> {
+    let mut items = Vec::new();
+    let mut fresh = false;
+    let mut next = Some(first.to_string());
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        pages += 1;
+        anyhow::ensure!(pages <= 10_000, "{first}: more than 10,000 pages");
+        let cached = cache.pages.get(&url);
+        let page = match client.get_page(&url, cached.map(|c| c.etag.as_str()))? {
+            PageResponse::NotModified => cached.cloned().with_context(|| format!("GitHub answered 304 for {url} although no ETag was sent"))?,
+            PageResponse::Fresh { body, etag, next } => {
+                fresh = true;
+                let items: Vec<Value> = serde_json::from_str(&body).with_context(|| format!("{url}: not a JSON list"))?;
+                let page = CachedList { etag: etag.unwrap_or_default(), next, items };
+                if !page.etag.is_empty() {
+                    cache.pages.insert(url.clone(), page.clone());
+                }
+                page
+            }
+        };
+        items.extend(page.items);
+        next = page.next;
+    }
+    Ok((items, fresh))
+}
+
+/// All pages of a list, uncached (per-item lists are read only when the item changed).
+fn list_all(client: &GithubClient, first: &str) -> Result<Vec<Value>> {
+    let mut scratch = PageCache::default();
+    Ok(list(client, &mut scratch, first)?.0)
+}
+
+fn get_one(client: &GithubClient, url: &str) -> Result<Value> {
+    match client.get_page(url, None)? {
+        PageResponse::Fresh { body, .. } => serde_json::from_str(&body).with_context(|| format!("{url}: not JSON")),
+        PageResponse::NotModified => anyhow::bail!("{url}: 304 to an unconditional request"),
+    }
+}
+
+fn key_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,17 @@
+//! GitHub REST API v3 (version 2022-11-28): listing the repositories to back up.
+//!
+//! Blocking, serial per token (GitHub's advice against secondary rate limits), conditional
+//! requests with `If-None-Match`, and waits for rate limits as GitHub documents them.
+
+mod client;
+mod link;
+mod metadata;
+mod rate_limit;
+mod repos;
+mod select;
+
+pub use client::{http_status, GithubClient, HttpStatus, PageResponse, API_VERSION, PUBLIC_API};
+pub use metadata::{fetch_repo_metadata, MetadataOutcome, PageCache, RepoMetaState};
+pub use rate_limit::RateLimitPolicy;
+pub use repos::{ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
+pub use select::{parse_last_activity, select_repos};

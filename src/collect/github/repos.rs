@@ -1,0 +1,144 @@
+//! Listing an account's repositories, page by page, with per-page ETags so an unchanged
+//! listing costs only 304s (which GitHub does not count against the rate limit).
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::client::{GithubClient, PageResponse};
+
+/// Which list of repositories to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepoListing {
+    /// `/user/repos`: the token owner's repositories, including private ones and those
+    /// shared through collaboration or organisation membership.
+    Authenticated,
+    /// `/users/{user}/repos`: another account's public repositories.
+    User(String),
+    /// `/orgs/{org}/repos`.
+    Org(String),
+    /// `/user/starred`.
+    Starred,
+}
+
+impl RepoListing {
+    fn first_page_url(&self, api_base: &str) -> String {
+        match self {
+            RepoListing::Authenticated => {
+                format!("{api_base}/user/repos?affiliation=owner,collaborator,organization_member&per_page=100")
+            }
+            RepoListing::User(user) => format!("{api_base}/users/{user}/repos?per_page=100"),
+            RepoListing::Org(org) => format!("{api_base}/orgs/{org}/repos?per_page=100"),
+            RepoListing::Starred => format!("{api_base}/user/starred?per_page=100"),
+        }
+    }
+}
+
+/// The fields of GitHub's repository object that the collector uses (names as in the API).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepoSummary {
+    pub id: u64,
+    pub name: String,
+    pub full_name: String,
+    pub owner: RepoOwner,
+    pub private: bool,
+    pub fork: bool,
+    #[serde(default)]
+    pub archived: bool,
+    pub html_url: String,
+    pub clone_url: String,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    #[serde(default)]
+    pub has_wiki: bool,
+    #[serde(default)]
+    pub has_issues: bool,
+    #[serde(default)]
+    pub stargazers_count: u64,
+    #[serde(default)]
+    pub language: Option<String>,
+    #[serde(default)]
+    pub pushed_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepoOwner {
+    pub login: String,
+}
+
+impl RepoSummary {
+    /// The wiki's git URL; it exists only once a first wiki page was created, so mirroring
+    /// it may end in `RemoteNotFound` even when `has_wiki` is true.
+    pub fn wiki_clone_url(&self) -> String {
+        let base = self.clone_url.strip_suffix(".git").unwrap_or(&self.clone_url);
+        format!("{base}.wiki.git")
+    }
+}
+
+/// ETags and bodies of the pages seen last time; persist it between runs (it is plain serde).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListingCache {
+    pages: BTreeMap<String, CachedPage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct CachedPage {
+    etag: String,
+    /// GitHub does not promise a `Link` header on a 304, so the next page is remembered.
+    next: Option<String>,
+    repos: Vec<RepoSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoList {
+    pub repos: Vec<RepoSummary>,
+    /// `false` when every page answered 304 Not Modified.
+    pub changed: bool,
+    pub requests: usize,
+}
+
+/// A guard against a server that links pages in a circle.
+const MAX_PAGES: usize = 10_000;
+
+impl GithubClient {
+    pub fn list_repos(&self, listing: &RepoListing, cache: &mut ListingCache) -> Result<RepoList> {
+        let mut next = Some(listing.first_page_url(self.api_base()));
+        let mut repos = Vec::new();
+        let mut changed = false;
+        let mut requests = 0;
+        let mut seen = BTreeMap::new();
+        while let Some(url) = next.take() {
+            if requests >= MAX_PAGES {
+                bail!("GitHub listing {listing:?} has more than {MAX_PAGES} pages; stopping");
+            }
+            requests += 1;
+            let cached = cache.pages.get(&url);
+            let page = match self.get_page(&url, cached.map(|c| c.etag.as_str()))? {
+                PageResponse::NotModified => match cached {
+                    Some(page) => page.clone(),
+                    None => bail!("GitHub answered 304 for {url} although no ETag was sent"),
+                },
+                PageResponse::Fresh { body, etag, next } => {
+                    changed = true;
+                    let repos: Vec<RepoSummary> = serde_json::from_str(&body)
+                        .with_context(|| format!("GitHub returned an unexpected repository list from {url}"))?;
+                    CachedPage { etag: etag.unwrap_or_default(), next, repos }
+                }
+            };
+            repos.extend(page.repos.iter().cloned());
+            next = page.next.clone();
+            seen.insert(url, page);
+        }
+        // Keep only pages that still exist (with an ETag), so the cache cannot grow forever.
+        seen.retain(|_, page| !page.etag.is_empty());
+        if seen.len() != cache.pages.len() {
+            changed = true;
+        }
+        cache.pages = seen;
+        tracing::info!(?listing, repos = repos.len(), changed, requests, "listed GitHub repositories");
+        Ok(RepoList { repos, changed, requests })
+    }
+}

@@ -1,0 +1,46 @@
+//! Mirror many repositories with a bounded number of threads.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use anyhow::Result;
+
+use crate::secret::Secret;
+use super::{mirror, MirrorOptions, MirrorOutcome};
+
+#[derive(Debug, Clone)]
+pub struct MirrorJob {
+    pub url: String,
+    pub dest: PathBuf,
+    /// `(user, token)`.
+    pub credentials: Option<(String, Secret)>,
+    pub options: MirrorOptions,
+}
+
+/// Run `jobs` on at most `parallelism` threads (at least one). Results come back in the
+/// order of `jobs`; one failure does not stop the others.
+pub fn mirror_all(jobs: Vec<MirrorJob>, parallelism: usize) -> Vec<(MirrorJob, Result<MirrorOutcome>)> {
+    let total = jobs.len();
+    let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
+    let finished = Mutex::new(Vec::with_capacity(total));
+    let workers = parallelism.clamp(1, total.max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                // Take the lock only to pop, so workers never wait on each other's network.
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                let Some((index, job)) = next else { break };
+                let credentials = job.credentials.as_ref().map(|(user, token)| (user.as_str(), token));
+                let result = mirror(&job.url, &job.dest, credentials, &job.options);
+                if let Err(err) = &result {
+                    tracing::warn!(url = %job.url, "mirror failed: {err:#}");
+                }
+                finished.lock().unwrap_or_else(|p| p.into_inner()).push((index, job, result));
+            });
+        }
+    });
+    let mut finished = finished.into_inner().unwrap_or_else(|p| p.into_inner());
+    finished.sort_by_key(|(index, _, _)| *index);
+    finished.into_iter().map(|(_, job, result)| (job, result)).collect()
+}

@@ -1,0 +1,149 @@
+//! Ref bookkeeping for a mirror: what the remote advertises, what we hold, what differs,
+//! and the two edits gix's fetch does not make for us (pruning, and following `HEAD`).
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use gix::bstr::{BString, ByteSlice};
+use gix::protocol::handshake::Ref as AdvertisedRef;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+use gix::ObjectId;
+
+/// Refs under `refs/` with the object each points to, plus where `HEAD` points.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefState {
+    pub refs: BTreeMap<BString, ObjectId>,
+    /// The branch `HEAD` names (e.g. `refs/heads/main`), if it is symbolic.
+    pub head_target: Option<BString>,
+}
+
+impl RefState {
+    /// What the server advertised. An annotated tag's ref points to the tag object (not the
+    /// commit it peels to), as in `git ls-remote`.
+    pub fn from_advertised(advertised: &[AdvertisedRef]) -> Self {
+        let mut state = RefState::default();
+        for advertised_ref in advertised {
+            let (name, id) = match advertised_ref {
+                AdvertisedRef::Direct { full_ref_name, object } => (full_ref_name, Some(*object)),
+                AdvertisedRef::Peeled { full_ref_name, tag, .. } => (full_ref_name, Some(*tag)),
+                AdvertisedRef::Symbolic { full_ref_name, target, tag, object } => {
+                    if full_ref_name == "HEAD" {
+                        state.head_target = Some(target.clone());
+                    }
+                    (full_ref_name, Some(tag.unwrap_or(*object)))
+                }
+                AdvertisedRef::Unborn { full_ref_name, target } => {
+                    if full_ref_name == "HEAD" {
+                        state.head_target = Some(target.clone());
+                    }
+                    (full_ref_name, None)
+                }
+            };
+            if let (true, Some(id)) = (name.starts_with(b"refs/"), id) {
+                state.refs.insert(name.clone(), id);
+            }
+        }
+        state
+    }
+
+    /// What the local mirror holds now.
+    pub fn of_repository(repo: &gix::Repository) -> Result<Self> {
+        let mut state = RefState::default();
+        let platform = repo.references().context("cannot list the mirror's refs")?;
+        for reference in platform.all().context("cannot list the mirror's refs")? {
+            let mut reference = reference.context("cannot read one of the mirror's refs")?;
+            let name = reference.name().as_bstr().to_owned();
+            // A symbolic ref inside refs/ counts as the object it resolves to.
+            let id = match reference.try_id() {
+                Some(id) => id.detach(),
+                None => match reference.peel_to_id() {
+                    Ok(id) => id.detach(),
+                    Err(_) => continue, // dangling symbolic ref: nothing to compare
+                },
+            };
+            state.refs.insert(name, id);
+        }
+        state.head_target = repo
+            .head_name()
+            .context("cannot read the mirror's HEAD")?
+            .map(|name| name.as_bstr().to_owned());
+        Ok(state)
+    }
+}
+
+/// How the remote differs from the mirror.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefDiff {
+    pub added: Vec<BString>,
+    pub moved: Vec<BString>,
+    pub deleted: Vec<BString>,
+    pub head_moved: bool,
+}
+
+impl RefDiff {
+    pub fn between(local: &RefState, remote: &RefState) -> Self {
+        let mut diff = RefDiff::default();
+        for (name, id) in &remote.refs {
+            match local.refs.get(name) {
+                None => diff.added.push(name.clone()),
+                Some(local_id) if local_id != id => diff.moved.push(name.clone()),
+                Some(_) => {}
+            }
+        }
+        diff.deleted = local.refs.keys().filter(|name| !remote.refs.contains_key(*name)).cloned().collect();
+        diff.head_moved = remote.head_target.is_some() && remote.head_target != local.head_target;
+        diff
+    }
+
+    /// New objects can only arrive with refs that appeared or moved.
+    pub fn needs_fetch(&self) -> bool {
+        !self.added.is_empty() || !self.moved.is_empty()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !self.needs_fetch() && self.deleted.is_empty() && !self.head_moved
+    }
+
+    pub fn refs_changed(&self) -> usize {
+        self.added.len() + self.moved.len() + self.deleted.len()
+    }
+}
+
+/// Delete refs that vanished upstream; gix's fetch never deletes refs.
+pub fn prune(repo: &gix::Repository, names: &[BString]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let edits = names
+        .iter()
+        .map(|name| {
+            Ok(RefEdit {
+                change: Change::Delete { expected: PreviousValue::Any, log: RefLog::AndReference },
+                name: full_name(name)?,
+                deref: false,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    repo.edit_references(edits).context("cannot delete refs that were removed upstream")?;
+    Ok(())
+}
+
+/// Point `HEAD` at the remote's default branch, so a clone of the mirror checks it out.
+pub fn set_head(repo: &gix::Repository, target: &BString) -> Result<()> {
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message: "mirror: follow remote HEAD".into() },
+            expected: PreviousValue::Any,
+            new: Target::Symbolic(full_name(target)?),
+        },
+        name: full_name(&BString::from("HEAD"))?,
+        deref: false,
+    };
+    repo.edit_reference(edit).context("cannot point HEAD at the remote's default branch")?;
+    Ok(())
+}
+
+fn full_name(name: &BString) -> Result<FullName> {
+    FullName::try_from(name.as_bstr()).with_context(|| format!("invalid ref name {name:?}"))
+}

@@ -1,0 +1,122 @@
+//! One conversation with the remote: list its refs, compare with the mirror, fetch only if
+//! something moved, then prune and follow `HEAD`.
+
+use std::sync::atomic::AtomicBool;
+
+use anyhow::{anyhow, bail, Context, Result};
+use gix::remote::{fetch::Tags, ref_map, Direction};
+
+use super::credentials;
+use super::errors::{looks_like_auth_failure, looks_like_not_found, RemoteAuthFailed, RemoteNotFound};
+use super::layout::MIRROR_REFSPEC;
+use super::refs::{prune, set_head, RefDiff, RefState};
+use crate::secret::Secret;
+
+/// What one sync did to the repository.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    pub diff: RefDiff,
+    /// Size of the pack received (0 when nothing was fetched).
+    pub bytes_fetched: u64,
+}
+
+pub fn sync(
+    repo: &gix::Repository,
+    url: &str,
+    credentials: Option<(&str, &Secret)>,
+    should_interrupt: &AtomicBool,
+) -> Result<SyncReport> {
+    let remote = repo
+        .remote_at(url)
+        .with_context(|| format!("invalid remote URL {url}"))?
+        .with_refspecs([MIRROR_REFSPEC], Direction::Fetch)
+        .context("invalid mirror refspec")?
+        // Tags are covered by refs/*; the implicit tag refspec would only duplicate them.
+        .with_fetch_tags(Tags::None);
+    let mut connection = remote
+        .connect(Direction::Fetch)
+        .with_context(|| format!("cannot connect to {url}"))?;
+    connection.set_credentials(credentials::callback(credentials));
+
+    // Gotcha: by default gix asks the server only for refs under the refspec's two-component
+    // prefix; for `refs/*` that filter matches nothing and a mirror would receive zero refs.
+    let options = ref_map::Options { prefix_from_spec_as_filter_on_remote: false, ..Default::default() };
+    let prepare = connection.prepare_fetch(gix::progress::Discard, options).map_err(|err| {
+        // Keep gix's own account for diagnosis; the kinds below replace it for the caller.
+        tracing::debug!(url, "listing refs failed: {err:#}");
+        if looks_like_not_found(&err) {
+            anyhow::Error::new(RemoteNotFound { url: url.to_string() })
+        } else if looks_like_auth_failure(&err) {
+            anyhow::Error::new(RemoteAuthFailed { url: url.to_string(), had_credentials: credentials.is_some() })
+        } else {
+            anyhow!(err).context(format!("cannot list the refs of {url}"))
+        }
+    })?;
+
+    let remote_state = RefState::from_advertised(&prepare.ref_map().remote_refs);
+    let local_state = RefState::of_repository(repo)?;
+    let diff = RefDiff::between(&local_state, &remote_state);
+    tracing::debug!(
+        url,
+        added = diff.added.len(),
+        moved = diff.moved.len(),
+        deleted = diff.deleted.len(),
+        head_moved = diff.head_moved,
+        "compared remote refs with the mirror"
+    );
+    let mut report = SyncReport { diff, bytes_fetched: 0 };
+
+    if report.diff.needs_fetch() {
+        let outcome = prepare
+            .receive(gix::progress::Discard, should_interrupt)
+            .map_err(|err| anyhow!(err).context(format!("fetch from {url} failed")))?;
+        report.bytes_fetched = received_pack_size(&outcome.status);
+        let rejected: Vec<String> = updates_of(&outcome.status)
+            .iter()
+            .filter(|update| update.mode.to_string().starts_with("rejected"))
+            .map(|update| update.mode.to_string())
+            .collect();
+        if !rejected.is_empty() {
+            bail!("fetch from {url} rejected ref updates: {}", rejected.join("; "));
+        }
+    } else {
+        // Dropping the prepared fetch ends the conversation without negotiating a pack.
+        drop(prepare);
+    }
+
+    prune(repo, &report.diff.deleted)?;
+    if let (true, Some(target)) = (report.diff.head_moved, remote_state.head_target.as_ref()) {
+        set_head(repo, target)?;
+    }
+
+    // Trust, but verify: after a sync the mirror must hold exactly what the remote advertised.
+    let after = RefState::of_repository(repo)?;
+    if after.refs != remote_state.refs {
+        let left = RefDiff::between(&after, &remote_state);
+        bail!(
+            "mirror of {url} does not match the remote after fetching ({} missing, {} different, {} extra)",
+            left.added.len(),
+            left.moved.len(),
+            left.deleted.len()
+        );
+    }
+    Ok(report)
+}
+
+fn received_pack_size(status: &gix::remote::fetch::Status) -> u64 {
+    match status {
+        gix::remote::fetch::Status::Change { write_pack_bundle, .. } => write_pack_bundle
+            .data_path
+            .as_ref()
+            .and_then(|path| std::fs::metadata(path).ok())
+            .map_or(0, |meta| meta.len()),
+        gix::remote::fetch::Status::NoPackReceived { .. } => 0,
+    }
+}
+
+fn updates_of(status: &gix::remote::fetch::Status) -> &[gix::remote::fetch::refs::Update] {
+    match status {
+        gix::remote::fetch::Status::Change { update_refs, .. } => &update_refs.updates,
+        gix::remote::fetch::Status::NoPackReceived { update_refs, .. } => &update_refs.updates,
+    }
+}

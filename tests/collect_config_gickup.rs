@@ -1,0 +1,173 @@
+//! gickup's `conf.yml` must be accepted unchanged; what we do not act on must be reported.
+
+use forgesafe::collect::config::{parse_str, ForgeKind, Source};
+
+const SEED: &str = include_str!("fixtures/kanister-gickup-conf.yml");
+
+fn env_with_github_token(name: &str) -> Option<String> {
+    (name == "GITHUB_TOKEN").then(|| "ghp_seedtoken0123456789".to_string())
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+#[test]
+fn seed_config_from_the_kanister_article_parses_verbatim() {
+    let loaded = parse_str(SEED, "conf.yml", &env_with_github_token).unwrap();
+    assert_eq!(loaded.config.jobs.len(), 1);
+    let job = &loaded.config.jobs[0];
+    let [Source::Forge(github)] = job.sources.as_slice() else { panic!("one github source expected: {job:?}") };
+    assert_eq!(github.kind, ForgeKind::Github);
+    assert_eq!(github.token.as_ref().unwrap().expose(), "ghp_seedtoken0123456789");
+    assert_eq!(github.user.as_deref(), Some("<add your github username>"));
+    assert_eq!(github.include, vec!["<add specific repo names here>".to_string()]);
+    assert!(github.wiki && github.issues);
+    let destination = &job.destinations[0];
+    assert_eq!(destination.path, std::path::PathBuf::from("/backups"));
+    assert!(destination.structured && destination.bare && destination.zip && destination.lfs);
+    assert_eq!(destination.keep, Some(5));
+
+    // Every key that is set but not acted on is named in a warning.
+    for key in ["issues", "zip", "keep", "lfs", "`log`"] {
+        assert!(loaded.warnings.iter().any(|w| w.contains(key)), "no warning for {key}: {:#?}", loaded.warnings);
+    }
+    assert_eq!(loaded.warnings.len(), 5, "{:#?}", loaded.warnings);
+    // The token never appears in a Debug dump of the config.
+    assert!(!format!("{:?}", loaded.config).contains("ghp_seedtoken"));
+}
+
+#[test]
+fn seed_config_without_the_token_variable_fails_naming_file_key_and_fix() {
+    let err = parse_str(SEED, "/config/conf.yml", &no_env).unwrap_err();
+    let message = format!("{err:#}");
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.starts_with("/config/conf.yml: source.github[0].token: environment variable `GITHUB_TOKEN` is not set"), "{message}");
+    assert!(message.contains("export GITHUB_TOKEN"), "{message}");
+}
+
+const FULL: &str = r#"
+source:
+  gitea:
+    - token: 0123456789abcdef0123456789abcdef01234567
+      url: https://gitea.example.org
+      user: alice
+      exclude: [junk]
+      includeorgs: [acme]
+      excludeorgs: [old]
+      starred: true
+      filter:
+        stars: 10
+        lastactivity: 1y
+        languages: [go, rust]
+        excludearchived: true
+        excludeforks: true
+  any:
+    - url: https://example.org/some/repo.git
+      name: repo
+      username: bob
+      password: hunter2
+  bitbucket:
+    - user: carol
+      token: NOT_SET_ANYWHERE
+destination:
+  local:
+    - path: /backups/a
+      structured: true
+      bare: true
+  s3:
+    - bucket: b
+cron: "0 22 * * *"
+metrics:
+  prometheus:
+    endpoint: /metrics
+---
+source:
+  gitlab:
+    - token: glpat-literal-token
+      wiki: true
+destination:
+  local:
+    - path: /backups/b
+      bare: true
+      mirror: true
+      inclde: typo
+---
+"#;
+
+#[test]
+fn several_documents_all_sources_and_warnings() {
+    let loaded = parse_str(FULL, "conf.yml", &no_env).unwrap();
+    let jobs = &loaded.config.jobs;
+    assert_eq!(jobs.len(), 2, "the trailing empty document is skipped");
+    assert_eq!(jobs[0].cron.as_deref(), Some("0 22 * * *"));
+    let Source::Forge(gitea) = &jobs[0].sources[0] else { panic!() };
+    assert_eq!(gitea.kind, ForgeKind::Gitea);
+    assert_eq!(gitea.token.as_ref().unwrap().expose(), "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(gitea.filter.stars, Some(10));
+    assert_eq!(gitea.filter.languages, vec!["go", "rust"]);
+    assert!(gitea.filter.exclude_archived && gitea.filter.exclude_forks && gitea.starred);
+    assert_eq!(gitea.include_orgs, vec!["acme"]);
+    let Source::Plain(any) = &jobs[0].sources[1] else { panic!() };
+    assert_eq!(any.url, "https://example.org/some/repo.git");
+    assert_eq!(any.password.as_ref().unwrap().expose(), "hunter2");
+    assert_eq!(jobs[0].sources.len(), 2, "bitbucket is skipped, and its token is not resolved");
+    let Source::Forge(gitlab) = &jobs[1].sources[0] else { panic!() };
+    assert_eq!(gitlab.token.as_ref().unwrap().expose(), "glpat-literal-token");
+    assert!(jobs[1].destinations[0].mirror);
+
+    let warnings = loaded.warnings.join("\n");
+    for expected in [
+        "conf.yml, document 1: source.bitbucket: source `bitbucket` is not supported",
+        "conf.yml, document 1: destination.s3: `s3` is not supported",
+        "conf.yml, document 1: `cron` is not acted on",
+        "conf.yml, document 1: `metrics` is not acted on",
+        "source.gitea[0].filter: not acted on",
+        "source.gitea[0].starred: not acted on",
+        "conf.yml, document 2: destination.local[0].inclde: not a gickup key",
+    ] {
+        assert!(warnings.contains(expected), "missing warning `{expected}` in:\n{warnings}");
+    }
+}
+
+fn error_of(text: &str) -> String {
+    let message = format!("{:#}", parse_str(text, "conf.yml", &no_env).unwrap_err());
+    assert_eq!(message.lines().count(), 1, "errors are one line: {message}");
+    message
+}
+
+#[test]
+fn bad_configs_fail_with_one_line_naming_the_key() {
+    let unknown = error_of("source:\n  githb:\n    - user: x\ndestination:\n  local:\n    - path: /b\n");
+    assert!(unknown.starts_with("conf.yml: source.githb: unknown source `githb`; use one of github"), "{unknown}");
+
+    let no_destination = error_of("source:\n  github:\n    - user: x\n");
+    assert!(no_destination.starts_with("conf.yml: destination: no `local` destination"), "{no_destination}");
+
+    let malformed = error_of("source:\n  github: [\n");
+    assert!(malformed.starts_with("conf.yml: malformed YAML:"), "{malformed}");
+
+    let wrong_type = error_of("source:\n  github:\n    - wiki: perhaps\ndestination:\n  local:\n    - path: /b\n");
+    assert!(wrong_type.starts_with("conf.yml: source.github[0]:"), "{wrong_type}");
+
+    let no_path = error_of("source:\n  github:\n    - user: x\ndestination:\n  local:\n    - bare: true\n");
+    assert!(no_path.starts_with("conf.yml: destination.local[0].path: missing"), "{no_path}");
+
+    let empty = error_of("");
+    assert!(empty.starts_with("conf.yml: no `source:`"), "{empty}");
+}
+
+#[test]
+fn token_file_is_read_when_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_path = dir.path().join("gitea.token");
+    std::fs::write(&token_path, "filetoken\n").unwrap();
+    let text = format!(
+        "source:\n  gitea:\n    - token_file: {}\n      url: https://g.example\ndestination:\n  local:\n    - path: /b\n      bare: true\n",
+        token_path.display()
+    );
+    let loaded = parse_str(&text, "conf.yml", &no_env).unwrap();
+    let Source::Forge(gitea) = &loaded.config.jobs[0].sources[0] else { panic!() };
+    assert_eq!(gitea.token.as_ref().unwrap().expose(), "filetoken");
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+}

@@ -1,0 +1,345 @@
+//! A fake of the GitHub REST API v3 (API version 2022-11-28) over a real TCP socket, for
+//! tests of the repository listing. It implements what the collector uses, with GitHub's
+//! real field and header names:
+//!
+//! * `GET /user/repos`, `/users/{user}/repos`, `/orgs/{org}/repos`, `/user/starred`;
+//! * `per_page`/`page` pagination (clamped like GitHub's 100, but to a configurable size so
+//!   tests need few repositories) with a `Link` header (`rel="next"`, `rel="last"`, …);
+//! * `ETag` / `If-None-Match` → `304 Not Modified`, which does not use up the quota;
+//! * `Authorization: Bearer <token>` (401 `Bad credentials` otherwise);
+//! * `x-ratelimit-limit/remaining/used/reset/resource` headers, and scripted throttling:
+//!   429 with `retry-after`, 403 with `x-ratelimit-remaining: 0`, or a hint-less 403
+//!   "secondary rate limit".
+//!
+//! Every request is recorded (method, target, headers) for assertions.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query, e.g. `/user/repos?per_page=100`.
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl RecordedRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A throttling answer the server gives to the next request instead of the real one.
+#[derive(Debug, Clone)]
+pub enum Throttle {
+    /// 429 with `retry-after: <secs>`.
+    RetryAfter(u64),
+    /// 403 with `x-ratelimit-remaining: 0` and a reset `secs` from now.
+    QuotaExhausted { reset_in_secs: u64 },
+    /// 403 "You have exceeded a secondary rate limit" with no timing headers.
+    SecondaryWithoutHints,
+}
+
+struct State {
+    token: String,
+    /// Repositories as GitHub returns them; `owner.login` decides whose they are.
+    repos: Vec<Value>,
+    starred: Vec<Value>,
+    page_size_cap: usize,
+    throttles: VecDeque<Throttle>,
+    requests: Vec<RecordedRequest>,
+    quota_remaining: u64,
+}
+
+pub struct FakeGithub {
+    port: u16,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+const QUOTA: u64 = 5000;
+
+impl FakeGithub {
+    /// Serve `repos` to holders of `token`, at most `page_size_cap` per page.
+    pub fn start(token: &str, repos: Vec<Value>, page_size_cap: usize) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State {
+            token: token.to_string(),
+            repos,
+            starred: Vec::new(),
+            page_size_cap,
+            throttles: VecDeque::new(),
+            requests: Vec::new(),
+            quota_remaining: QUOTA,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (state, stop) = (state.clone(), stop.clone());
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        handle_connection(stream, &state, port);
+                    }
+                }
+            })
+        };
+        FakeGithub { port, state, stop, thread: Some(thread) }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn set_repos(&self, repos: Vec<Value>) {
+        self.state.lock().unwrap().repos = repos;
+    }
+
+    pub fn set_starred(&self, repos: Vec<Value>) {
+        self.state.lock().unwrap().starred = repos;
+    }
+
+    pub fn throttle_next(&self, throttle: Throttle) {
+        self.state.lock().unwrap().throttles.push_back(throttle);
+    }
+
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.state.lock().unwrap().requests.clear();
+    }
+
+    pub fn quota_remaining(&self) -> u64 {
+        self.state.lock().unwrap().quota_remaining
+    }
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wake the accept loop
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A repository object with GitHub's field names (a subset of the real ~80 fields).
+pub fn repo_json(id: u64, owner: &str, name: &str, private: bool) -> Value {
+    let full_name = format!("{owner}/{name}");
+    json!({
+        "id": id,
+        "node_id": format!("R_kgDO{id:08}"),
+        "name": name,
+        "full_name": full_name,
+        "private": private,
+        "owner": { "login": owner, "id": id * 10, "type": "User", "site_admin": false },
+        "html_url": format!("https://github.com/{full_name}"),
+        "description": null,
+        "fork": false,
+        "url": format!("https://api.github.com/repos/{full_name}"),
+        "clone_url": format!("https://github.com/{full_name}.git"),
+        "ssh_url": format!("git@github.com:{full_name}.git"),
+        "created_at": "2020-01-01T00:00:00Z",
+        "updated_at": "2024-01-01T00:00:00Z",
+        "pushed_at": "2024-01-01T00:00:00Z",
+        "size": 108,
+        "stargazers_count": id,
+        "watchers_count": id,
+        "language": "Rust",
+        "has_issues": true,
+        "has_wiki": true,
+        "archived": false,
+        "disabled": false,
+        "visibility": if private { "private" } else { "public" },
+        "default_branch": "main",
+        "permissions": { "admin": true, "push": true, "pull": true }
+    })
+}
+
+fn handle_connection(stream: TcpStream, state: &Mutex<State>, port: u16) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+        return;
+    }
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.trim_end().split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let request = RecordedRequest {
+        method: parts.next().unwrap_or_default().to_string(),
+        target: parts.next().unwrap_or_default().to_string(),
+        headers,
+    };
+    let response = respond(&mut state.lock().unwrap(), &request, port);
+    let mut stream = stream;
+    let _ = stream.write_all(response.as_bytes());
+}
+
+struct Reply {
+    status: &'static str,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn respond(state: &mut State, request: &RecordedRequest, port: u16) -> String {
+    state.requests.push(request.clone());
+    let reply = route(state, request, port);
+    let mut text = format!("HTTP/1.1 {}\r\n", reply.status);
+    let reset = now_epoch() + 3600;
+    let mut headers = vec![
+        ("content-type".to_string(), "application/json; charset=utf-8".to_string()),
+        ("x-github-api-version-selected".to_string(), "2022-11-28".to_string()),
+        ("x-ratelimit-limit".to_string(), QUOTA.to_string()),
+        ("x-ratelimit-used".to_string(), (QUOTA - state.quota_remaining).to_string()),
+        ("x-ratelimit-resource".to_string(), "core".to_string()),
+    ];
+    if !reply.headers.iter().any(|(n, _)| n == "x-ratelimit-remaining") {
+        headers.push(("x-ratelimit-remaining".to_string(), state.quota_remaining.to_string()));
+        headers.push(("x-ratelimit-reset".to_string(), reset.to_string()));
+    }
+    headers.extend(reply.headers);
+    headers.push(("content-length".to_string(), reply.body.len().to_string()));
+    headers.push(("connection".to_string(), "close".to_string()));
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(&reply.body);
+    text
+}
+
+fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
+    if let Some(throttle) = state.throttles.pop_front() {
+        return throttled(throttle);
+    }
+    let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
+    let authenticated = match request.header("authorization") {
+        None => false,
+        Some(value) => {
+            let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("token "));
+            if token != Some(state.token.as_str()) {
+                return error("401 Unauthorized", "Bad credentials");
+            }
+            true
+        }
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let listed: Vec<Value> = match segments.as_slice() {
+        ["user", "repos"] | ["user", "starred"] if !authenticated => return error("401 Unauthorized", "Requires authentication"),
+        // The token owner is the owner of the first repository; collaborator repos included.
+        ["user", "repos"] => state.repos.clone(),
+        ["user", "starred"] => state.starred.clone(),
+        ["users", user, "repos"] | ["orgs", user, "repos"] => {
+            let owned: Vec<Value> = state.repos.iter().filter(|r| r["owner"]["login"] == *user).cloned().collect();
+            if owned.is_empty() {
+                return error("404 Not Found", "Not Found");
+            }
+            owned.into_iter().filter(|r| authenticated || r["private"] == false).collect()
+        }
+        _ => return error("404 Not Found", "Not Found"),
+    };
+    let mut listed = listed;
+    listed.sort_by(|a, b| a["full_name"].as_str().cmp(&b["full_name"].as_str())); // GitHub's default sort
+    paginate(state, request, path, query, listed, port)
+}
+
+fn paginate(state: &mut State, request: &RecordedRequest, path: &str, query: &str, items: Vec<Value>, port: u16) -> Reply {
+    let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).and_then(|v| v.parse::<usize>().ok());
+    let per_page = param("per_page").unwrap_or(30).min(100).min(state.page_size_cap).max(1);
+    let page = param("page").unwrap_or(1).max(1);
+    let last = items.len().div_ceil(per_page).max(1);
+    let slice: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let body = serde_json::to_string(&slice).unwrap();
+    let etag = format!("W/\"{:016x}\"", {
+        let mut hasher = DefaultHasher::new();
+        body.hash(&mut hasher);
+        hasher.finish()
+    });
+    // Keep every other parameter as sent, as GitHub does.
+    let other: Vec<&str> = query.split('&').filter(|kv| !kv.is_empty() && !kv.starts_with("page=")).collect();
+    let page_url = |n: usize| {
+        let mut params = other.clone();
+        let page_param = format!("page={n}");
+        params.push(&page_param);
+        format!("<http://127.0.0.1:{port}{path}?{}>", params.join("&"))
+    };
+    let mut links = Vec::new();
+    if page > 1 {
+        links.push(format!("{}; rel=\"prev\"", page_url(page - 1)));
+    }
+    if page < last {
+        links.push(format!("{}; rel=\"next\"", page_url(page + 1)));
+        links.push(format!("{}; rel=\"last\"", page_url(last)));
+    }
+    if page > 1 {
+        links.push(format!("{}; rel=\"first\"", page_url(1)));
+    }
+    let mut headers = vec![("etag".to_string(), etag.clone())];
+    if !links.is_empty() {
+        headers.push(("link".to_string(), links.join(", ")));
+    }
+    if request.header("if-none-match") == Some(etag.as_str()) {
+        return Reply { status: "304 Not Modified", headers, body: String::new() }; // free of charge
+    }
+    state.quota_remaining = state.quota_remaining.saturating_sub(1);
+    Reply { status: "200 OK", headers, body }
+}
+
+fn throttled(throttle: Throttle) -> Reply {
+    match throttle {
+        Throttle::RetryAfter(secs) => Reply {
+            status: "429 Too Many Requests",
+            headers: vec![("retry-after".to_string(), secs.to_string())],
+            body: json!({"message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}).to_string(),
+        },
+        Throttle::QuotaExhausted { reset_in_secs } => Reply {
+            status: "403 Forbidden",
+            headers: vec![
+                ("x-ratelimit-remaining".to_string(), "0".to_string()),
+                ("x-ratelimit-reset".to_string(), (now_epoch() + reset_in_secs).to_string()),
+            ],
+            body: json!({"message": "API rate limit exceeded for user ID 1.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}).to_string(),
+        },
+        Throttle::SecondaryWithoutHints => Reply {
+            status: "403 Forbidden",
+            headers: Vec::new(),
+            body: json!({"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}).to_string(),
+        },
+    }
+}
+
+fn error(status: &'static str, message: &str) -> Reply {
+    Reply {
+        status,
+        headers: Vec::new(),
+        body: json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status[..3].to_string()}).to_string(),
+    }
+}
+
+fn now_epoch() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
