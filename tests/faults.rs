@@ -215,8 +215,6 @@ fn an_unreadable_file_in_the_source_fails_the_push_and_names_the_file() {
     fs::set_permissions(&repo, fs::Permissions::from_mode(0o777)).unwrap();
     let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
 
-    let mut cmd = forgesafe_pw();
-    cmd.get_program();
     let mut cmd = std::process::Command::new(&bin);
     cmd.env_clear().env("FORGESAFE_PASSWORD", PASSWORD).env("FORGESAFE_LOG_FORMAT", "human").env("HOME", tmp.path());
     if root {

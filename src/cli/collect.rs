@@ -16,7 +16,6 @@ pub struct CollectArgs {
 }
 
 #[derive(Args)]
-#[command(args_conflicts_with_subcommands = true)]
 pub struct WhatToCollect {
     /// A gickup configuration file (accepted unchanged).
     #[arg(long)]
@@ -150,7 +149,7 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
             (config, *parallel, None)
         }
         (None, None) => bail!("nothing to collect: give --config FILE, or `collect github --user NAME --dest DIR`, or `collect url URL --dest DIR`"),
-        (Some(_), Some(_)) => unreachable!("clap keeps --config and a source subcommand apart"),
+        (Some(_), Some(_)) => bail!("give either --config FILE or a source (github, url), not both"),
     };
     let report = collect(&config, &CollectOptions { dest_override: dest, parallelism: parallelism.max(1) })?;
     print_summary(&report);

@@ -11,6 +11,13 @@
 //!   429 with `retry-after`, 403 with `x-ratelimit-remaining: 0`, or a hint-less 403
 //!   "secondary rate limit".
 //!
+//! * `GET /user` (the token owner's login) and, per repository, the metadata the collector
+//!   backs up: `/repos/{o}/{r}/labels`, `/milestones`, `/releases`, `/issues` (with `since=`,
+//!   sorted by update time; pull requests included, told apart by `pull_request`),
+//!   `/issues/{n}/comments`, `/pulls`, `/pulls/{n}`, `/pulls/{n}/reviews`, `/pulls/{n}/comments`;
+//!   a private repository's endpoints answer 404 without the token, as GitHub's do;
+//! * GitHub Enterprise's `/api/v3` prefix is accepted too.
+//!
 //! Every request is recorded (method, target, headers) for assertions.
 
 use std::collections::hash_map::DefaultHasher;
@@ -58,6 +65,22 @@ struct State {
     throttles: VecDeque<Throttle>,
     requests: Vec<RecordedRequest>,
     quota_remaining: u64,
+    /// Per repository (`owner/name`): its metadata.
+    meta: std::collections::HashMap<String, RepoMeta>,
+}
+
+/// A repository's metadata as GitHub serves it.
+#[derive(Debug, Clone, Default)]
+pub struct RepoMeta {
+    pub labels: Vec<Value>,
+    pub milestones: Vec<Value>,
+    pub releases: Vec<Value>,
+    /// Issues and pull requests (the latter carry `pull_request`).
+    pub issues: Vec<Value>,
+    pub comments: std::collections::HashMap<u64, Vec<Value>>,
+    pub pulls: std::collections::HashMap<u64, Value>,
+    pub reviews: std::collections::HashMap<u64, Vec<Value>>,
+    pub review_comments: std::collections::HashMap<u64, Vec<Value>>,
 }
 
 pub struct FakeGithub {
@@ -82,6 +105,7 @@ impl FakeGithub {
             throttles: VecDeque::new(),
             requests: Vec::new(),
             quota_remaining: QUOTA,
+            meta: Default::default(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -110,6 +134,15 @@ impl FakeGithub {
 
     pub fn set_starred(&self, repos: Vec<Value>) {
         self.state.lock().unwrap().starred = repos;
+    }
+
+    pub fn set_meta(&self, full_name: &str, meta: RepoMeta) {
+        self.state.lock().unwrap().meta.insert(full_name.to_string(), meta);
+    }
+
+    /// Changes a repository's metadata in place (e.g. a new comment on an issue).
+    pub fn edit_meta(&self, full_name: &str, edit: impl FnOnce(&mut RepoMeta)) {
+        edit(self.state.lock().unwrap().meta.entry(full_name.to_string()).or_default());
     }
 
     pub fn throttle_next(&self, throttle: Throttle) {
@@ -237,6 +270,7 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         return throttled(throttle);
     }
     let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
+    let path = path.strip_prefix("/api/v3").unwrap_or(path);
     let authenticated = match request.header("authorization") {
         None => false,
         Some(value) => {
@@ -248,6 +282,16 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         }
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if let ["repos", owner, name, rest @ ..] = segments.as_slice() {
+        return repo_endpoint(state, request, &format!("{owner}/{name}"), rest, path, query, authenticated, port);
+    }
+    if segments.as_slice() == ["user"] {
+        if !authenticated {
+            return error("401 Unauthorized", "Requires authentication");
+        }
+        let login = state.repos.first().and_then(|r| r["owner"]["login"].as_str()).unwrap_or("octocat").to_string();
+        return single(request, json!({"login": login, "id": 1, "type": "User"}));
+    }
     let listed: Vec<Value> = match segments.as_slice() {
         ["user", "repos"] | ["user", "starred"] if !authenticated => return error("401 Unauthorized", "Requires authentication"),
         // The token owner is the owner of the first repository; collaborator repos included.
@@ -265,6 +309,79 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
     let mut listed = listed;
     listed.sort_by(|a, b| a["full_name"].as_str().cmp(&b["full_name"].as_str())); // GitHub's default sort
     paginate(state, request, path, query, listed, port)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, rest: &[&str], path: &str, query: &str, authenticated: bool, port: u16) -> Reply {
+    let visible = state.repos.iter().any(|r| r["full_name"] == full_name && (authenticated || r["private"] == false));
+    if !visible {
+        return error("404 Not Found", "Not Found");
+    }
+    let meta = state.meta.get(full_name).cloned().unwrap_or_default();
+    let number = |s: &str| s.parse::<u64>().unwrap_or(0);
+    let items = match rest {
+        ["labels"] => meta.labels,
+        ["milestones"] => meta.milestones,
+        ["releases"] => meta.releases,
+        ["issues"] | ["pulls"] => {
+            let since = query.split('&').find_map(|kv| kv.strip_prefix("since=")).map(str::to_string);
+            let mut items: Vec<Value> = meta
+                .issues
+                .into_iter()
+                .filter(|i| rest == ["issues"] || i.get("pull_request").is_some())
+                .filter(|i| since.as_deref().is_none_or(|s| i["updated_at"].as_str().unwrap_or("") >= s))
+                .collect();
+            items.sort_by(|a, b| a["updated_at"].as_str().cmp(&b["updated_at"].as_str()));
+            items
+        }
+        ["issues", n, "comments"] => meta.comments.get(&number(n)).cloned().unwrap_or_default(),
+        ["pulls", n] => {
+            state.quota_remaining = state.quota_remaining.saturating_sub(1);
+            return match meta.pulls.get(&number(n)) {
+                Some(p) => single(request, p.clone()),
+                None => error("404 Not Found", "Not Found"),
+            };
+        }
+        ["pulls", n, "reviews"] => meta.reviews.get(&number(n)).cloned().unwrap_or_default(),
+        ["pulls", n, "comments"] => meta.review_comments.get(&number(n)).cloned().unwrap_or_default(),
+        _ => return error("404 Not Found", "Not Found"),
+    };
+    paginate(state, request, path, query, items, port)
+}
+
+/// A single object, with an ETag.
+fn single(request: &RecordedRequest, value: Value) -> Reply {
+    let body = value.to_string();
+    let etag = format!("\"{:016x}\"", {
+        let mut hasher = DefaultHasher::new();
+        body.hash(&mut hasher);
+        hasher.finish()
+    });
+    if request.header("if-none-match") == Some(etag.as_str()) {
+        return Reply { status: "304 Not Modified", headers: vec![("etag".into(), etag)], body: String::new() };
+    }
+    Reply { status: "200 OK", headers: vec![("etag".into(), etag)], body }
+}
+
+/// An issue (or, with `pull`, a pull request as the issue list shows it), GitHub's field names.
+pub fn issue_json(owner_repo: &str, number: u64, title: &str, updated_at: &str, pull: bool) -> Value {
+    let mut v = json!({
+        "id": 1000 + number, "node_id": format!("I_kwDO{number:06}"), "number": number, "title": title,
+        "state": "open", "locked": false, "user": {"login": "octocat", "id": 1},
+        "labels": [{"id": 1, "name": "bug"}], "comments": 0, "body": format!("body of {title}"),
+        "created_at": "2024-01-01T00:00:00Z", "updated_at": updated_at, "closed_at": null,
+        "url": format!("https://api.github.com/repos/{owner_repo}/issues/{number}"),
+        "html_url": format!("https://github.com/{owner_repo}/issues/{number}")
+    });
+    if pull {
+        v["pull_request"] = json!({"url": format!("https://api.github.com/repos/{owner_repo}/pulls/{number}"), "merged_at": null});
+    }
+    v
+}
+
+pub fn comment_json(id: u64, body: &str) -> Value {
+    json!({"id": id, "node_id": format!("IC_{id}"), "user": {"login": "octocat", "id": 1}, "body": body,
+           "created_at": "2024-01-02T00:00:00Z", "updated_at": "2024-01-02T00:00:00Z", "author_association": "OWNER"})
 }
 
 fn paginate(state: &mut State, request: &RecordedRequest, path: &str, query: &str, items: Vec<Value>, port: u16) -> Reply {

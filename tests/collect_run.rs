@@ -1,0 +1,207 @@
+//! `forgesafe collect` and `forgesafe backup` end to end: a fake GitHub REST API (real socket,
+//! GitHub's wire format) lists the account, real git smart HTTP (lighttpd + git http-backend,
+//! behind basic auth) serves the repositories and the wiki, the real binary mirrors them.
+
+mod common;
+
+use common::fake_github::{comment_json, issue_json, repo_json, FakeGithub, RepoMeta};
+use common::git::{all_files, assert_fsck_clean, local_refs, ls_remote, Upstream};
+use common::git_http_server::{GitHttpServer, ServerOptions};
+use common::*;
+use serde_json::json;
+use std::fs;
+use std::path::Path;
+
+const TOKEN: &str = "ghp_forgesafeTestToken0123456789abcdef";
+
+fn gh_repo(id: u64, name: &str, server: &GitHttpServer) -> serde_json::Value {
+    let mut r = repo_json(id, "octo", name, true);
+    r["clone_url"] = json!(server.url(&format!("private/octo/{name}.git")));
+    r
+}
+
+fn app_meta() -> RepoMeta {
+    let mut m = RepoMeta {
+        labels: vec![json!({"id": 1, "name": "bug", "color": "d73a4a"}), json!({"id": 2, "name": "help wanted", "color": "008672"})],
+        milestones: vec![json!({"id": 11, "number": 1, "title": "v1", "state": "open"})],
+        releases: vec![json!({"id": 5, "tag_name": "v1.0.0", "name": "One", "assets": []})],
+        issues: vec![
+            issue_json("octo/app", 1, "It breaks", "2024-02-01T00:00:00Z", false),
+            issue_json("octo/app", 2, "Fix it", "2024-02-02T00:00:00Z", true),
+        ],
+        ..Default::default()
+    };
+    m.comments.insert(1, vec![comment_json(101, "me too"), comment_json(102, "and me")]);
+    m.comments.insert(2, vec![comment_json(201, "looks good")]);
+    m.pulls.insert(2, json!({"id": 9002, "number": 2, "title": "Fix it", "state": "open", "merged": false, "updated_at": "2024-02-02T00:00:00Z", "head": {"ref": "fix"}, "base": {"ref": "main"}}));
+    m.reviews.insert(2, vec![json!({"id": 301, "state": "APPROVED", "body": "ship it", "user": {"login": "reviewer"}})]);
+    m.review_comments.insert(2, vec![json!({"id": 401, "path": "src/lib.rs", "line": 3, "body": "nit"})]);
+    m
+}
+
+fn write_config(dir: &Path, api: &str, dest: &Path) -> std::path::PathBuf {
+    let conf = dir.join("conf.yml");
+    fs::write(
+        &conf,
+        format!(
+            "source:\n  github:\n    - token: GH_TOKEN_FOR_TEST\n      user: octo\n      url: {api}\n      wiki: true\n      issues: true\ndestination:\n  local:\n    - path: {}\n      structured: true\n      bare: true\n",
+            dest.display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+fn collect(conf: &Path) -> std::process::Output {
+    forgesafe().env("GH_TOKEN_FOR_TEST", TOKEN).args(["collect", "--config"]).arg(conf).output().unwrap()
+}
+
+fn assert_no_token(out: &std::process::Output, dest: &Path) {
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains(TOKEN), "token in output");
+    }
+    for file in all_files(dest) {
+        let bytes = fs::read(&file).unwrap();
+        assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "token written to {}", file.display());
+    }
+}
+
+#[test]
+fn a_github_account_is_mirrored_with_wiki_and_metadata_then_only_changes_are_fetched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    app.checkout_new_branch("feature");
+    app.commit("f.txt", "feature\n");
+    app.push(&["feature"]);
+    app.lightweight_tag("v1.0.0");
+    app.push(&["v1.0.0"]);
+    let wiki = Upstream::create(&server.path("private/octo/app.wiki.git"), tmp.path());
+    wiki.commit("Home.md", "# Welcome\n");
+    wiki.push(&["main"]);
+    let lib = Upstream::create(&server.path("private/octo/lib.git"), tmp.path());
+
+    let github = FakeGithub::start(TOKEN, vec![gh_repo(1, "app", &server), gh_repo(2, "lib", &server)], 100);
+    github.set_meta("octo/app", app_meta());
+    let dest = tmp.path().join("volume");
+    let conf = write_config(tmp.path(), &github.base_url(), &dest);
+
+    // First run: everything is new.
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 new, 0 updated, 0 unchanged, 0 failed"), "{}", stderr(&out));
+    let app_git = dest.join("127.0.0.1/octo/app.git");
+    assert_eq!(local_refs(&app_git), ls_remote(app.bare.to_str().unwrap()));
+    assert_fsck_clean(&app_git);
+    assert_eq!(local_refs(&dest.join("127.0.0.1/octo/app.wiki.git")), ls_remote(wiki.bare.to_str().unwrap()));
+    assert!(!dest.join("127.0.0.1/octo/lib.wiki.git").exists(), "a wiki that does not exist is skipped");
+    assert_eq!(local_refs(&dest.join("127.0.0.1/octo/lib.git")), ls_remote(lib.bare.to_str().unwrap()));
+    let meta = dest.join("127.0.0.1/octo/app.metadata");
+    let issue: serde_json::Value = serde_json::from_slice(&fs::read(meta.join("issues/1.json")).unwrap()).unwrap();
+    assert_eq!(issue["comments_list"].as_array().unwrap().len(), 2);
+    let pull: serde_json::Value = serde_json::from_slice(&fs::read(meta.join("pulls/2.json")).unwrap()).unwrap();
+    assert_eq!(pull["reviews"][0]["state"], "APPROVED");
+    assert_eq!(pull["review_comments"][0]["body"], "nit");
+    assert_eq!(pull["head"]["ref"], "fix", "the pull request object itself is stored");
+    assert!(meta.join("labels/bug.json").exists() && meta.join("milestones/1.json").exists() && meta.join("releases/5.json").exists());
+    let text = fs::read_to_string(meta.join("issues/1.json")).unwrap();
+    assert!(text.starts_with("{\n  \"body\""), "pretty and key-sorted: {text}");
+    assert_no_token(&out, &dest);
+
+    // Second run, nothing changed upstream: no git fetch, no per-item requests. (The issue list
+    // is asked `since` the newest update seen, a new URL once; from then on it is a 304 too.)
+    github.clear_requests();
+    let pull_mtime = fs::metadata(meta.join("pulls/2.json")).unwrap().modified().unwrap();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("0 new, 0 updated, 2 unchanged, 0 failed; 0 bytes fetched"), "{}", stderr(&out));
+    assert!(!github.requests().iter().any(|r| r.target.contains("/comments") || r.target.contains("/pulls/")), "{:?}", github.requests());
+    github.clear_requests();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let requests = github.requests();
+    let fresh: Vec<_> = requests.iter().filter(|r| r.header("if-none-match").is_none() && r.target != "/api/v3/user").map(|r| r.target.clone()).collect();
+    assert!(fresh.is_empty(), "unconditional requests on a no-change run: {fresh:?}");
+    assert!(stderr(&out).contains(&format!("({} answered 304)", requests.len() - 1)), "{}", stderr(&out));
+
+    // A new comment on issue 1 and a new commit: only those are fetched again.
+    github.edit_meta("octo/app", |m| {
+        m.issues[0]["updated_at"] = json!("2024-03-01T00:00:00Z");
+        m.comments.get_mut(&1).unwrap().push(comment_json(103, "fixed?"));
+        m.labels.retain(|l| l["name"] != "help wanted");
+    });
+    app.checkout("main");
+    app.commit("new.txt", "new\n");
+    app.push(&["main"]);
+    github.clear_requests();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("0 new, 1 updated, 1 unchanged, 0 failed"), "{}", stderr(&out));
+    let targets: Vec<String> = github.requests().iter().map(|r| r.target.clone()).collect();
+    assert!(targets.iter().any(|t| t.contains("/issues/1/comments")), "{targets:?}");
+    assert!(!targets.iter().any(|t| t.contains("/pulls/2")), "an unchanged pull request was fetched again: {targets:?}");
+    let issue: serde_json::Value = serde_json::from_slice(&fs::read(meta.join("issues/1.json")).unwrap()).unwrap();
+    assert_eq!(issue["comments_list"].as_array().unwrap().len(), 3);
+    assert_eq!(fs::metadata(meta.join("pulls/2.json")).unwrap().modified().unwrap(), pull_mtime, "unchanged files are not rewritten");
+    assert!(!meta.join(format!("labels/{}", forgesafe::collect::metadata::file_name("help wanted"))).exists(), "a deleted label is removed");
+    assert_eq!(local_refs(&app_git), ls_remote(app.bare.to_str().unwrap()));
+    assert_no_token(&out, &dest);
+
+    // A repository that disappears upstream is reported and its mirror kept.
+    github.set_repos(vec![gh_repo(1, "app", &server)]);
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.0.0.1/octo/lib.git is no longer listed upstream"), "{}", stderr(&out));
+    assert!(dest.join("127.0.0.1/octo/lib.git").exists());
+}
+
+#[test]
+fn one_failing_repository_does_not_stop_the_others_and_fails_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = Upstream::create(&tmp.path().join("srv/good.git"), tmp.path());
+    let dest = tmp.path().join("volume");
+    let out = forgesafe().args(["collect", "url"]).arg(tmp.path().join("srv/missing.git")).arg(&good.bare).arg("--dest").arg(&dest).output().unwrap();
+    assert_eq!(out.status.code(), Some(69), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 new, 0 updated, 0 unchanged, 1 failed"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("FAILED") && stderr(&out).contains("missing"), "{}", stderr(&out));
+    let mirrored = dest.join("local/srv/good.git");
+    assert_eq!(local_refs(&mirrored), ls_remote(good.bare.to_str().unwrap()));
+}
+
+#[test]
+fn bad_configuration_fails_before_any_network_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let github = FakeGithub::start(TOKEN, vec![], 100);
+    let conf = write_config(tmp.path(), &github.base_url(), &tmp.path().join("v"));
+    // The token variable is not set.
+    let out = run_expect(forgesafe().args(["collect", "--config"]).arg(&conf), 69);
+    assert!(stderr(&out).contains("GH_TOKEN_FOR_TEST") && stderr(&out).contains("conf.yml"), "{}", stderr(&out));
+    let bad = tmp.path().join("bad.yml");
+    fs::write(&bad, "source:\n  githb:\n    - user: x\ndestination:\n  local:\n    - path: /tmp/x\n").unwrap();
+    let out = run_expect(forgesafe().args(["collect", "--config"]).arg(&bad), 69);
+    assert!(stderr(&out).contains("githb"), "{}", stderr(&out));
+    fs::write(&bad, "source: [unclosed\n").unwrap();
+    run_expect(forgesafe().args(["collect", "--config"]).arg(&bad), 69);
+    assert!(github.requests().is_empty(), "requests were made: {:?}", github.requests());
+}
+
+#[test]
+fn backup_collects_pushes_and_the_restored_mirror_is_a_working_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let up = Upstream::create(&tmp.path().join("srv/project.git"), tmp.path());
+    up.commit("src.rs", "fn main() {}\n");
+    up.push(&["main"]);
+    let repo = tmp.path().join("repo");
+    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let dest = tmp.path().join("volume");
+
+    let out = ok(forgesafe_pw().args(["backup", "-p", &profile, "-s", "forge", "-o", "ghBackup", "url"]).arg(&up.bare).arg("--dest").arg(&dest));
+    let (key, id, _, _) = parse_push_output(&stdout(&out));
+    assert_eq!(key, "ghBackup");
+    let restored = tmp.path().join("restored");
+    ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "forge", "--snapshot", &id]).arg(&restored));
+    let mirror = restored.join("local/srv/project.git");
+    assert_fsck_clean(&mirror);
+    assert_eq!(local_refs(&mirror), ls_remote(up.bare.to_str().unwrap()));
+    ok(restic().arg("-r").arg(&repo).args(["check", "--read-data"]));
+}
