@@ -205,3 +205,18 @@ fn backup_collects_pushes_and_the_restored_mirror_is_a_working_repository() {
     assert_eq!(local_refs(&mirror), ls_remote(up.bare.to_str().unwrap()));
     ok(restic().arg("-r").arg(&repo).args(["check", "--read-data"]));
 }
+
+#[test]
+fn the_readme_demo_mirrors_pushes_and_restores_a_local_git_repository() {
+    let tmp = tempfile::tempdir().unwrap();
+    let up = Upstream::create(&tmp.path().join("srv/checkout.git"), tmp.path());
+    let data = tmp.path().join("forgesafe-data");
+    let first = ok(forgesafe().args(["demo", "--source"]).arg(&up.bare).arg("--data").arg(&data));
+    let (_, _, logical, physical) = parse_push_output(&stdout(&first));
+    assert!(physical > 0 && logical > 0);
+    assert!(stderr(&first).contains("identical"), "{}", stderr(&first));
+    let again = ok(forgesafe().args(["demo", "--source"]).arg(&up.bare).arg("--data").arg(&data));
+    let (_, _, _, physical_again) = parse_push_output(&stdout(&again));
+    assert!(physical_again < physical / 4, "a repeated demo must add little: {physical_again} of {physical}");
+    assert_fsck_clean(&data.join("restored/local/srv/checkout.git"));
+}

@@ -1,6 +1,9 @@
-//! The embedded default: push a local folder into a local repository under ./forgesafe-data/,
-//! pull it back, and show that what came back is identical.
+//! The embedded default, the whole job on local parts: mirror a local git repository (this
+//! checkout) into a volume under ./forgesafe-data/, push the volume into a local repository
+//! there, pull it back, and show that what came back is identical.
 
+use crate::collect::config::{BackupJob, Config, PlainGitSource, Source};
+use crate::collect::{collect, CollectOptions};
 use crate::profile::Location;
 use crate::secret::Secret;
 use crate::store::{self, PullRequest, PullTarget, PushRequest, PushSource, Store};
@@ -10,26 +13,46 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+
 #[derive(Args)]
 pub struct DemoArgs {
-    /// The folder to back up.
-    #[arg(long, default_value = "src")]
-    source: PathBuf,
+    /// The git repository to collect (a path or URL).
+    #[arg(long, default_value = ".")]
+    source: String,
     /// Where the repository, its password and the restored copy go.
     #[arg(long, default_value = "forgesafe-data")]
     data: PathBuf,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
-    if !args.source.is_dir() {
-        bail!("demo source {} is not a directory: run from the forgesafe checkout, or give --source DIR", args.source.display());
-    }
+    let source = if args.source.contains("://") {
+        args.source.clone()
+    } else {
+        let path = std::fs::canonicalize(&args.source).with_context(|| format!("demo source {} does not exist", args.source))?;
+        if !path.join(".git").exists() && !path.join("HEAD").exists() {
+            bail!("demo source {} is not a git repository: run from the forgesafe checkout, or give --source PATH_OR_URL", path.display());
+        }
+        path.display().to_string()
+    };
     std::fs::create_dir_all(&args.data).with_context(|| format!("cannot create {}", args.data.display()))?;
     let password = demo_password(&args.data.join("password"))?;
     let location = Location::Local { path: args.data.join("repository") };
     let store = Store::new(&location, password, None)?;
 
-    let outcome = store::push(&store, &PushRequest { source: PushSource::Path(args.source.clone()), name: "demo".into() })?;
+    let volume = args.data.join("volume");
+    let config = Config {
+        jobs: vec![BackupJob {
+            document: 0,
+            sources: vec![Source::Plain(PlainGitSource { url: source.clone(), name: None, username: None, password: None, token: None })],
+            destinations: vec![],
+            cron: None,
+        }],
+    };
+    let report = collect(&config, &CollectOptions { dest_override: Some(volume.clone()), parallelism: 1 })?;
+    if let Some((repo, why)) = report.failed.first() {
+        bail!("collecting {repo} failed: {why}");
+    }
+    let outcome = store::push(&store, &PushRequest { source: PushSource::Path(volume.clone()), name: "demo".into() })?;
     let value = crate::phase_output::go_json(&serde_json::json!({
         "id": outcome.snapshot_id, "logicalSize": outcome.logical_size, "physicalSize": outcome.physical_size
     }));
@@ -37,10 +60,13 @@ pub fn run(args: DemoArgs) -> Result<()> {
 
     let restored = args.data.join("restored");
     store::pull(&store, &PullRequest { name: "demo".into(), snapshot: Some(outcome.snapshot_id.clone()), target: PullTarget::Path(restored.clone()) }, &mut std::io::sink())?;
-    let (files, bytes) = compare_trees(&args.source, &restored)?;
+    let (files, bytes) = compare_trees(&volume, &restored)?;
     eprintln!(
-        "forgesafe demo: pushed {} ({files} files, {bytes} bytes; {} bytes added to {}), pulled it back into {}: identical",
-        args.source.display(),
+        "forgesafe demo: mirrored {source} into {} ({} new, {} updated, {} unchanged), pushed it ({files} files, {bytes} bytes; {} bytes added to {}), pulled it back into {}: identical",
+        volume.display(),
+        report.new,
+        report.updated,
+        report.unchanged,
         outcome.physical_size,
         store.describe(),
         restored.display()

@@ -1,6 +1,7 @@
 //! The command line: clap arguments -> one call into a domain module each. Exit codes and the
 //! final error line are decided here and only here.
 
+mod blueprint;
 mod collect;
 mod demo;
 mod location;
@@ -46,6 +47,10 @@ enum Command {
     Collect(collect::CollectArgs),
     /// Collect, then push the folder and print the artifact line.
     Backup(collect::BackupArgs),
+    /// Lint or render Kanister blueprints.
+    Blueprint(blueprint::BlueprintArgs),
+    /// Render a Go template (Kanister's dialect) from stdin.
+    Template(blueprint::TemplateArgs),
     /// The embedded default: push a local folder to ./forgesafe-data/ and pull it back.
     Demo(demo::DemoArgs),
 }
@@ -98,6 +103,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Check(a) => repo::check(a),
         Command::Demo(a) => demo::run(a),
         Command::Collect(a) => collect::run_collect(a),
+        Command::Blueprint(a) => blueprint::run_blueprint(a),
+        Command::Template(a) => blueprint::run_template(a),
         Command::Backup(a) => collect::run_backup(a),
     };
     match result {
