@@ -1,8 +1,7 @@
 //! A mirror run killed with SIGKILL in the middle of a fetch must leave the last good mirror
 //! usable: it opens, `git fsck` passes, its refs are untouched, and the next run completes.
 //!
-//! The mirror runs in a child process: this test binary re-invoking its own ignored
-//! `child_runs_one_mirror` test. It is killed (a) while it receives a pack, from a server
+//! The mirror runs in a child process, the real `forgesafe collect` binary. It is killed (a) while it receives a pack, from a server
 //! throttled so the transfer lasts seconds, both for a first clone and for an update, and
 //! (b) while it holds lock files to rewrite a thousand refs.
 
@@ -16,22 +15,14 @@ use common::git::{assert_fsck_clean, local_refs, ls_remote, write_random_file, U
 use common::git_http_server::{GitHttpServer, ServerOptions};
 use forgesafe::collect::mirror::{mirror, MirrorChange, MirrorOptions};
 
-const CHILD_URL: &str = "FS_COLLECT_KILL_TEST_URL";
-const CHILD_DEST: &str = "FS_COLLECT_KILL_TEST_DEST";
 
-#[test]
-#[ignore = "entry point of the child process started (and killed) by the other tests in this file"]
-fn child_runs_one_mirror() {
-    let url = std::env::var(CHILD_URL).expect("only the kill tests run this");
-    let dest = std::env::var(CHILD_DEST).expect("only the kill tests run this");
-    mirror(&url, Path::new(&dest), None, &MirrorOptions::default()).unwrap();
-}
-
+/// The real binary mirrors `url` to `dest` (`<volume>/<name>.git` in the flat layout).
 fn spawn_mirror_child(url: &str, dest: &Path) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["child_runs_one_mirror", "--exact", "--ignored", "--test-threads=1"])
-        .env(CHILD_URL, url)
-        .env(CHILD_DEST, dest)
+    let name = dest.file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(url.trim_end_matches(".git").ends_with(&name), "dest must be named after the URL");
+    Command::new(env!("CARGO_BIN_EXE_forgesafe"))
+        .args(["collect", "url", url, "--flat", "--parallel", "1", "--dest"])
+        .arg(dest.parent().unwrap())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

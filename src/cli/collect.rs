@@ -44,6 +44,9 @@ enum SourceArgs {
         url: Option<String>,
         #[arg(long = "org")]
         orgs: Vec<String>,
+        /// gickup's unstructured layout: `<dest>/<name>.git` instead of `<dest>/<host>/<owner>/<name>.git`.
+        #[arg(long)]
+        flat: bool,
         /// Skip issues, pull requests, releases, labels and milestones.
         #[arg(long)]
         no_metadata: bool,
@@ -60,6 +63,8 @@ enum SourceArgs {
         urls: Vec<String>,
         #[arg(long, required = true)]
         dest: PathBuf,
+        #[arg(long)]
+        flat: bool,
         #[arg(long, default_value_t = 4)]
         parallel: usize,
     },
@@ -112,7 +117,7 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
             }
             (loaded.config, what.parallel, what.dest.clone())
         }
-        (None, Some(SourceArgs::Github { user, token_env, url, orgs, no_metadata, no_wiki, dest, parallel })) => {
+        (None, Some(SourceArgs::Github { user, token_env, url, orgs, flat, no_metadata, no_wiki, dest, parallel })) => {
             let token = match token_env {
                 Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
                     anyhow!("--token-env {var}: that environment variable is not set: export the token in it")
@@ -137,14 +142,14 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
                 starred: false,
                 filter: Default::default(),
             };
-            (single_job(Source::Forge(forge), dest), *parallel, None)
+            (single_job(Source::Forge(forge), dest, !flat), *parallel, None)
         }
-        (None, Some(SourceArgs::Url { urls, dest, parallel })) => {
+        (None, Some(SourceArgs::Url { urls, dest, flat, parallel })) => {
             let sources = urls
                 .iter()
                 .map(|u| Source::Plain(PlainGitSource { url: u.clone(), name: None, username: None, password: None, token: None }))
                 .collect();
-            let mut config = single_job(Source::Plain(PlainGitSource { url: String::new(), name: None, username: None, password: None, token: None }), dest);
+            let mut config = single_job(Source::Plain(PlainGitSource { url: String::new(), name: None, username: None, password: None, token: None }), dest, !flat);
             config.jobs[0].sources = sources;
             (config, *parallel, None)
         }
@@ -156,12 +161,12 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
     Ok(report)
 }
 
-fn single_job(source: Source, dest: &PathBuf) -> Config {
+fn single_job(source: Source, dest: &PathBuf, structured: bool) -> Config {
     Config {
         jobs: vec![BackupJob {
             document: 0,
             sources: vec![source],
-            destinations: vec![LocalDestination { path: dest.clone(), structured: true, bare: true, mirror: true, lfs: false, zip: false, keep: None }],
+            destinations: vec![LocalDestination { path: dest.clone(), structured, bare: true, mirror: true, lfs: false, zip: false, keep: None }],
             cron: None,
         }],
     }

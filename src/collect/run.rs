@@ -234,11 +234,11 @@ fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &Repo
 }
 
 fn plain_target(dest: &Path, structured: bool, plain: &PlainGitSource) -> Result<Target> {
-    let trimmed = plain.url.trim_end_matches('/');
-    let last = trimmed.rsplit(['/', ':']).next().unwrap_or(trimmed);
+    let (host, path) = split_git_url(&plain.url);
+    let mut segments = path.trim_end_matches('/').rsplit('/').filter(|s| !s.is_empty());
+    let last = segments.next().unwrap_or("repository");
     let name = plain.name.clone().unwrap_or_else(|| last.strip_suffix(".git").unwrap_or(last).to_string());
-    let owner = trimmed.rsplit(['/', ':']).nth(1).filter(|o| !o.is_empty()).unwrap_or("local").to_string();
-    let host = host_of(&plain.url);
+    let owner = segments.next().unwrap_or("_").to_string();
     let git_dir = repo_dir(dest, structured, &host, &owner, &name);
     let credentials = match (&plain.token, &plain.password) {
         (Some(t), _) => Some((plain.username.clone().unwrap_or_else(|| "x-access-token".into()), t.clone())),
@@ -269,6 +269,21 @@ fn repo_dir(dest: &Path, structured: bool, host: &str, owner: &str, name: &str) 
 fn sibling(git_dir: &Path, suffix: &str) -> PathBuf {
     let stem = git_dir.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     git_dir.with_file_name(format!("{stem}.{suffix}"))
+}
+
+/// `(host, path)` of a git URL: `https://host:port/a/b.git`, `git@host:a/b.git`, or a local path
+/// (host `local`).
+fn split_git_url(url: &str) -> (String, String) {
+    if let Some((_, rest)) = url.split_once("://") {
+        let (_, path) = rest.split_once('/').unwrap_or((rest, ""));
+        return (host_of(url), path.to_string());
+    }
+    match url.split_once(':') {
+        Some((user_host, path)) if !user_host.contains('/') && !url.starts_with('/') => {
+            (user_host.rsplit('@').next().unwrap_or(user_host).to_string(), path.to_string())
+        }
+        _ => ("local".to_string(), url.to_string()),
+    }
 }
 
 fn host_of(url: &str) -> String {
@@ -316,5 +331,8 @@ mod tests {
         assert_eq!(host_of("https://user@github.com:443/o/r.git"), "github.com");
         assert_eq!(host_of("/srv/git/r"), "local");
         assert_eq!(repo_dir(d, true, "h", "..", "a/b"), PathBuf::from("/v/h/_/a_b.git"));
+        assert_eq!(split_git_url("http://127.0.0.1:8080/big.git"), ("127.0.0.1".into(), "big.git".into()));
+        assert_eq!(split_git_url("git@github.com:octo/app.git"), ("github.com".into(), "octo/app.git".into()));
+        assert_eq!(split_git_url("/srv/git/app"), ("local".into(), "/srv/git/app".into()));
     }
 }
