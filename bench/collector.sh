@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Benchmark: forgesafe's collector against what users run today, side by side in one run, over
+# real git smart HTTP (lighttpd + git http-backend on loopback):
+#   first run:      forgesafe collect            vs  sequential `git clone --mirror` of each repository
+#   no-change run:  forgesafe collect again      vs  `git fetch --prune` in each mirror
+#
+#   bench/collector.sh [BARE_REPOSITORY...]     (none given: 8 synthetic repositories are generated)
+#
+# Needs lighttpd, git and GNU time. Work files go to bench/work-collector/ (removed at the start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work=$PWD/bench/work-collector
+for tool in lighttpd git; do command -v $tool >/dev/null || { echo "bench: $tool is missing: apt-get install $tool" >&2; exit 1; }; done
+[ -x /usr/bin/time ] || { echo "bench: GNU time is missing: apt-get install time" >&2; exit 1; }
+cargo build --release --locked -q
+fs=$PWD/target/release/forgesafe
+rm -rf "$work"; mkdir -p "$work/srv" "$work/git-vol"
+
+if [ $# -eq 0 ]; then
+  # Synthetic repositories: a few hundred commits of source-like files each, with branches and tags.
+  for i in $(seq 1 8); do
+    git init -q --bare "$work/srv/synthetic$i.git"
+    python3 - "$i" <<'PY' | git -C "$work/srv/synthetic$i.git" fast-import --quiet
+import random, sys
+i = int(sys.argv[1]); rnd = random.Random(i); mark = 0; out = sys.stdout
+words = "fn let mut impl struct match return use pub async await Result Option".split()
+for c in range(400):
+    mark += 1
+    files = []
+    for f in range(rnd.randint(1, 6)):
+        body = "".join(" ".join(rnd.choice(words) for _ in range(8)) + f" {rnd.random()}\n" for _ in range(rnd.randint(10, 300)))
+        files.append((f"src/m{rnd.randint(0, 60)}.rs", body))
+    msg = f"commit {c}\n"
+    out.write(f"commit refs/heads/{'main' if c % 7 else 'dev'}\nmark :{mark}\ncommitter B <b@x> {1600000000 + c * 60} +0000\ndata {len(msg)}\n{msg}")
+    for path, body in files:
+        data = body.encode()
+        out.write(f"M 644 inline {path}\ndata {len(data)}\n"); out.flush(); sys.stdout.buffer.write(data); out.write("\n")
+    if c % 50 == 0:
+        out.write(f"reset refs/tags/v{c}\nfrom :{mark}\n\n")
+PY
+  done
+else
+  for repo in "$@"; do
+    path=$(realpath "$repo")
+    name=$(basename "$path" .git); [ "$name" = repo ] && name=$(basename "$(dirname "$path")")
+    ln -s "$path" "$work/srv/$name.git"
+  done
+fi
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$work/lighttpd.conf" <<CONF
+server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
+server.bind = "127.0.0.1"
+server.port = $port
+server.document-root = "$work/srv"
+server.errorlog = "$work/lighttpd-error.log"
+alias.url = ("/" => "$(git --exec-path)/git-http-backend/")
+cgi.assign = ("" => "")
+setenv.add-environment = ("GIT_PROJECT_ROOT" => "$work/srv", "GIT_HTTP_EXPORT_ALL" => "", "GIT_CONFIG_COUNT" => "1", "GIT_CONFIG_KEY_0" => "safe.directory", "GIT_CONFIG_VALUE_0" => "*")
+CONF
+lighttpd -D -f "$work/lighttpd.conf" & server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+
+urls=(); for repo in "$work"/srv/*.git; do urls+=("http://127.0.0.1:$port/$(basename "$repo")"); done
+printf '%s\n' "${urls[@]}" >"$work/urls.txt"
+export FORGESAFE_LOG_FORMAT=human WORK=$work
+
+declare -A secs rss
+measure() {
+  local name=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"$work/$name.out" 2>"$work/$name.err" || {
+    echo "bench: $name failed:" >&2; tail -5 "$work/$name.err" >&2; exit 1; }
+  read -r s k <"$work/time.txt"; secs[$name]=$s; rss[$name]=$((k / 1024))
+}
+
+measure fs_first  "$fs" collect url "${urls[@]}" --dest "$work/fs-vol" --parallel 4
+measure git_first bash -c 'while read -r u; do git clone -q --mirror "$u" "$WORK/git-vol/$(basename "$u")"; done <"$WORK/urls.txt"'
+measure fs_again  "$fs" collect url "${urls[@]}" --dest "$work/fs-vol" --parallel 4
+measure git_again bash -c 'for d in "$WORK"/git-vol/*.git; do git -C "$d" fetch -q --prune; done'
+
+# Same refs as git's mirrors, or the numbers mean nothing.
+for d in "$work"/git-vol/*.git; do
+  ours=$(find "$work/fs-vol" -maxdepth 3 -name "$(basename "$d")" -type d | head -1)
+  diff <(git -C "$d" for-each-ref --format='%(objectname) %(refname)' | sort) \
+       <(git -C "$ours" for-each-ref --format='%(objectname) %(refname)' | sort) >/dev/null \
+    || { echo "bench: refs of $(basename "$d") differ between git and forgesafe" >&2; exit 1; }
+done
+
+ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 > 0 else 'n/a')"; }
+printf '\n%s repositories (%s), 2 cores; seconds (peak RSS MiB)\n' "${#urls[@]}" "$(du -shL "$work/srv" | cut -f1)"
+printf '%-10s %18s %18s %8s\n' run forgesafe git ratio
+printf '%-10s %12ss (%4s) %12ss (%4s) %8s\n' first "${secs[fs_first]}" "${rss[fs_first]}" "${secs[git_first]}" "${rss[git_first]}" "$(ratio "${secs[fs_first]}" "${secs[git_first]}")"
+printf '%-10s %12ss (%4s) %12ss (%4s) %8s\n' no-change "${secs[fs_again]}" "${rss[fs_again]}" "${secs[git_again]}" "${rss[git_again]}" "$(ratio "${secs[fs_again]}" "${secs[git_again]}")"
+printf 'no-change / first: forgesafe %s\n' "$(ratio "${secs[fs_again]}" "${secs[fs_first]}")"
