@@ -220,3 +220,38 @@ fn the_readme_demo_mirrors_pushes_and_restores_a_local_git_repository() {
     assert!(physical_again < physical / 4, "a repeated demo must add little: {physical_again} of {physical}");
     assert_fsck_clean(&data.join("restored/local/srv/checkout.git"));
 }
+
+#[test]
+fn a_gitea_account_is_mirrored_with_its_metadata_in_giteas_dialect() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("octo".into(), TOKEN.into())), ..Default::default() });
+    let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    let mut repo = gh_repo(1, "app", &server);
+    let stars = repo.as_object_mut().unwrap().remove("stargazers_count").unwrap();
+    repo["stars_count"] = stars;
+    let gitea = FakeGithub::start(TOKEN, vec![repo], 50);
+    let mut meta = app_meta();
+    meta.issues[0]["pull_request"] = serde_json::Value::Null; // Gitea's plain issue
+    gitea.set_meta("octo/app", meta);
+    let dest = tmp.path().join("volume");
+    let conf = tmp.path().join("conf.yml");
+    fs::write(
+        &conf,
+        format!("source:\n  gitea:\n    - token: GH_TOKEN_FOR_TEST\n      user: octo\n      url: {}\n      issues: true\ndestination:\n  local:\n    - path: {}\n", gitea.base_url(), dest.display()),
+    )
+    .unwrap();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 new, 0 updated, 0 unchanged, 0 failed"), "{}", stderr(&out));
+    assert_eq!(local_refs(&dest.join("127.0.0.1/octo/app.git")), ls_remote(app.bare.to_str().unwrap()));
+    let meta = dest.join("127.0.0.1/octo/app.metadata");
+    assert!(meta.join("issues/1.json").exists(), "a Gitea issue (pull_request: null) is an issue");
+    let pull: serde_json::Value = serde_json::from_slice(&fs::read(meta.join("pulls/2.json")).unwrap()).unwrap();
+    assert_eq!(pull["review_comments"][0]["body"], "nit", "review comments come from the per-review endpoint");
+    assert!(meta.join("milestones/11.json").exists(), "Gitea milestones are keyed by id");
+    let requests = gitea.requests();
+    assert!(requests.iter().all(|r| r.target.starts_with("/api/v1/")), "{:?}", requests.iter().map(|r| &r.target).collect::<Vec<_>>());
+    assert!(requests.iter().all(|r| r.header("authorization") == Some(&format!("token {TOKEN}")[..])));
+    assert!(requests.iter().any(|r| r.target.contains("limit=50")));
+    assert_no_token(&out, &dest);
+}

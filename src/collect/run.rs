@@ -83,7 +83,7 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
 
     for source in &job.sources {
         match source {
-            Source::Forge(forge) if forge.kind == ForgeKind::Github => {
+            Source::Forge(forge) if matches!(forge.kind, ForgeKind::Github | ForgeKind::Gitea) => {
                 let client = github_client(forge)?;
                 match list_github(&client, forge, &mut state) {
                     Ok(repos) => {
@@ -94,12 +94,15 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
                         }
                         clients.push(client);
                     }
-                    Err(e) => report.failed.push((format!("github:{}", forge.user.as_deref().unwrap_or("(token owner)")), format!("{e:#}"))),
+                    Err(e) => report.failed.push((
+                        format!("{}:{}", forge.kind.key(), forge.user.as_deref().unwrap_or("(token owner)")),
+                        format!("{e:#}"),
+                    )),
                 }
             }
             Source::Forge(forge) => report.failed.push((
                 format!("{}:{}", forge.kind.key(), forge.user.as_deref().unwrap_or("")),
-                format!("{} sources are not supported yet: use github, or list the repositories under `any` with their URLs", forge.kind.key()),
+                format!("{} sources are not supported yet: use github or gitea, or list the repositories under `any` with their URLs", forge.kind.key()),
             )),
             Source::Plain(plain) => targets.push(plain_target(dest, destination.structured, plain)?),
         }
@@ -171,6 +174,11 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
 }
 
 fn github_client(forge: &ForgeSource) -> Result<GithubClient> {
+    if forge.kind == ForgeKind::Gitea {
+        let base = forge.url.as_deref().map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()).unwrap_or("https://gitea.com");
+        let api_base = if base.ends_with("/api/v1") { base.to_string() } else { format!("{base}/api/v1") };
+        return GithubClient::new_gitea(&api_base, forge.token.clone());
+    }
     let api_base = match forge.url.as_deref().map(|u| u.trim_end_matches('/')) {
         None | Some("") => PUBLIC_API.to_string(),
         Some(u) if u.contains("api.github.com") || u.ends_with("/api/v3") => u.to_string(),
@@ -226,7 +234,11 @@ fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &Repo
         label: repo.full_name.clone(),
         clone_url: repo.clone_url.clone(),
         wiki_url: (forge.wiki && repo.has_wiki).then(|| repo.wiki_clone_url()),
-        credentials: forge.token.clone().map(|t| ("x-access-token".to_string(), t)),
+        // GitHub takes any user name with a token; Gitea wants the account's (or `oauth2`).
+        credentials: forge.token.clone().map(|t| match forge.kind {
+            ForgeKind::Gitea => (forge.username.clone().or(forge.user.clone()).unwrap_or_else(|| "oauth2".into()), t),
+            _ => ("x-access-token".to_string(), t),
+        }),
         wiki_dir: sibling(&git_dir, "wiki.git"),
         git_dir,
         metadata: forge.issues.then(|| (client_index, repo.clone())),

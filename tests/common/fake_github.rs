@@ -16,7 +16,10 @@
 //!   sorted by update time; pull requests included, told apart by `pull_request`),
 //!   `/issues/{n}/comments`, `/pulls`, `/pulls/{n}`, `/pulls/{n}/reviews`, `/pulls/{n}/comments`;
 //!   a private repository's endpoints answer 404 without the token, as GitHub's do;
-//! * GitHub Enterprise's `/api/v3` prefix is accepted too.
+//! * GitHub Enterprise's `/api/v3` prefix is accepted too, and so is Gitea's `/api/v1` with
+//!   `Authorization: token …` (Gitea/Forgejo copy these shapes; tests shape their data the
+//!   Gitea way where it differs: `stars_count`, `"pull_request": null`, review comments under
+//!   `/pulls/{n}/reviews/{id}/comments`).
 //!
 //! Every request is recorded (method, target, headers) for assertions.
 
@@ -270,7 +273,8 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         return throttled(throttle);
     }
     let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
-    let path = path.strip_prefix("/api/v3").unwrap_or(path);
+    // GitHub Enterprise serves under /api/v3; Gitea/Forgejo under /api/v1 with the same shapes.
+    let path = path.strip_prefix("/api/v3").or_else(|| path.strip_prefix("/api/v1")).unwrap_or(path);
     let authenticated = match request.header("authorization") {
         None => false,
         Some(value) => {
@@ -344,6 +348,8 @@ fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, 
         }
         ["pulls", n, "reviews"] => meta.reviews.get(&number(n)).cloned().unwrap_or_default(),
         ["pulls", n, "comments"] => meta.review_comments.get(&number(n)).cloned().unwrap_or_default(),
+        // Gitea: review comments per review (tests keep them under the pull's number).
+        ["pulls", n, "reviews", _id, "comments"] => meta.review_comments.get(&number(n)).cloned().unwrap_or_default(),
         _ => return error("404 Not Found", "Not Found"),
     };
     paginate(state, request, path, query, items, port)

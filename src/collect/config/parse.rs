@@ -192,7 +192,7 @@ impl<'a> Reader<'a> {
                 }
                 destinations.push(LocalDestination {
                     path: dir.into(),
-                    structured: raw.structured,
+                    structured: raw.structured.unwrap_or(true),
                     bare: raw.bare,
                     mirror: raw.mirror,
                     lfs: raw.lfs,

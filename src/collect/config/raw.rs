@@ -64,7 +64,9 @@ pub struct RawPlainEntry {
 #[serde(default)]
 pub struct RawLocalDestination {
     pub path: Option<String>,
-    pub structured: bool,
+    /// Unset means structured: forgesafe's default, unlike gickup's, so that two owners'
+    /// same-named repositories never collide. `structured: false` still gives the flat layout.
+    pub structured: Option<bool>,
     pub bare: bool,
     pub mirror: bool,
     pub lfs: bool,

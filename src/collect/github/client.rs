@@ -17,7 +17,27 @@ pub const PUBLIC_API: &str = "https://api.github.com";
 /// The REST API version this client is written against.
 pub const API_VERSION: &str = "2022-11-28";
 
+/// Which forge's dialect of the GitHub-style REST API a client speaks. Gitea and Forgejo copy
+/// GitHub's shapes closely; the differences live in the few methods below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Github,
+    /// Gitea / Forgejo: `/api/v1`, `Authorization: token …`, pages of at most 50 (`limit=`).
+    Gitea,
+}
+
+impl Flavor {
+    /// The page-size parameter at its largest allowed value.
+    pub fn page_size(self) -> &'static str {
+        match self {
+            Flavor::Github => "per_page=100",
+            Flavor::Gitea => "limit=50",
+        }
+    }
+}
+
 pub struct GithubClient {
+    flavor: Flavor,
     http: reqwest::blocking::Client,
     api_base: String,
     token: Option<Secret>,
@@ -58,12 +78,26 @@ pub enum PageResponse {
 impl GithubClient {
     /// `api_base` is `https://api.github.com` or a GitHub Enterprise `https://host/api/v3`.
     pub fn new(api_base: &str, token: Option<Secret>) -> Result<Self> {
+        Self::with_flavor(Flavor::Github, api_base, token)
+    }
+
+    /// A client for a Gitea or Forgejo instance; `api_base` is `https://host/api/v1`.
+    pub fn new_gitea(api_base: &str, token: Option<Secret>) -> Result<Self> {
+        Self::with_flavor(Flavor::Gitea, api_base, token)
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    fn with_flavor(flavor: Flavor, api_base: &str, token: Option<Secret>) -> Result<Self> {
         let http = reqwest::blocking::Client::builder()
             .user_agent(concat!("forgesafe/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(60))
             .build()
             .context("cannot build the HTTP client")?;
         Ok(GithubClient {
+            flavor,
             http,
             api_base: api_base.trim_end_matches('/').to_string(),
             token,
@@ -155,7 +189,11 @@ impl GithubClient {
         headers.insert("x-github-api-version", HeaderValue::from_static(API_VERSION));
         if let Some(token) = &self.token {
             // The token travels only in this header; `sensitive` keeps it out of reqwest's Debug output.
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
+            let scheme = match self.flavor {
+                Flavor::Github => "Bearer",
+                Flavor::Gitea => "token",
+            };
+            let mut value = HeaderValue::from_str(&format!("{scheme} {}", token.expose()))
                 .map_err(|_| anyhow::anyhow!("the GitHub token contains characters not allowed in an HTTP header"))?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);

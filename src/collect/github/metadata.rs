@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{http_status, GithubClient, PageResponse};
+use super::client::{http_status, Flavor, GithubClient, PageResponse};
 use super::repos::RepoSummary;
 use crate::collect::metadata::{file_name, MetadataWriter};
 
@@ -50,6 +50,8 @@ pub fn fetch_repo_metadata(
     state: &mut RepoMetaState,
 ) -> Result<MetadataOutcome> {
     let base = format!("{}/repos/{}", client.api_base(), repo.full_name);
+    let page = client.flavor().page_size();
+    let gitea = client.flavor() == Flavor::Gitea;
     let mut outcome = MetadataOutcome::default();
     let mut changed = |c: bool| outcome.files_changed += u64::from(c);
 
@@ -57,9 +59,10 @@ pub fn fetch_repo_metadata(
 
     // Small lists, read whole (every page revalidated) so removals upstream are seen.
     for (folder, url, key) in [
-        ("labels", format!("{base}/labels?per_page=100"), "name"),
-        ("milestones", format!("{base}/milestones?state=all&per_page=100"), "number"),
-        ("releases", format!("{base}/releases?per_page=100"), "id"),
+        ("labels", format!("{base}/labels?{page}"), "name"),
+        // Gitea's milestones have no per-repository number; their id is the key.
+        ("milestones", format!("{base}/milestones?state=all&{page}"), if gitea { "id" } else { "number" }),
+        ("releases", format!("{base}/releases?{page}"), "id"),
     ] {
         let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
         if !fresh {
@@ -77,21 +80,23 @@ pub fn fetch_repo_metadata(
     // Issues and pull requests: only those updated since the last run. GitHub's issue list
     // includes pull requests; when issues are disabled, the pull list stands in for it.
     let since = state.issues_since.as_deref().map(|s| format!("&since={s}")).unwrap_or_default();
-    let list_url = if repo.has_issues {
-        format!("{base}/issues?state=all&sort=updated&direction=asc&per_page=100{since}")
-    } else {
-        format!("{base}/pulls?state=all&sort=updated&direction=asc&per_page=100")
+    let list_url = match (repo.has_issues, gitea) {
+        (true, false) => format!("{base}/issues?state=all&sort=updated&direction=asc&{page}{since}"),
+        (true, true) => format!("{base}/issues?state=all&type=all&{page}{since}"),
+        (false, _) => format!("{base}/pulls?state=all&sort=updated&direction=asc&{page}"),
     };
     let (items, _) = list(client, cache, &list_url).with_context(|| format!("{}: cannot read issues", repo.full_name))?;
     let mut newest = state.issues_since.clone();
     for item in items {
         let number = item["number"].as_u64().context("an issue without a number")?;
         let updated = item["updated_at"].as_str().unwrap_or_default().to_string();
-        let is_pull = !repo.has_issues || item.get("pull_request").is_some();
+        // Gitea sends `"pull_request": null` on plain issues.
+        let is_pull = !repo.has_issues || item.get("pull_request").is_some_and(|p| !p.is_null());
         let rel = format!("{}/{number}.json", if is_pull { "pulls" } else { "issues" });
         let stored_updated = writer.read(&rel).and_then(|v| v["updated_at"].as_str().map(str::to_string));
         if stored_updated.as_deref() != Some(updated.as_str()) {
-            let document = if is_pull { pull_document(client, &base, number, &item)? } else { issue_document(client, &base, number, item)? };
+            let document =
+                if is_pull { pull_document(client, &base, number, &item)? } else { issue_document(client, &base, number, item)? };
             outcome.items_fetched += 1;
             changed(writer.write(&rel, &document)?);
         }
@@ -104,7 +109,8 @@ pub fn fetch_repo_metadata(
 }
 
 fn issue_document(client: &GithubClient, base: &str, number: u64, mut issue: Value) -> Result<Value> {
-    issue["comments_list"] = Value::Array(list_all(client, &format!("{base}/issues/{number}/comments?per_page=100"))?);
+    let page = client.flavor().page_size();
+    issue["comments_list"] = Value::Array(list_all(client, &format!("{base}/issues/{number}/comments?{page}"))?);
     Ok(issue)
 }
 
@@ -118,9 +124,23 @@ fn pull_document(client: &GithubClient, base: &str, number: u64, listed: &Value)
     if let Some(updated) = listed.get("updated_at") {
         pull["updated_at"] = updated.clone();
     }
-    pull["comments_list"] = Value::Array(list_all(client, &format!("{base}/issues/{number}/comments?per_page=100"))?);
-    pull["reviews"] = Value::Array(list_all(client, &format!("{base}/pulls/{number}/reviews?per_page=100"))?);
-    pull["review_comments"] = Value::Array(list_all(client, &format!("{base}/pulls/{number}/comments?per_page=100"))?);
+    let page = client.flavor().page_size();
+    pull["comments_list"] = Value::Array(list_all(client, &format!("{base}/issues/{number}/comments?{page}"))?);
+    let reviews = list_all(client, &format!("{base}/pulls/{number}/reviews?{page}"))?;
+    pull["review_comments"] = Value::Array(match client.flavor() {
+        Flavor::Github => list_all(client, &format!("{base}/pulls/{number}/comments?{page}"))?,
+        // Gitea keeps review comments under each review.
+        Flavor::Gitea => {
+            let mut all = Vec::new();
+            for review in &reviews {
+                if let Some(id) = review["id"].as_u64() {
+                    all.extend(list_all(client, &format!("{base}/pulls/{number}/reviews/{id}/comments"))?);
+                }
+            }
+            all
+        }
+    });
+    pull["reviews"] = Value::Array(reviews);
     Ok(pull)
 }
 

@@ -10,7 +10,7 @@ mod rate_limit;
 mod repos;
 mod select;
 
-pub use client::{http_status, GithubClient, HttpStatus, PageResponse, API_VERSION, PUBLIC_API};
+pub use client::{http_status, Flavor, GithubClient, HttpStatus, PageResponse, API_VERSION, PUBLIC_API};
 pub use metadata::{fetch_repo_metadata, MetadataOutcome, PageCache, RepoMetaState};
 pub use rate_limit::RateLimitPolicy;
 pub use repos::{ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};

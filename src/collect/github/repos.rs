@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::client::{GithubClient, PageResponse};
+use super::client::{Flavor, GithubClient, PageResponse};
 
 /// Which list of repositories to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,14 +23,16 @@ pub enum RepoListing {
 }
 
 impl RepoListing {
-    fn first_page_url(&self, api_base: &str) -> String {
-        match self {
-            RepoListing::Authenticated => {
-                format!("{api_base}/user/repos?affiliation=owner,collaborator,organization_member&per_page=100")
+    fn first_page_url(&self, api_base: &str, flavor: Flavor) -> String {
+        let page = flavor.page_size();
+        match (self, flavor) {
+            (RepoListing::Authenticated, Flavor::Github) => {
+                format!("{api_base}/user/repos?affiliation=owner,collaborator,organization_member&{page}")
             }
-            RepoListing::User(user) => format!("{api_base}/users/{user}/repos?per_page=100"),
-            RepoListing::Org(org) => format!("{api_base}/orgs/{org}/repos?per_page=100"),
-            RepoListing::Starred => format!("{api_base}/user/starred?per_page=100"),
+            (RepoListing::Authenticated, Flavor::Gitea) => format!("{api_base}/user/repos?{page}"),
+            (RepoListing::User(user), _) => format!("{api_base}/users/{user}/repos?{page}"),
+            (RepoListing::Org(org), _) => format!("{api_base}/orgs/{org}/repos?{page}"),
+            (RepoListing::Starred, _) => format!("{api_base}/user/starred?{page}"),
         }
     }
 }
@@ -54,7 +56,8 @@ pub struct RepoSummary {
     pub has_wiki: bool,
     #[serde(default)]
     pub has_issues: bool,
-    #[serde(default)]
+    /// Gitea calls it `stars_count`.
+    #[serde(default, alias = "stars_count")]
     pub stargazers_count: u64,
     #[serde(default)]
     pub language: Option<String>,
@@ -105,7 +108,7 @@ const MAX_PAGES: usize = 10_000;
 
 impl GithubClient {
     pub fn list_repos(&self, listing: &RepoListing, cache: &mut ListingCache) -> Result<RepoList> {
-        let mut next = Some(listing.first_page_url(self.api_base()));
+        let mut next = Some(listing.first_page_url(self.api_base(), self.flavor()));
         let mut repos = Vec::new();
         let mut changed = false;
         let mut requests = 0;
