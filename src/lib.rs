@@ -4,6 +4,7 @@
 pub mod blueprint;
 pub mod cli;
 pub mod collect;
+pub mod kube;
 pub mod logging;
 pub mod password;
 pub mod phase_output;

@@ -2,6 +2,7 @@
 //! the Blueprint data model (`model`), static checks (`lint`) and rendering
 //! an action's phases (`render`).
 
+pub mod executor;
 pub mod lint;
 pub mod model;
 pub mod render;

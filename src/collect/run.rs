@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Result};
 use super::config::{BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source};
 use super::github::{fetch_repo_metadata, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
 use super::metadata::MetadataWriter;
-use super::mirror::{is_not_found, mirror_all, MirrorChange, MirrorJob, MirrorOptions};
+use super::mirror::{is_not_found, mirror_all_reporting, MirrorChange, MirrorJob, MirrorOptions};
 use super::state::CollectState;
 use crate::secret::Secret;
 
@@ -118,8 +118,13 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
     }
     let (keys, mirror_jobs): (Vec<(usize, bool)>, Vec<MirrorJob>) = jobs.into_iter().map(|(i, w, j)| ((i, w), j)).unzip();
     let mut metadata_failures: BTreeMap<usize, String> = BTreeMap::new();
+    let bar = crate::progress::counter("mirroring", mirror_jobs.len() as u64);
+    let on_done = |job: &MirrorJob, _: &Result<_>| {
+        bar.set_message(job.url.clone());
+        bar.inc(1);
+    };
     let results = std::thread::scope(|scope| {
-        let mirrors = scope.spawn(|| mirror_all(mirror_jobs, opts.parallelism));
+        let mirrors = scope.spawn(|| mirror_all_reporting(mirror_jobs, opts.parallelism, &on_done));
         for (index, t) in targets.iter().enumerate() {
             let Some((client_index, repo)) = &t.metadata else { continue };
             let writer = MetadataWriter::new(t.git_dir.with_extension("metadata"));
@@ -137,6 +142,7 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
         }
         mirrors.join().expect("the mirror pool does not panic")
     });
+    bar.finish_and_clear();
 
     let mut outcome_of: BTreeMap<usize, Result<MirrorChange, String>> = BTreeMap::new();
     for ((index, is_wiki), (_job, result)) in keys.into_iter().zip(results) {

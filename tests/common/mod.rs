@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod fake_github;
+pub mod fake_kube;
 pub mod git;
 pub mod git_http_server;
 pub mod proxy;
@@ -117,4 +118,16 @@ pub fn du(path: &Path) -> u64 {
         }
     }
     total
+}
+
+/// A log sink that keeps every line, for assertions on what the executor would have printed.
+pub fn capture_sink() -> (forgesafe::blueprint::executor::LogSink, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = lines.clone();
+    let sink: forgesafe::blueprint::executor::LogSink = std::sync::Arc::new(move |line: &str| keep.lock().unwrap().push(line.to_string()));
+    (sink, lines)
+}
+
+pub fn blueprint(yaml: &str) -> forgesafe::blueprint::model::Blueprint {
+    forgesafe::blueprint::model::Blueprint::from_yaml(yaml).expect("test blueprint parses")
 }

@@ -39,7 +39,7 @@ use anyhow::{bail, Context, Result};
 
 pub use errors::{is_not_found, RemoteAuthFailed, RemoteNotFound};
 pub use layout::MIRROR_REFSPEC;
-pub use parallel::{mirror_all, MirrorJob};
+pub use parallel::{mirror_all_reporting, mirror_all, MirrorJob};
 
 use crate::secret::Secret;
 

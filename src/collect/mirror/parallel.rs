@@ -21,6 +21,16 @@ pub struct MirrorJob {
 /// Run `jobs` on at most `parallelism` threads (at least one). Results come back in the
 /// order of `jobs`; one failure does not stop the others.
 pub fn mirror_all(jobs: Vec<MirrorJob>, parallelism: usize) -> Vec<(MirrorJob, Result<MirrorOutcome>)> {
+    mirror_all_reporting(jobs, parallelism, &|_, _| {})
+}
+
+/// Like [`mirror_all`], calling `on_done` as each job ends (from the worker thread), e.g. to
+/// advance a progress bar.
+pub fn mirror_all_reporting(
+    jobs: Vec<MirrorJob>,
+    parallelism: usize,
+    on_done: &(dyn Fn(&MirrorJob, &Result<MirrorOutcome>) + Sync),
+) -> Vec<(MirrorJob, Result<MirrorOutcome>)> {
     let total = jobs.len();
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
     let finished = Mutex::new(Vec::with_capacity(total));
@@ -36,6 +46,7 @@ pub fn mirror_all(jobs: Vec<MirrorJob>, parallelism: usize) -> Vec<(MirrorJob, R
                 if let Err(err) = &result {
                     tracing::warn!(url = %job.url, "mirror failed: {err:#}");
                 }
+                on_done(&job, &result);
                 finished.lock().unwrap_or_else(|p| p.into_inner()).push((index, job, result));
             });
         }

@@ -1,0 +1,492 @@
+//! Phase functions and context building against the fake API server (real HTTP and WebSocket on
+//! a loopback port, reached through a kubeconfig file), with the real `kube` client.
+
+mod common;
+
+use base64::Engine;
+use common::fake_kube::{running_pod, FakeKube};
+use common::{blueprint, capture_sink};
+use forgesafe::blueprint::executor::{run_action, BuiltinFunctions, RunRequest};
+use forgesafe::kube::{build_context, Cluster, ObjectRef};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+async fn start() -> (FakeKube, Cluster) {
+    let fake = FakeKube::start().await;
+    let cluster = Cluster::from_kubeconfig_file(fake.kubeconfig_path())
+        .await
+        .unwrap();
+    (fake, cluster)
+}
+
+/// Runs a one-action blueprint against the fake; `this_pod` is cleared so nothing runs locally.
+async fn run(
+    cluster: &Cluster,
+    yaml: &str,
+    ctx: Value,
+) -> (
+    anyhow::Result<forgesafe::blueprint::executor::RunOutcome>,
+    String,
+) {
+    let functions = BuiltinFunctions::new()
+        .with_cluster(cluster.clone())
+        .poll_interval(Duration::from_millis(50))
+        .this_pod(None);
+    let mut req = RunRequest::new(blueprint(yaml), "backup", ctx, Arc::new(functions));
+    let (sink, lines) = capture_sink();
+    req.log = sink;
+    let result = run_action(req).await;
+    let log = lines.lock().unwrap().join("\n");
+    (result, log)
+}
+
+fn pod(ns: &str, name: &str) -> Value {
+    running_pod(
+        ns,
+        name,
+        json!({"app": "web"}),
+        json!([{"name": "c1", "image": "i"}]),
+        json!([]),
+    )
+}
+
+const REMOTE_EXEC: &str = r####"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - func: KubeExec
+      name: dump
+      args:
+        namespace: app
+        pod: web-0
+        container: c1
+        command:
+        - sh
+        - -c
+        - |
+          echo "log noise ###Phase-output###: {\"key\":\"a\",\"value\":\"from-stdout\"}"
+          echo "###Phase-output###: {\"key\":\"b\",\"value\":\"from-stderr\"}" >&2
+          big=$(head -c 102400 /dev/zero | tr '\0' x)
+          echo "###Phase-output###: {\"key\":\"big\",\"value\":\"$big\"}"
+          echo "###Phase-output###: {\"key\":\"a\",\"value\":\"last-wins\"}"
+"####;
+
+#[tokio::test]
+async fn kube_exec_remote_parses_stdout_only() {
+    let (fake, cluster) = start().await;
+    fake.put("pods", pod("app", "web-0"));
+    let (result, _) = run(&cluster, REMOTE_EXEC, json!({})).await;
+    let outcome = result.unwrap();
+    let out = &outcome.phases[0].output;
+    assert_eq!(out["a"], "last-wins");
+    assert!(
+        !out.contains_key("b"),
+        "a marker on stderr is no output: {:?}",
+        out.keys()
+    );
+    assert_eq!(out["big"].as_str().unwrap().len(), 102400);
+    let calls = fake.exec_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        (calls[0].namespace.as_str(), calls[0].pod.as_str()),
+        ("app", "web-0")
+    );
+    assert_eq!(calls[0].container.as_deref(), Some("c1"));
+    assert_eq!(calls[0].command[0], "sh");
+}
+
+#[tokio::test]
+async fn kube_exec_remote_failure_carries_exit_code_and_tails() {
+    let (fake, cluster) = start().await;
+    fake.put("pods", pod("app", "web-0"));
+    let yaml = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - {func: KubeExec, name: bad, args: {namespace: app, pod: web-0, command: [sh, -c, 'echo partial; echo disk full >&2; exit 4']}}
+"#;
+    let (result, _) = run(&cluster, yaml, json!({})).await;
+    let text = format!("{:#}", result.unwrap_err());
+    assert!(text.contains("phase \"bad\", function KubeExec"), "{text}");
+    assert!(text.contains("exited with code 4"), "{text}");
+    assert!(
+        text.contains("partial") && text.contains("disk full"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn kube_exec_in_a_missing_pod_names_it() {
+    let (_fake, cluster) = start().await;
+    let yaml = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - {func: KubeExec, name: nowhere, args: {namespace: app, pod: ghost-0, command: ['true']}}
+"#;
+    let (result, _) = run(&cluster, yaml, json!({})).await;
+    let text = format!("{:#}", result.unwrap_err());
+    assert!(
+        text.contains("phase \"nowhere\", function KubeExec"),
+        "{text}"
+    );
+    assert!(text.contains("exec in pod app/ghost-0"), "{text}");
+}
+
+#[tokio::test]
+async fn kube_exec_all_runs_every_pod_in_parallel_and_merges_outputs() {
+    let (fake, cluster) = start().await;
+    fake.put("pods", pod("app", "web-0"));
+    fake.put("pods", pod("app", "web-1"));
+    let yaml = r####"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - func: KubeExecAll
+      name: all
+      args:
+        namespace: app
+        pods: "{{ index .Deployment.Pods 0 }} {{ index .Deployment.Pods 1 }}"
+        containers: c1
+        command: [sh, -c, 'sleep 1; echo "###Phase-output###: {\"key\":\"done\",\"value\":\"yes\"}"']
+"####;
+    let started = Instant::now();
+    let (result, _) = run(
+        &cluster,
+        yaml,
+        json!({"Deployment": {"Pods": ["web-0", "web-1"]}}),
+    )
+    .await;
+    let elapsed = started.elapsed();
+    let outcome = result.unwrap();
+    assert_eq!(outcome.phases[0].output["done"], "yes");
+    let mut pods: Vec<String> = fake.exec_calls().into_iter().map(|c| c.pod).collect();
+    pods.sort();
+    assert_eq!(pods, ["web-0", "web-1"]);
+    assert!(
+        elapsed < Duration::from_millis(1900),
+        "two 1 s commands took {elapsed:?}: not parallel"
+    );
+}
+
+#[tokio::test]
+async fn kube_task_runs_a_pod_reads_its_logs_and_deletes_it() {
+    let (fake, cluster) = start().await;
+    let yaml = r####"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - func: KubeTask
+      name: task
+      args:
+        namespace: jobs
+        image: busybox
+        podOverride: {containers: [{name: container, imagePullPolicy: IfNotPresent}]}
+        command: [sh, -c, 'echo working; echo "###Phase-output###: {\"key\":\"result\",\"value\":\"42\"}"']
+    - func: KubeTask
+      name: failing
+      args: {namespace: jobs, image: busybox, command: [sh, -c, 'echo before failing; exit 2']}
+"####;
+    let (result, log) = run(&cluster, yaml, json!({})).await;
+    let text = format!("{:#}", result.unwrap_err());
+    assert!(
+        text.contains("phase \"failing\", function KubeTask"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exited with code 2") && text.contains("before failing"),
+        "{text}"
+    );
+    assert!(
+        log.contains("working"),
+        "task logs are streamed to the log: {log}"
+    );
+    assert!(log.contains("\"key\":\"result\""), "{log}");
+    // Both task pods were deleted, the failed one included.
+    assert_eq!(fake.deleted_pods().len(), 2, "{:?}", fake.deleted_pods());
+    assert!(fake.pod_names("jobs").is_empty());
+}
+
+#[tokio::test]
+async fn kube_task_outputs_come_from_the_logs() {
+    let (fake, cluster) = start().await;
+    let yaml = r####"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    outputArtifacts:
+      out: {keyValue: {result: "{{ .Phases.task.Output.result }}"}}
+    phases:
+    - func: KubeTask
+      name: task
+      args:
+        namespace: jobs
+        image: busybox
+        command: [sh, -c, 'echo "###Phase-output###: {\"key\":\"result\",\"value\":\"42\"}"']
+"####;
+    let (result, _) = run(&cluster, yaml, json!({})).await;
+    let outcome = result.unwrap();
+    assert_eq!(
+        outcome.artifacts,
+        json!({"out": {"keyValue": {"result": "42"}}})
+    );
+    assert_eq!(fake.deleted_pods().len(), 1);
+}
+
+#[tokio::test]
+async fn scale_workload_outputs_the_original_count_and_waits_for_ready() {
+    let (fake, cluster) = start().await;
+    fake.put(
+        "deployments",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {}},
+               "status": {"replicas": 2, "readyReplicas": 2}}),
+    );
+    let yaml = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - {func: ScaleWorkload, name: down, args: {replicas: "0"}}
+    - {func: KubeExec, name: check, args: {namespace: ns, pod: p, command: ['true']}}
+    deferPhase:
+      func: ScaleWorkload
+      name: up
+      args:
+        namespace: "{{ .Deployment.Namespace }}"
+        name: "{{ .Deployment.Name }}"
+        kind: deployment
+        replicas: "{{ .Phases.down.Output.originalReplicaCount }}"
+"#;
+    let functions = BuiltinFunctions::new()
+        .with_cluster(cluster.clone())
+        .poll_interval(Duration::from_millis(50))
+        .local(true);
+    let ctx = json!({"Deployment": {"Name": "web", "Namespace": "app"}});
+    let mut req = RunRequest::new(blueprint(yaml), "backup", ctx, Arc::new(functions));
+    req.log = capture_sink().0;
+    let started = Instant::now();
+    let outcome = run_action(req).await.unwrap();
+    assert_eq!(outcome.phases[0].output["originalReplicaCount"], json!(2));
+    assert_eq!(outcome.phases[2].name, "up");
+    assert_eq!(outcome.phases[2].output["originalReplicaCount"], json!(0));
+    // Each scale waited for the fake's delayed readiness.
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    let web = fake.get("deployments", "app", "web").unwrap();
+    assert_eq!(web["spec"]["replicas"], 2);
+}
+
+#[tokio::test]
+async fn a_timed_out_kube_task_still_deletes_its_pod() {
+    let (fake, cluster) = start().await;
+    let yaml = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - {func: KubeTask, name: slow, args: {namespace: jobs, image: busybox, command: [sleep, '30']}}
+"#;
+    let functions = BuiltinFunctions::new()
+        .with_cluster(cluster.clone())
+        .poll_interval(Duration::from_millis(50));
+    let mut req = RunRequest::new(blueprint(yaml), "backup", json!({}), Arc::new(functions));
+    req.log = capture_sink().0;
+    req.timeout = Duration::from_millis(700);
+    let text = format!("{:#}", run_action(req).await.unwrap_err());
+    assert!(
+        text.contains("timed out after 700ms in phase \"slow\" (KubeTask)"),
+        "{text}"
+    );
+    // The delete is sent from a background task once the phase's future is dropped.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fake.deleted_pods().is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(fake.deleted_pods().len(), 1);
+    assert!(fake.pod_names("jobs").is_empty());
+}
+
+fn seed_workload(fake: &FakeKube) {
+    fake.put(
+        "deployments",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {}}}),
+    );
+    let containers = json!([
+        {"name": "app", "image": "i", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+        {"name": "sidecar", "image": "s"}
+    ]);
+    let volumes = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]);
+    fake.put(
+        "pods",
+        running_pod(
+            "app",
+            "web-b",
+            json!({"app": "web"}),
+            containers.clone(),
+            volumes.clone(),
+        ),
+    );
+    fake.put(
+        "pods",
+        running_pod("app", "web-a", json!({"app": "web"}), containers, volumes),
+    );
+    fake.put(
+        "pods",
+        running_pod(
+            "app",
+            "db-0",
+            json!({"app": "db"}),
+            json!([{"name": "db", "image": "d"}]),
+            json!([]),
+        ),
+    );
+    fake.put(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "app"},
+               "type": "Opaque", "data": {"k": b64("s3cr3t-from-cluster")}}),
+    );
+    fake.put(
+        "configmaps",
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "app"}, "data": {"mode": "full"}}),
+    );
+    fake.put(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-creds", "namespace": "kanister"},
+               "data": {"access": b64("AKIAFAKE123"), "secret": b64("store-secret-key-456")}}),
+    );
+    fake.put(
+        "profiles",
+        json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Profile", "metadata": {"name": "store", "namespace": "kanister"},
+               "location": {"type": "s3Compliant", "bucket": "bk", "endpoint": "http://minio:9000", "prefix": "pre", "region": "us-east-1"},
+               "credential": {"type": "keyPair", "keyPair": {"idField": "access", "secretField": "secret",
+                              "secret": {"apiVersion": "v1", "kind": "Secret", "name": "store-creds", "namespace": "kanister"}}},
+               "skipSSLVerify": false}),
+    );
+}
+
+async fn context(fake: &FakeKube, cluster: &Cluster) -> Value {
+    seed_workload(fake);
+    let object = ObjectRef {
+        kind: "Deployment".into(),
+        namespace: "app".into(),
+        name: "web".into(),
+    };
+    build_context(
+        cluster,
+        &object,
+        &["s".to_string()],
+        &["cfg".to_string()],
+        Some(("kanister", "store")),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn build_context_gives_kanisters_parameters() {
+    use forgesafe::blueprint::template::render;
+    let (fake, cluster) = start().await;
+    let ctx = context(&fake, &cluster).await;
+    assert_eq!(
+        ctx["Deployment"],
+        json!({"Name": "web", "Namespace": "app", "Pods": ["web-a", "web-b"],
+               "Containers": [["app", "sidecar"], ["app", "sidecar"]],
+               "PersistentVolumeClaims": {"web-a": {"web-data": "/data"}, "web-b": {"web-data": "/data"}}})
+    );
+    assert_eq!(ctx["Object"]["metadata"]["name"], "web");
+    assert_eq!(ctx["Namespace"]["Name"], "app");
+    assert_eq!(
+        render("{{ .Secrets.s.Data.k | toString }}", &ctx).unwrap(),
+        "s3cr3t-from-cluster"
+    );
+    assert_eq!(
+        render("{{ .ConfigMaps.cfg.Data.mode }}", &ctx).unwrap(),
+        "full"
+    );
+    assert_eq!(
+        render("{{ toJson .Profile }}", &ctx).unwrap(),
+        r#"{"Location":{"type":"s3Compliant","bucket":"bk","endpoint":"http://minio:9000","prefix":"pre","region":"us-east-1"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIAFAKE123","Secret":"store-secret-key-456"},"Secret":null,"KopiaServerSecret":null},"SkipSSLVerify":false}"#
+    );
+}
+
+#[tokio::test]
+async fn secrets_read_from_the_cluster_are_redacted_in_remote_exec_logs() {
+    let (fake, cluster) = start().await;
+    let ctx = context(&fake, &cluster).await;
+    let yaml = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    phases:
+    - func: KubeExec
+      name: leak
+      args:
+        namespace: "{{ .Deployment.Namespace }}"
+        pod: "{{ index .Deployment.Pods 0 }}"
+        container: app
+        command: [sh, -c, 'echo "pw {{ .Secrets.s.Data.k | toString }}"; echo "key {{ .Profile.Credential.KeyPair.Secret }}" >&2']
+"#;
+    let (result, log) = run(&cluster, yaml, ctx).await;
+    result.unwrap();
+    assert_eq!(fake.exec_calls().len(), 1, "ran through the API server");
+    assert!(log.contains("pw ***") && log.contains("key ***"), "{log}");
+    assert!(
+        !log.contains("s3cr3t-from-cluster") && !log.contains("store-secret-key-456"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn build_context_binds_a_stateful_set_under_its_own_name() {
+    let (fake, cluster) = start().await;
+    fake.put(
+        "statefulsets",
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "app"},
+               "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}}, "serviceName": "db", "template": {}}}),
+    );
+    fake.put(
+        "pods",
+        running_pod(
+            "app",
+            "db-0",
+            json!({"app": "db"}),
+            json!([{"name": "db", "image": "d"}]),
+            json!([]),
+        ),
+    );
+    let object = ObjectRef {
+        kind: "StatefulSet".into(),
+        namespace: "app".into(),
+        name: "db".into(),
+    };
+    let ctx = build_context(&cluster, &object, &[], &[], None)
+        .await
+        .unwrap();
+    assert_eq!(ctx["StatefulSet"]["Pods"], json!(["db-0"]));
+    assert_eq!(ctx["StatefulSet"]["Containers"], json!([["db"]]));
+    assert!(ctx.get("Deployment").is_none() && ctx.get("Profile").is_none());
+}
