@@ -65,7 +65,13 @@ pub const PROFILE_FILE_ENV: &str = "FORGESAFE_PROFILE_FILE";
 /// Reads the profile from `--profile` (JSON, or `@FILE`), else `FORGESAFE_PROFILE`, else
 /// `FORGESAFE_PROFILE_FILE`.
 pub fn load(arg: Option<&str>) -> Result<Location> {
-    let (text, origin) = match arg {
+    let (text, origin) = load_text(arg)?;
+    parse(&text).with_context(|| origin.to_string())
+}
+
+/// The profile's JSON text and where it came from, from the same sources as [`load`].
+pub fn load_text(arg: Option<&str>) -> Result<(String, String)> {
+    Ok(match arg {
         Some(a) if a.starts_with('@') => (read_file(&a[1..])?, format!("profile file {}", &a[1..])),
         Some(a) => (a.to_string(), "--profile".to_string()),
         None => match (std::env::var(PROFILE_ENV), std::env::var(PROFILE_FILE_ENV)) {
@@ -75,8 +81,7 @@ pub fn load(arg: Option<&str>) -> Result<Location> {
                 "no profile given: pass --profile JSON (or --profile @FILE), or set {PROFILE_ENV} or {PROFILE_FILE_ENV}"
             ),
         },
-    };
-    parse(&text).with_context(|| format!("{origin}"))
+    })
 }
 
 fn read_file(path: &str) -> Result<String> {

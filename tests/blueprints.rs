@@ -38,37 +38,15 @@ fn the_gickup_articles_blueprint_is_caught_with_both_bugs() {
     assert!(report.contains("esBackup") && report.contains("did you mean ghBackup?"), "{report}");
 }
 
-/// Renders `action` with `ctx`, runs each phase's command locally, and returns the phase outputs
-/// and the rendered output artifacts.
-fn run_action(blueprint: &Path, action: &str, ctx: &mut Value, bin_dir: &Path) -> Value {
-    let ctx_file = tempfile::NamedTempFile::new().unwrap();
-    fs::write(ctx_file.path(), ctx.to_string()).unwrap();
-    let rendered: Value = serde_json::from_slice(
-        &ok(forgesafe().args(["blueprint", "render"]).arg(blueprint).args(["--action", action, "--context"]).arg(ctx_file.path())).stdout,
-    )
-    .unwrap();
-    for phase in rendered["phases"].as_array().unwrap() {
-        assert_eq!(phase["func"], "KubeExec");
-        let command: Vec<String> = phase["args"]["command"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
-        let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
-        let out = ok(std::process::Command::new(&command[0]).args(&command[1..]).env("PATH", path).env("FORGESAFE_PASSWORD", PASSWORD));
-        // Kanister's rule: outputs come from stdout only, marker anywhere in a line.
-        let mut outputs = serde_json::Map::new();
-        for line in stdout(&out).lines() {
-            if let Some(pos) = line.find("###Phase-output###:") {
-                let kv: Value = serde_json::from_str(line[pos + 19..].trim()).unwrap();
-                outputs.insert(kv["key"].as_str().unwrap().to_string(), kv["value"].clone());
-            }
-        }
-        ctx["Phases"][phase["name"].as_str().unwrap()] = json!({ "Output": outputs });
+/// `forgesafe blueprint run` of one action, locally (as KubeExec does when the target pod is the
+/// sidecar itself), with forgesafe on PATH for the blueprint's commands.
+fn run_action(blueprint: &Path, action: &str, args: &[&str], bin_dir: &Path) -> std::process::Output {
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    let out = ok(forgesafe_pw().env("PATH", path).args(["blueprint", "run"]).arg(blueprint).args(["--action", action, "--local"]).args(args));
+    for secret in [ACCESS_KEY, SECRET_KEY, PASSWORD] {
+        assert!(!stdout(&out).contains(secret) && !stderr(&out).contains(secret), "{action}: a secret reached the output");
     }
-    // Output artifacts render after all phases, from their outputs.
-    fs::write(ctx_file.path(), ctx.to_string()).unwrap();
-    let rendered: Value = serde_json::from_slice(
-        &ok(forgesafe().args(["blueprint", "render"]).arg(blueprint).args(["--action", action, "--context"]).arg(ctx_file.path())).stdout,
-    )
-    .unwrap();
-    rendered["outputArtifacts"].clone()
+    out
 }
 
 #[test]
@@ -82,37 +60,50 @@ fn forge_backup_blueprint_backs_up_restores_from_its_artifact_and_deletes() {
     up.push(&["main"]);
     let volume = tmp.path().join("backups");
     let conf = tmp.path().join("conf.yml");
-    fs::write(&conf, format!("source:\n  any:\n    - url: {}\ndestination:\n  local:\n    - path: /unused\n      structured: true\n", up.bare.display())).unwrap();
-    let profile: Value = serde_json::from_str(&server.profile("kasten", "k10/forge")).unwrap();
-    let mut ctx = json!({
-        "Deployment": {"Name": "forge-backup", "Namespace": "forge", "Pods": ["forge-backup-7d9f-abc"], "Containers": [["forgesafe"]]},
-        "Profile": profile,
-        "Options": {"volume": volume, "configPath": conf},
-        "Phases": {},
-        "ArtifactsIn": {}
-    });
+    fs::write(&conf, format!("source:\n  any:\n    - url: {}\ndestination:\n  local:\n    - path: /unused\n", up.bare.display())).unwrap();
+    let profile = server.profile("kasten", "k10/forge");
+    let ctx = tmp.path().join("ctx.json");
+    fs::write(&ctx, json!({"Deployment": {"Name": "forge-backup", "Namespace": "forge", "Pods": ["forge-backup-7d9f-abc"], "Containers": [["forgesafe"]]}}).to_string()).unwrap();
     let blueprint = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints/forge-backup.yaml");
+    let artifacts = tmp.path().join("artifacts.json");
+    let common_args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = vec!["--profile".into(), profile.clone(), "--context".into(), ctx.display().to_string(),
+            "--option".into(), format!("volume={}", volume.display()), "--option".into(), format!("configPath={}", conf.display())];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
 
-    let artifacts = run_action(&blueprint, "backup", &mut ctx, &bin_dir);
-    let snapshot = artifacts["forgeBackup"]["kopiaSnapshot"].as_str().unwrap().to_string();
+    let args = common_args(&["--artifacts-out", artifacts.to_str().unwrap()]);
+    let out = run_action(&blueprint, "backup", &args.iter().map(String::as_str).collect::<Vec<_>>(), &bin_dir);
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, serde_json::from_slice::<Value>(&fs::read(&artifacts).unwrap()).unwrap());
+    let snapshot = printed["forgeBackup"]["kopiaSnapshot"].as_str().unwrap().to_string();
     let id = serde_json::from_str::<Value>(&snapshot).unwrap()["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 64);
 
-    // Restore into an emptied volume from the artifact, as Kasten passes it back.
+    // Restore into an emptied volume from the artifact file, as Kasten passes it back.
     fs::remove_dir_all(&volume).unwrap();
     fs::create_dir_all(volume.join("stale")).unwrap();
-    let mut ctx = json!({
-        "Deployment": ctx["Deployment"].clone(), "Profile": ctx["Profile"].clone(), "Options": ctx["Options"].clone(),
-        "Phases": {}, "ArtifactsIn": {"forgeBackup": {"KopiaSnapshot": snapshot}}
-    });
-    run_action(&blueprint, "restore", &mut ctx, &bin_dir);
+    let args = common_args(&["--artifacts-in", artifacts.to_str().unwrap()]);
+    run_action(&blueprint, "restore", &args.iter().map(String::as_str).collect::<Vec<_>>(), &bin_dir);
     assert!(!volume.join("stale").exists(), "the volume is replaced by the snapshot");
     let mirror = volume.join("local/team/app.git");
     assert_fsck_clean(&mirror);
     assert_eq!(local_refs(&mirror), ls_remote(up.bare.to_str().unwrap()));
 
-    run_action(&blueprint, "delete", &mut ctx, &bin_dir);
+    run_action(&blueprint, "delete", &args.iter().map(String::as_str).collect::<Vec<_>>(), &bin_dir);
     let snaps = ok(server.restic("kasten", "k10/forge").args(["snapshots", "--json"]));
     assert_eq!(serde_json::from_slice::<Value>(&snaps.stdout).unwrap().as_array().unwrap().len(), 0, "snapshot not deleted");
     ok(server.restic("kasten", "k10/forge").args(["check"]));
+}
+
+#[test]
+fn a_failing_phase_fails_the_run_with_its_output_and_the_artifacts_are_not_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bp = tmp.path().join("bp.yaml");
+    fs::write(&bp, "apiVersion: cr.kanister.io/v1alpha1\nkind: Blueprint\nmetadata:\n  name: t\nactions:\n  backup:\n    outputArtifacts:\n      out:\n        keyValue:\n          v: \"{{ .Phases.one.Output.v }}\"\n    phases:\n    - func: KubeExec\n      name: one\n      args:\n        namespace: ns\n        pod: p\n        command: [sh, -c, \"echo progress-line; echo broken >&2; exit 3\"]\n").unwrap();
+    let out = run_expect(forgesafe().args(["blueprint", "run"]).arg(&bp).args(["--action", "backup", "--local"]), 69);
+    assert!(out.stdout.is_empty(), "no artifacts after a failure: {}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("backup") && err.contains("one") && err.contains("broken"), "{err}");
 }
