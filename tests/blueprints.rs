@@ -7,6 +7,8 @@
 mod common;
 
 use common::git::{assert_fsck_clean, local_refs, ls_remote, Upstream};
+use common::git_http_server::GitHttpServer;
+use common::tree::{assert_same_tree, make_tree};
 use common::s3::S3Server;
 use common::*;
 use serde_json::{json, Value};
@@ -55,12 +57,14 @@ fn forge_backup_blueprint_backs_up_restores_from_its_artifact_and_deletes() {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_forgesafe")).parent().unwrap().to_path_buf();
     let server = S3Server::start();
     server.create_bucket("kasten");
-    let up = Upstream::create(&tmp.path().join("forge/team/app.git"), tmp.path());
+    // The forge: real git smart HTTP.
+    let forge = GitHttpServer::start();
+    let up = Upstream::create(&forge.path("team/app.git"), tmp.path());
     up.commit("main.rs", "fn main() {}\n");
     up.push(&["main"]);
     let volume = tmp.path().join("backups");
     let conf = tmp.path().join("conf.yml");
-    fs::write(&conf, format!("source:\n  any:\n    - url: {}\ndestination:\n  local:\n    - path: /unused\n", up.bare.display())).unwrap();
+    fs::write(&conf, format!("source:\n  any:\n    - url: {}\ndestination:\n  local:\n    - path: /unused\n", forge.url("team/app.git"))).unwrap();
     let profile = server.profile("kasten", "k10/forge");
     let ctx = tmp.path().join("ctx.json");
     fs::write(&ctx, json!({"Deployment": {"Name": "forge-backup", "Namespace": "forge", "Pods": ["forge-backup-7d9f-abc"], "Containers": [["forgesafe"]]}}).to_string()).unwrap();
@@ -87,7 +91,7 @@ fn forge_backup_blueprint_backs_up_restores_from_its_artifact_and_deletes() {
     let args = common_args(&["--artifacts-in", artifacts.to_str().unwrap()]);
     run_action(&blueprint, "restore", &args.iter().map(String::as_str).collect::<Vec<_>>(), &bin_dir);
     assert!(!volume.join("stale").exists(), "the volume is replaced by the snapshot");
-    let mirror = volume.join("local/team/app.git");
+    let mirror = volume.join("127.0.0.1/team/app.git");
     assert_fsck_clean(&mirror);
     assert_eq!(local_refs(&mirror), ls_remote(up.bare.to_str().unwrap()));
 
@@ -106,4 +110,30 @@ fn a_failing_phase_fails_the_run_with_its_output_and_the_artifacts_are_not_print
     assert!(out.stdout.is_empty(), "no artifacts after a failure: {}", stdout(&out));
     let err = stderr(&out);
     assert!(err.contains("backup") && err.contains("one") && err.contains("broken"), "{err}");
+}
+
+#[test]
+fn volume_backup_blueprint_round_trips_a_volume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_forgesafe")).parent().unwrap().to_path_buf();
+    let data = tmp.path().join("data");
+    make_tree(&data, 31, 300_000);
+    let original = tmp.path().join("original");
+    make_tree(&original, 31, 300_000);
+    let profile = json!({"Location": {"type": "local", "path": tmp.path().join("repo")}}).to_string();
+    let ctx = tmp.path().join("ctx.json");
+    fs::write(&ctx, json!({"Deployment": {"Name": "app", "Namespace": "prod", "Pods": ["app-0"], "Containers": [["forgesafe"]]}}).to_string()).unwrap();
+    let blueprint = Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints/volume-backup.yaml");
+    let artifacts = tmp.path().join("artifacts.json");
+    let volume_opt = format!("volume={}", data.display());
+    let base = ["--profile", profile.as_str(), "--context", ctx.to_str().unwrap(), "--option", volume_opt.as_str()];
+
+    run_action(&blueprint, "backup", &[&base[..], &["--artifacts-out", artifacts.to_str().unwrap()]].concat(), &bin_dir);
+    fs::remove_dir_all(data.join("src")).unwrap();
+    fs::write(data.join("added-after-backup"), "x").unwrap();
+    run_action(&blueprint, "restore", &[&base[..], &["--artifacts-in", artifacts.to_str().unwrap()]].concat(), &bin_dir);
+    assert_same_tree(&original, &data);
+    run_action(&blueprint, "delete", &[&base[..], &["--artifacts-in", artifacts.to_str().unwrap()]].concat(), &bin_dir);
+    let listed = ok(forgesafe_pw().args(["snapshots", "-p", &profile]));
+    assert_eq!(stdout(&listed).trim(), "[]");
 }

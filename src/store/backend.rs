@@ -11,6 +11,7 @@ use bytes::Bytes;
 use rustic_backend::BackendOptions;
 use rustic_core::{BytesList, ErrorKind, FileType, Id, ReadBackend, RepositoryBackends, RusticError, RusticResult, WriteBackend};
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -42,9 +43,35 @@ impl GateState {
 }
 
 /// A backend that forwards everything and withholds the snapshot file when the push is not whole.
+/// For a local repository it also writes every file atomically itself (beside, then rename):
+/// rustic's local backend writes in place, so a killed push could leave a torn pack.
 pub struct GatedBackend {
     inner: Arc<dyn WriteBackend>,
     state: Arc<GateState>,
+    local_root: Option<PathBuf>,
+}
+
+impl GatedBackend {
+    fn write_local_atomically(&self, root: &Path, tpe: FileType, id: &Id, content: &BytesList) -> std::io::Result<()> {
+        let hex = id.to_hex();
+        let hex = hex.as_str();
+        let path = match tpe {
+            FileType::Config => root.join("config"),
+            FileType::Pack => root.join("data").join(&hex[..2]).join(hex),
+            other => root.join(other.dirname()).join(hex),
+        };
+        let dir = path.parent().expect("repository files have a parent");
+        std::fs::create_dir_all(dir)?;
+        let mut tmp = tempfile::Builder::new().prefix(".forgesafe-tmp-").tempfile_in(dir)?;
+        for piece in content.slice() {
+            std::io::Write::write_all(&mut tmp, piece)?;
+        }
+        tmp.as_file().sync_all()?;
+        // restic's own files are read-only once written; keep that.
+        std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o444))?;
+        tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
 }
 
 impl ReadBackend for GatedBackend {
@@ -93,7 +120,13 @@ impl WriteBackend for GatedBackend {
             }
         }
         let len = content.size() as u64;
-        match self.inner.write_bytes(tpe, id, cacheable, content) {
+        let written = match &self.local_root {
+            Some(root) => self.write_local_atomically(root, tpe, id, &content).map_err(|e| {
+                RusticError::with_source(ErrorKind::InputOutput, "cannot write a repository file", e)
+            }),
+            None => self.inner.write_bytes(tpe, id, cacheable, content),
+        };
+        match written {
             Ok(()) => {
                 self.state.bytes_written.fetch_add(len, Ordering::SeqCst);
                 Ok(())
@@ -115,20 +148,21 @@ impl WriteBackend for GatedBackend {
 pub struct BackendSpec {
     repository: String,
     options: BTreeMap<String, String>,
+    local_root: Option<PathBuf>,
 }
 
 impl BackendSpec {
     pub fn from_location(location: &Location) -> Result<Self> {
         let mut options = BTreeMap::new();
+        let mut local_root = None;
         let repository = match location {
             Location::Local { path } => {
-                // opendal's fs service writes each file beside its final name and renames it
-                // into place, so a killed push never leaves a torn pack file behind (rustic's
-                // own local backend writes in place).
+                // rustic's local backend reads with plain file calls (opendal's fs service costs
+                // a runtime round trip per read: 3x slower on an unchanged push); the gate does
+                // the writes, atomically.
                 let abs = std::path::absolute(path)?;
-                options.insert("root".into(), abs.display().to_string());
-                options.insert("atomic_write_dir".into(), abs.join(".forgesafe-tmp").display().to_string());
-                "opendal:fs".to_string()
+                local_root = Some(abs.clone());
+                abs.display().to_string()
             }
             Location::S3 { bucket, endpoint, prefix, region, credentials, skip_ssl_verify } => {
                 let endpoint = endpoint.as_ref().map(|e| {
@@ -185,7 +219,7 @@ impl BackendSpec {
             retries.parse::<usize>().map_err(|_| anyhow::anyhow!("FORGESAFE_RETRIES is {retries:?}: give a whole number"))?;
             options.insert("retry".into(), retries);
         }
-        Ok(BackendSpec { repository, options })
+        Ok(BackendSpec { repository, options, local_root })
     }
 
     /// Builds the backends, the write side wrapped in the gate.
@@ -195,7 +229,8 @@ impl BackendSpec {
             .options(self.options.clone())
             .to_backends()
             .map_err(|e| super::errors::from_rustic(e, "cannot reach the repository"))?;
-        let gated: Arc<dyn WriteBackend> = Arc::new(GatedBackend { inner: backends.repository(), state: gate });
+        let gated: Arc<dyn WriteBackend> =
+            Arc::new(GatedBackend { inner: backends.repository(), state: gate, local_root: self.local_root.clone() });
         Ok(RepositoryBackends::new(gated, None))
     }
 }

@@ -93,10 +93,21 @@ impl Store {
         }
         tracing::info!(location = %self.description, "initialising a new repository");
         let repo = repo
-            .init(&credentials, &KeyOptions::default(), &ConfigOptions::default())
+            .init(&credentials, &KeyOptions::default(), &config_options()?)
             .map_err(|e| errors::from_rustic(e, &format!("cannot initialise a repository at {}", self.description)))?;
         Ok(Opened { repo, gate, created: true })
     }
+}
+
+/// Repository-wide settings chosen at init. `FORGESAFE_COMPRESSION` sets the zstd level (1–22,
+/// negative for the fast levels; default: zstd's 3) for a repository created from now on.
+fn config_options() -> Result<ConfigOptions> {
+    let mut opts = ConfigOptions::default();
+    if let Ok(level) = std::env::var("FORGESAFE_COMPRESSION") {
+        let level: i32 = level.parse().map_err(|_| anyhow!("FORGESAFE_COMPRESSION is {level:?}: give a zstd level such as 1 or 3"))?;
+        opts = opts.set_compression(level);
+    }
+    Ok(opts)
 }
 
 /// Finds the snapshot to act on: the given id (full or unique prefix), else the newest one
