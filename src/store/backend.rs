@@ -12,7 +12,7 @@ use rustic_backend::BackendOptions;
 use rustic_core::{BytesList, ErrorKind, FileType, Id, ReadBackend, RepositoryBackends, RusticError, RusticResult, WriteBackend};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What the gate has seen during one command.
@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 pub struct GateState {
     write_failed: AtomicBool,
     source_errors: Mutex<Vec<String>>,
-    bytes_written: AtomicU64,
 }
 
 impl GateState {
@@ -35,10 +34,6 @@ impl GateState {
 
     pub fn write_failed(&self) -> bool {
         self.write_failed.load(Ordering::SeqCst)
-    }
-
-    pub fn bytes_written(&self) -> u64 {
-        self.bytes_written.load(Ordering::SeqCst)
     }
 }
 
@@ -119,23 +114,16 @@ impl WriteBackend for GatedBackend {
                 return Err(RusticError::new(ErrorKind::Backend, "snapshot withheld: an earlier write to the repository failed"));
             }
         }
-        let len = content.size() as u64;
         let written = match &self.local_root {
             Some(root) => self.write_local_atomically(root, tpe, id, &content).map_err(|e| {
                 RusticError::with_source(ErrorKind::InputOutput, "cannot write a repository file", e)
             }),
             None => self.inner.write_bytes(tpe, id, cacheable, content),
         };
-        match written {
-            Ok(()) => {
-                self.state.bytes_written.fetch_add(len, Ordering::SeqCst);
-                Ok(())
-            }
-            Err(e) => {
-                self.state.write_failed.store(true, Ordering::SeqCst);
-                Err(e)
-            }
+        if written.is_err() {
+            self.state.write_failed.store(true, Ordering::SeqCst);
         }
+        written
     }
 
     fn remove(&self, tpe: FileType, id: &Id, cacheable: bool) -> RusticResult<()> {
