@@ -85,12 +85,16 @@ fn forge_backup_blueprint_backs_up_restores_from_its_artifact_and_deletes() {
     let id = serde_json::from_str::<Value>(&snapshot).unwrap()["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 64);
 
-    // Restore into an emptied volume from the artifact file, as Kasten passes it back.
+    // Keep a byte-for-byte copy of what was backed up, then restore into an emptied volume from
+    // the artifact file, as Kasten passes it back.
+    let backed_up = tmp.path().join("backed-up");
+    ok(std::process::Command::new("cp").arg("-a").arg(&volume).arg(&backed_up));
     fs::remove_dir_all(&volume).unwrap();
     fs::create_dir_all(volume.join("stale")).unwrap();
     let args = common_args(&["--artifacts-in", artifacts.to_str().unwrap()]);
     run_action(&blueprint, "restore", &args.iter().map(String::as_str).collect::<Vec<_>>(), &bin_dir);
     assert!(!volume.join("stale").exists(), "the volume is replaced by the snapshot");
+    assert_same_tree(&backed_up, &volume);
     let mirror = volume.join("127.0.0.1/team/app.git");
     assert_fsck_clean(&mirror);
     assert_eq!(local_refs(&mirror), ls_remote(up.bare.to_str().unwrap()));
