@@ -205,6 +205,7 @@ fn run_action(args: RunArgs) -> Result<()> {
             functions = functions.with_cluster(c);
         }
         let mut request = RunRequest::new(blueprint, &args.action, context, std::sync::Arc::new(functions));
+        request.log = crate::blueprint::executor::tracing_sink();
         if let Some(t) = args.timeout {
             request.timeout = t;
         }

@@ -12,6 +12,11 @@ pub fn stderr_sink() -> LogSink {
     Arc::new(|line: &str| eprintln!("{line}"))
 }
 
+/// The CLI's sink: the process's log, so lines come out as JSON in a pod and as text on a terminal.
+pub fn tracing_sink() -> LogSink {
+    Arc::new(|line: &str| tracing::info!(target: "forgesafe::blueprint::run", "{line}"))
+}
+
 /// Redacts `line` and hands it to `sink`.
 pub fn emit(sink: &LogSink, line: &str) {
     sink(&secret::redact(line));

@@ -18,7 +18,7 @@ mod timeouts;
 
 pub use captured::{tail_lines, Captured, CommandFailed};
 pub use functions::{BuiltinFunctions, FUNCTION_NAMES};
-pub use log_sink::{stderr_sink, LogSink};
+pub use log_sink::{stderr_sink, tracing_sink, LogSink};
 pub use phase_call::{Outputs, PhaseCall, PhaseFunctions};
 pub use request::{PhaseOutcome, RunOutcome, RunRequest};
 pub use run::run_action;
