@@ -255,3 +255,29 @@ fn a_gitea_account_is_mirrored_with_its_metadata_in_giteas_dialect() {
     assert!(requests.iter().any(|r| r.target.contains("limit=50")));
     assert_no_token(&out, &dest);
 }
+
+#[test]
+fn a_gitlab_account_is_mirrored_with_token_auth_and_its_own_project_shape() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("oauth2".into(), TOKEN.into())), ..Default::default() });
+    let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    let gitlab = FakeGithub::start(TOKEN, vec![gh_repo(1, "app", &server)], 100);
+    let dest = tmp.path().join("volume");
+    let conf = tmp.path().join("conf.yml");
+    fs::write(
+        &conf,
+        format!("source:\n  gitlab:\n    - token: GH_TOKEN_FOR_TEST\n      user: octo\n      url: {}\n      wiki: true\ndestination:\n  local:\n    - path: {}\n", gitlab.base_url(), dest.display()),
+    )
+    .unwrap();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 new, 0 updated, 0 unchanged, 0 failed"), "{}", stderr(&out));
+    assert_eq!(local_refs(&dest.join("127.0.0.1/octo/app.git")), ls_remote(app.bare.to_str().unwrap()));
+    let requests = gitlab.requests();
+    assert!(requests.iter().any(|r| r.target.starts_with("/api/v4/projects?membership=true")), "{:?}", requests.iter().map(|r| &r.target).collect::<Vec<_>>());
+    assert!(requests.iter().all(|r| r.header("authorization") == Some(&format!("Bearer {TOKEN}")[..])));
+    assert_no_token(&out, &dest);
+    // Unchanged: the listing is a 304 and nothing is fetched.
+    let out = collect(&conf);
+    assert!(stderr(&out).contains("0 new, 0 updated, 1 unchanged, 0 failed; 0 bytes fetched"), "{}", stderr(&out));
+}

@@ -83,7 +83,7 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
 
     for source in &job.sources {
         match source {
-            Source::Forge(forge) if matches!(forge.kind, ForgeKind::Github | ForgeKind::Gitea) => {
+            Source::Forge(forge) => {
                 let client = github_client(forge)?;
                 match list_github(&client, forge, &mut state) {
                     Ok(repos) => {
@@ -100,10 +100,6 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
                     )),
                 }
             }
-            Source::Forge(forge) => report.failed.push((
-                format!("{}:{}", forge.kind.key(), forge.user.as_deref().unwrap_or("")),
-                format!("{} sources are not supported yet: use github or gitea, or list the repositories under `any` with their URLs", forge.kind.key()),
-            )),
             Source::Plain(plain) => targets.push(plain_target(dest, destination.structured, plain)?),
         }
     }
@@ -180,6 +176,14 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
 }
 
 fn github_client(forge: &ForgeSource) -> Result<GithubClient> {
+    if forge.kind == ForgeKind::Gitlab {
+        if forge.issues {
+            tracing::warn!("gitlab: issues and merge requests are not collected yet; repositories and wikis are");
+        }
+        let base = forge.url.as_deref().map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()).unwrap_or("https://gitlab.com");
+        let api_base = if base.ends_with("/api/v4") { base.to_string() } else { format!("{base}/api/v4") };
+        return GithubClient::new_gitlab(&api_base, forge.token.clone());
+    }
     if forge.kind == ForgeKind::Gitea {
         let base = forge.url.as_deref().map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()).unwrap_or("https://gitea.com");
         let api_base = if base.ends_with("/api/v1") { base.to_string() } else { format!("{base}/api/v1") };
@@ -227,7 +231,8 @@ fn token_owner(client: &GithubClient) -> Result<String> {
     match client.get_page(&url, None)? {
         super::github::PageResponse::Fresh { body, .. } => {
             let user: serde_json::Value = serde_json::from_str(&body)?;
-            user["login"].as_str().map(str::to_string).ok_or_else(|| anyhow!("{url}: no login in the answer"))
+            // GitHub and Gitea say `login`, GitLab `username`.
+            user["login"].as_str().or(user["username"].as_str()).map(str::to_string).ok_or_else(|| anyhow!("{url}: no login in the answer"))
         }
         super::github::PageResponse::NotModified => bail!("{url}: unexpected 304"),
     }
@@ -243,11 +248,13 @@ fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &Repo
         // GitHub takes any user name with a token; Gitea wants the account's (or `oauth2`).
         credentials: forge.token.clone().map(|t| match forge.kind {
             ForgeKind::Gitea => (forge.username.clone().or(forge.user.clone()).unwrap_or_else(|| "oauth2".into()), t),
+            // GitLab takes a personal access token as the password of the user `oauth2`.
+            ForgeKind::Gitlab => ("oauth2".to_string(), t),
             _ => ("x-access-token".to_string(), t),
         }),
         wiki_dir: sibling(&git_dir, "wiki.git"),
         git_dir,
-        metadata: forge.issues.then(|| (client_index, repo.clone())),
+        metadata: (forge.issues && forge.kind != ForgeKind::Gitlab).then(|| (client_index, repo.clone())),
     })
 }
 

@@ -16,6 +16,7 @@
 //!   sorted by update time; pull requests included, told apart by `pull_request`),
 //!   `/issues/{n}/comments`, `/pulls`, `/pulls/{n}`, `/pulls/{n}/reviews`, `/pulls/{n}/comments`;
 //!   a private repository's endpoints answer 404 without the token, as GitHub's do;
+//! * GitLab REST v4's project listings under `/api/v4`, in GitLab's project shape;
 //! * GitHub Enterprise's `/api/v3` prefix is accepted too, and so is Gitea's `/api/v1` with
 //!   `Authorization: token …` (Gitea/Forgejo copy these shapes; tests shape their data the
 //!   Gitea way where it differs: `stars_count`, `"pull_request": null`, review comments under
@@ -273,6 +274,10 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         return throttled(throttle);
     }
     let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
+    // GitLab (/api/v4) lists projects in its own shape.
+    if let Some(gitlab_path) = path.strip_prefix("/api/v4") {
+        return gitlab_route(state, request, gitlab_path, query, port);
+    }
     // GitHub Enterprise serves under /api/v3; Gitea/Forgejo under /api/v1 with the same shapes.
     let path = path.strip_prefix("/api/v3").or_else(|| path.strip_prefix("/api/v1")).unwrap_or(path);
     let authenticated = match request.header("authorization") {
@@ -313,6 +318,41 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
     let mut listed = listed;
     listed.sort_by(|a, b| a["full_name"].as_str().cmp(&b["full_name"].as_str())); // GitHub's default sort
     paginate(state, request, path, query, listed, port)
+}
+
+/// GitLab REST v4's project listings (`/projects?membership=true`, `/users/{u}/projects`,
+/// `/groups/{g}/projects`, `/user`), served from the same repositories in GitLab's shape.
+fn gitlab_route(state: &mut State, request: &RecordedRequest, path: &str, query: &str, port: u16) -> Reply {
+    let authenticated = match request.header("authorization") {
+        None => false,
+        Some(value) if value.strip_prefix("Bearer ") == Some(state.token.as_str()) => true,
+        Some(_) => return error("401 Unauthorized", "401 Unauthorized"),
+    };
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let owner_of = |r: &Value| r["owner"]["login"].as_str().unwrap_or_default().to_string();
+    let repos: Vec<Value> = match segments.as_slice() {
+        ["user"] if authenticated => {
+            let login = state.repos.first().map(owner_of).unwrap_or_else(|| "octocat".into());
+            return single(request, json!({"id": 1, "username": login, "name": login, "state": "active"}));
+        }
+        ["projects"] if authenticated => state.repos.clone(),
+        ["users", u, "projects"] | ["groups", u, "projects"] => {
+            state.repos.iter().filter(|r| owner_of(r) == *u && (authenticated || r["private"] == false)).cloned().collect()
+        }
+        _ => return error("404 Not Found", "404 Not Found"),
+    };
+    let projects = repos
+        .iter()
+        .map(|r| json!({
+            "id": r["id"], "name": r["name"], "path": r["name"], "path_with_namespace": r["full_name"],
+            "namespace": {"full_path": r["owner"]["login"], "kind": "user"},
+            "visibility": if r["private"] == true { "private" } else { "public" },
+            "web_url": r["html_url"], "http_url_to_repo": r["clone_url"], "default_branch": r["default_branch"],
+            "wiki_enabled": r["has_wiki"], "issues_enabled": r["has_issues"], "star_count": r["stargazers_count"],
+            "archived": r["archived"], "last_activity_at": r["pushed_at"], "forked_from_project": null
+        }))
+        .collect();
+    paginate(state, request, &format!("/api/v4{path}"), query, projects, port)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -24,13 +24,16 @@ pub enum Flavor {
     Github,
     /// Gitea / Forgejo: `/api/v1`, `Authorization: token …`, pages of at most 50 (`limit=`).
     Gitea,
+    /// GitLab: `/api/v4`, the token as `Authorization: Bearer …` (GitLab takes personal access
+    /// tokens that way), `Link` pagination like GitHub's; projects have their own shape.
+    Gitlab,
 }
 
 impl Flavor {
     /// The page-size parameter at its largest allowed value.
     pub fn page_size(self) -> &'static str {
         match self {
-            Flavor::Github => "per_page=100",
+            Flavor::Github | Flavor::Gitlab => "per_page=100",
             Flavor::Gitea => "limit=50",
         }
     }
@@ -84,6 +87,11 @@ impl GithubClient {
     /// A client for a Gitea or Forgejo instance; `api_base` is `https://host/api/v1`.
     pub fn new_gitea(api_base: &str, token: Option<Secret>) -> Result<Self> {
         Self::with_flavor(Flavor::Gitea, api_base, token)
+    }
+
+    /// A client for GitLab (gitlab.com or self-managed); `api_base` is `https://host/api/v4`.
+    pub fn new_gitlab(api_base: &str, token: Option<Secret>) -> Result<Self> {
+        Self::with_flavor(Flavor::Gitlab, api_base, token)
     }
 
     pub fn flavor(&self) -> Flavor {
@@ -190,7 +198,7 @@ impl GithubClient {
         if let Some(token) = &self.token {
             // The token travels only in this header; `sensitive` keeps it out of reqwest's Debug output.
             let scheme = match self.flavor {
-                Flavor::Github => "Bearer",
+                Flavor::Github | Flavor::Gitlab => "Bearer",
                 Flavor::Gitea => "token",
             };
             let mut value = HeaderValue::from_str(&format!("{scheme} {}", token.expose()))

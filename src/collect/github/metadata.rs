@@ -128,7 +128,7 @@ fn pull_document(client: &GithubClient, base: &str, number: u64, listed: &Value)
     pull["comments_list"] = Value::Array(list_all(client, &format!("{base}/issues/{number}/comments?{page}"))?);
     let reviews = list_all(client, &format!("{base}/pulls/{number}/reviews?{page}"))?;
     pull["review_comments"] = Value::Array(match client.flavor() {
-        Flavor::Github => list_all(client, &format!("{base}/pulls/{number}/comments?{page}"))?,
+        Flavor::Github | Flavor::Gitlab => list_all(client, &format!("{base}/pulls/{number}/comments?{page}"))?,
         // Gitea keeps review comments under each review.
         Flavor::Gitea => {
             let mut all = Vec::new();

@@ -30,6 +30,10 @@ impl RepoListing {
                 format!("{api_base}/user/repos?affiliation=owner,collaborator,organization_member&{page}")
             }
             (RepoListing::Authenticated, Flavor::Gitea) => format!("{api_base}/user/repos?{page}"),
+            (RepoListing::Authenticated, Flavor::Gitlab) => format!("{api_base}/projects?membership=true&{page}"),
+            (RepoListing::User(user), Flavor::Gitlab) => format!("{api_base}/users/{user}/projects?{page}"),
+            (RepoListing::Org(group), Flavor::Gitlab) => format!("{api_base}/groups/{group}/projects?include_subgroups=true&{page}"),
+            (RepoListing::Starred, Flavor::Gitlab) => format!("{api_base}/projects?starred=true&{page}"),
             (RepoListing::User(user), _) => format!("{api_base}/users/{user}/repos?{page}"),
             (RepoListing::Org(org), _) => format!("{api_base}/orgs/{org}/repos?{page}"),
             (RepoListing::Starred, _) => format!("{api_base}/user/starred?{page}"),
@@ -126,8 +130,15 @@ impl GithubClient {
                 },
                 PageResponse::Fresh { body, etag, next } => {
                     changed = true;
-                    let repos: Vec<RepoSummary> = serde_json::from_str(&body)
-                        .with_context(|| format!("GitHub returned an unexpected repository list from {url}"))?;
+                    let repos: Vec<RepoSummary> = match self.flavor() {
+                        Flavor::Gitlab => {
+                            let projects: Vec<serde_json::Value> = serde_json::from_str(&body)
+                                .with_context(|| format!("GitLab returned an unexpected project list from {url}"))?;
+                            projects.iter().map(summary_of_gitlab_project).collect::<Result<_>>()?
+                        }
+                        _ => serde_json::from_str(&body)
+                            .with_context(|| format!("the forge returned an unexpected repository list from {url}"))?,
+                    };
                     CachedPage { etag: etag.unwrap_or_default(), next, repos }
                 }
             };
@@ -144,4 +155,29 @@ impl GithubClient {
         tracing::info!(?listing, repos = repos.len(), changed, requests, "listed GitHub repositories");
         Ok(RepoList { repos, changed, requests })
     }
+}
+
+/// A GitLab project in the shape the collector uses (GitLab's field names differ from GitHub's).
+fn summary_of_gitlab_project(p: &serde_json::Value) -> Result<RepoSummary> {
+    let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let full_name = text("path_with_namespace").context("a GitLab project without path_with_namespace")?;
+    let (owner, name) = full_name.rsplit_once('/').map(|(o, n)| (o.to_string(), n.to_string())).unwrap_or(("_".into(), full_name.clone()));
+    Ok(RepoSummary {
+        id: p.get("id").and_then(|v| v.as_u64()).unwrap_or_default(),
+        name,
+        full_name: full_name.clone(),
+        owner: RepoOwner { login: owner },
+        private: text("visibility").as_deref() != Some("public"),
+        fork: p.get("forked_from_project").is_some_and(|f| !f.is_null()),
+        archived: p.get("archived").and_then(|v| v.as_bool()).unwrap_or(false),
+        html_url: text("web_url").unwrap_or_default(),
+        clone_url: text("http_url_to_repo").context("a GitLab project without http_url_to_repo")?,
+        default_branch: text("default_branch"),
+        has_wiki: p.get("wiki_enabled").and_then(|v| v.as_bool()).unwrap_or(false),
+        has_issues: p.get("issues_enabled").and_then(|v| v.as_bool()).unwrap_or(false),
+        stargazers_count: p.get("star_count").and_then(|v| v.as_u64()).unwrap_or(0),
+        language: None,
+        pushed_at: text("last_activity_at"),
+        updated_at: text("last_activity_at"),
+    })
 }
