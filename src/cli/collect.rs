@@ -100,10 +100,7 @@ pub fn run_backup(args: BackupArgs) -> Result<()> {
     };
     let name = args.path.clone().unwrap_or_else(|| dest.file_name().map_or("forge".into(), |n| n.to_string_lossy().into_owned()));
     let pushed = crate::store::push(&store, &crate::store::PushRequest { source: crate::store::PushSource::Path(dest.clone()), name })?;
-    let value = crate::phase_output::go_json(&serde_json::json!({
-        "id": pushed.snapshot_id, "logicalSize": pushed.logical_size, "physicalSize": pushed.physical_size
-    }));
-    crate::phase_output::write_line(&mut std::io::stdout().lock(), &args.output_name, &value)?;
+    super::print_artifact(&args.output_name, &pushed)?;
     tracing::info!(snapshot = %pushed.snapshot_id, added_bytes = pushed.physical_size, "pushed the collected volume");
     finish(&report, args.allow_partial)
 }

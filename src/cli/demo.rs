@@ -53,10 +53,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         bail!("collecting {repo} failed: {why}");
     }
     let outcome = store::push(&store, &PushRequest { source: PushSource::Path(volume.clone()), name: "demo".into() })?;
-    let value = crate::phase_output::go_json(&serde_json::json!({
-        "id": outcome.snapshot_id, "logicalSize": outcome.logical_size, "physicalSize": outcome.physical_size
-    }));
-    crate::phase_output::write_line(&mut std::io::stdout().lock(), "kandoOutput", &value)?;
+    super::print_artifact("kandoOutput", &outcome)?;
 
     let restored = args.data.join("restored");
     store::pull(&store, &PullRequest { name: "demo".into(), snapshot: Some(outcome.snapshot_id.clone()), target: PullTarget::Path(restored.clone()) }, &mut std::io::sink())?;

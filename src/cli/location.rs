@@ -4,7 +4,6 @@ use super::RepoArgs;
 use crate::store::{self, DeleteOutcome, PullRequest, PullTarget, PushRequest, PushSource};
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
-use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -77,16 +76,6 @@ struct DeleteArgs {
     choice: SnapshotChoice,
 }
 
-/// What push prints as the value of its phase output: kando's kopia `SnapshotInfo`.
-#[derive(Serialize)]
-struct SnapshotInfo<'a> {
-    id: &'a str,
-    #[serde(rename = "logicalSize")]
-    logical_size: u64,
-    #[serde(rename = "physicalSize")]
-    physical_size: u64,
-}
-
 pub fn run(args: LocationArgs) -> Result<()> {
     match args.command {
         LocationCommand::Push(a) => push(a),
@@ -105,12 +94,7 @@ fn push(args: PushArgs) -> Result<()> {
         snapshot = %outcome.snapshot_id, logical_bytes = outcome.logical_size, added_bytes = outcome.physical_size,
         location = %store.describe(), "pushed"
     );
-    let value = crate::phase_output::go_json(&SnapshotInfo {
-        id: &outcome.snapshot_id,
-        logical_size: outcome.logical_size,
-        physical_size: outcome.physical_size,
-    });
-    crate::phase_output::write_line(&mut std::io::stdout().lock(), &args.output_name, &value)
+    super::print_artifact(&args.output_name, &outcome)
 }
 
 fn pull(args: PullArgs) -> Result<()> {

@@ -77,6 +77,11 @@ impl RepoArgs {
     }
 }
 
+/// Prints the artifact line of a push on stdout (the only thing a push command prints there).
+fn print_artifact(key: &str, outcome: &crate::store::PushOutcome) -> anyhow::Result<()> {
+    crate::phase_output::write_line(&mut std::io::stdout().lock(), key, &outcome.artifact())
+}
+
 /// Runs the command line and returns the process exit status (0, or 69 on any failure).
 pub fn run(args: Vec<OsString>) -> i32 {
     let cli = match Cli::try_parse_from(args) {

@@ -30,6 +30,27 @@ pub struct PushOutcome {
     pub repository_created: bool,
 }
 
+/// kando's kopia `SnapshotInfo`, the value of the artifact line push prints (fields in Go's order).
+#[derive(serde::Serialize)]
+struct SnapshotInfo<'a> {
+    id: &'a str,
+    #[serde(rename = "logicalSize")]
+    logical_size: u64,
+    #[serde(rename = "physicalSize")]
+    physical_size: u64,
+}
+
+impl PushOutcome {
+    /// The artifact Kanister keeps for this push and passes back as `--kopia-snapshot`.
+    pub fn artifact(&self) -> String {
+        crate::phase_output::go_json(&SnapshotInfo {
+            id: &self.snapshot_id,
+            logical_size: self.logical_size,
+            physical_size: self.physical_size,
+        })
+    }
+}
+
 pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
     if request.name.is_empty() {
         bail!("--path is empty: name what you push (e.g. --path backups/forge)");
