@@ -27,24 +27,36 @@ fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
     }
 }
 
-/// Registers every value under `.Secrets.*.Data.*` (decoded, and as given) and every string under
-/// `.Profile.Credential` with the redaction list, so rendered commands and streamed output never
-/// show them.
+/// Registers every value under `.Secrets.*.Data.*` (decoded, and as given) and the secret values
+/// of `.Profile.Credential` (its key pair, and its Kubernetes Secret's data) with the redaction
+/// list, so rendered commands and streamed output never show them. Only values: registering
+/// field names or types (`keyPair`, `Secret`) would star those words out of every log line.
 pub fn register_secrets(ctx: &Value) {
     if let Some(Value::Object(secrets)) = ctx.get("Secrets") {
-        for s in secrets.values() {
-            for field in ["data", "Data", "stringData"] {
-                if let Some(Value::Object(data)) = s.get(field) {
-                    for v in data.values() {
-                        register_secret_value(v);
-                    }
-                }
-            }
+        secrets.values().for_each(register_secret_object_data);
+    }
+    if let Some(credential) = ctx.get("Profile").and_then(|p| field(p, "Credential")) {
+        if let Some(Value::Object(key_pair)) = field(credential, "KeyPair") {
+            key_pair.values().for_each(register_secret_value);
+        }
+        if let Some(secret) = field(credential, "Secret") {
+            register_secret_object_data(secret);
         }
     }
-    if let Some(credential) = ctx.get("Profile").and_then(|p| p.get("Credential")) {
-        register_strings(credential);
+}
+
+/// The `data`/`stringData` values of a Kubernetes Secret object.
+fn register_secret_object_data(secret: &Value) {
+    for name in ["data", "Data", "stringData"] {
+        if let Some(Value::Object(data)) = secret.get(name) {
+            data.values().for_each(register_secret_value);
+        }
     }
+}
+
+/// A field by its Go name, in any casing (the Profile CR uses lower case).
+fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+    v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 fn register_secret_value(v: &Value) {
@@ -55,17 +67,6 @@ fn register_secret_value(v: &Value) {
                 secret::register(&decoded);
             }
         }
-    }
-}
-
-/// Every string leaf of `v`; a Secret object inside the credential has base64 data, so those
-/// are registered decoded as well.
-fn register_strings(v: &Value) {
-    match v {
-        Value::String(s) => register_secret_value(&Value::String(s.clone())),
-        Value::Array(items) => items.iter().for_each(register_strings),
-        Value::Object(m) => m.values().for_each(register_strings),
-        _ => {}
     }
 }
 
