@@ -69,6 +69,15 @@ pub fn load(arg: Option<&str>) -> Result<Location> {
     parse(&text).with_context(|| origin.to_string())
 }
 
+/// Like [`load_text`], but `None` when no profile was given anywhere (a profile is optional there).
+pub fn load_text_if_given(arg: Option<&str>) -> Result<Option<(String, String)>> {
+    let given = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    if arg.is_none() && !given(PROFILE_ENV) && !given(PROFILE_FILE_ENV) {
+        return Ok(None);
+    }
+    load_text(arg).map(Some)
+}
+
 /// The profile's JSON text and where it came from, from the same sources as [`load`].
 pub fn load_text(arg: Option<&str>) -> Result<(String, String)> {
     Ok(match arg {

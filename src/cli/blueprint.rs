@@ -178,8 +178,9 @@ fn run_action(args: RunArgs) -> Result<()> {
                 None => None,
             };
             let object = crate::kube::ObjectRef { kind: kind.to_string(), namespace: namespace.to_string(), name: name.to_string() };
+            let cluster = cluster.as_ref().ok_or_else(|| anyhow!("--object reads the workload from the cluster: drop --local, or give the context with --context"))?;
             let from_cluster = crate::kube::build_context(
-                cluster.as_ref().expect("a cluster is required for --object"),
+                cluster,
                 &object,
                 &action.secret_names,
                 &action.config_map_names,
@@ -188,8 +189,7 @@ fn run_action(args: RunArgs) -> Result<()> {
             .await?;
             merge_into(&mut context, from_cluster);
         }
-        if args.profile.is_some() || std::env::var_os(crate::profile::PROFILE_ENV).is_some() || std::env::var_os(crate::profile::PROFILE_FILE_ENV).is_some() {
-            let (text, origin) = crate::profile::load_text(args.profile.as_deref())?;
+        if let Some((text, origin)) = crate::profile::load_text_if_given(args.profile.as_deref())? {
             crate::profile::parse(&text).with_context(|| origin.clone())?; // one clear line for a bad profile, before any phase runs
             context["Profile"] = serde_json::from_str(&text)?;
         }

@@ -266,24 +266,13 @@ impl<'a> Checker<'a> {
                 seen.push(name);
             }
         }
-        for (i, phase) in action.phases.iter().enumerate() {
-            let allowed = action.phases[..i].iter().filter_map(|p| p.name).collect();
+        // Each phase may read the outputs of the phases before it; the deferred phase runs
+        // after all of them.
+        let deferred = action.defer.as_ref().map(|d| (action.phases.len(), d));
+        for (earlier, phase) in action.phases.iter().enumerate().chain(deferred) {
+            let allowed = action.phases[..earlier].iter().filter_map(|p| p.name).collect();
             self.phase(
                 phase,
-                &PhaseScope {
-                    action: action.name,
-                    object_kind: action.kind.or(self.object_kind),
-                    allowed,
-                    all: all.clone(),
-                    declared: &action.declared,
-                },
-            );
-        }
-        if let Some(defer) = &action.defer {
-            // The deferred phase runs after all others.
-            let allowed = action.phases.iter().filter_map(|p| p.name).collect();
-            self.phase(
-                defer,
                 &PhaseScope {
                     action: action.name,
                     object_kind: action.kind.or(self.object_kind),
