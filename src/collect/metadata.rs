@@ -4,22 +4,15 @@
 use anyhow::{Context, Result};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
 
 pub struct MetadataWriter {
     root: PathBuf,
-    pub files_written: AtomicU64,
-    pub files_unchanged: AtomicU64,
 }
 
 impl MetadataWriter {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        MetadataWriter { root: root.into(), files_written: AtomicU64::new(0), files_unchanged: AtomicU64::new(0) }
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
+        MetadataWriter { root: root.into() }
     }
 
     /// Writes `value` to `rel` (e.g. `issues/12.json`) unless the file already holds exactly it.
@@ -29,7 +22,6 @@ impl MetadataWriter {
         let mut text = serde_json::to_string_pretty(&canonical(value))?;
         text.push('\n');
         if std::fs::read(&path).is_ok_and(|old| old == text.as_bytes()) {
-            self.files_unchanged.fetch_add(1, Ordering::Relaxed);
             return Ok(false);
         }
         let dir = path.parent().expect("metadata paths have a parent");
@@ -38,7 +30,6 @@ impl MetadataWriter {
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         std::io::Write::write_all(&mut tmp, text.as_bytes())?;
         tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
-        self.files_written.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
