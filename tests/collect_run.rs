@@ -281,3 +281,54 @@ fn a_gitlab_account_is_mirrored_with_token_auth_and_its_own_project_shape() {
     let out = collect(&conf);
     assert!(stderr(&out).contains("0 new, 0 updated, 1 unchanged, 0 failed; 0 bytes fetched"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_gitlab_projects_issues_merge_requests_and_releases_are_kept_in_gitlabs_shapes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("oauth2".into(), TOKEN.into())), ..Default::default() });
+    Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    let gitlab = FakeGithub::start(TOKEN, vec![gh_repo(1, "app", &server)], 1); // one item per page: pagination is exercised
+    gitlab.set_meta("octo/app", app_meta());
+    let dest = tmp.path().join("volume");
+    let conf = tmp.path().join("conf.yml");
+    fs::write(
+        &conf,
+        format!("source:\n  gitlab:\n    - token: GH_TOKEN_FOR_TEST\n      url: {}\n      issues: true\ndestination:\n  local:\n    - path: {}\n", gitlab.base_url(), dest.display()),
+    )
+    .unwrap();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("1 new, 0 updated, 0 unchanged, 0 failed"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("not collected"), "no warning about GitLab metadata any more: {}", stderr(&out));
+    let meta = dest.join("127.0.0.1/octo/app.metadata");
+    let read = |rel: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(meta.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))).unwrap()
+    };
+    let issue = read("issues/1.json");
+    assert_eq!(issue["state"], "opened");
+    let notes: Vec<&str> = issue["discussions"].as_array().unwrap().iter().map(|d| d["notes"][0]["body"].as_str().unwrap()).collect();
+    assert_eq!(notes, ["me too", "and me"], "both discussions, across two pages");
+    let mr = read("merge_requests/2.json");
+    assert!(mr["diff_refs"].is_object(), "the single merge request is stored, not only the list entry");
+    assert_eq!(mr["approvals"]["approved_by"][0]["user"]["username"], "reviewer");
+    assert_eq!(mr["discussions"][0]["notes"][0]["body"], "looks good");
+    assert!(!meta.join("issues/2.json").exists() && !meta.join("pulls").exists(), "merge requests live apart from issues");
+    let releases: Vec<_> = fs::read_dir(meta.join("releases")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(releases.len(), 1, "{releases:?}");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&fs::read(&releases[0]).unwrap()).unwrap()["tag_name"], "v1.0.0");
+    assert!(meta.join("labels/bug.json").exists() && meta.join("milestones/1.json").exists());
+    assert_no_token(&out, &dest);
+
+    // A new comment on the merge request: the next run asks with updated_after and refetches only it.
+    gitlab.edit_meta("octo/app", |m| {
+        m.issues[1]["updated_at"] = json!("2024-03-01T00:00:00Z");
+        m.comments.get_mut(&2).unwrap().push(comment_json(202, "merged, thanks"));
+    });
+    gitlab.clear_requests();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let targets: Vec<String> = gitlab.requests().iter().map(|r| r.target.clone()).collect();
+    assert!(targets.iter().any(|t| t.contains("/merge_requests?") && t.contains("updated_after=2024-02-02T00:00:00Z")), "{targets:?}");
+    assert!(!targets.iter().any(|t| t.contains("/issues/1/discussions")), "the unchanged issue is not read again: {targets:?}");
+    assert_eq!(read("merge_requests/2.json")["discussions"].as_array().unwrap().len(), 2);
+}

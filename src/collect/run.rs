@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Result};
 
 use super::config::{BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source};
-use super::github::{fetch_repo_metadata, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
+use super::github::{fetch_gitlab_metadata, fetch_repo_metadata, Flavor, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
 use super::metadata::MetadataWriter;
 use super::mirror::{is_not_found, mirror_all_reporting, MirrorChange, MirrorJob, MirrorOptions};
 use super::state::CollectState;
@@ -124,12 +124,19 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
         for (index, t) in targets.iter().enumerate() {
             let Some((client_index, repo)) = &t.metadata else { continue };
             let writer = MetadataWriter::new(t.git_dir.with_extension("metadata"));
-            let mut repo_state = state.repos.get(&repo.full_name).cloned().unwrap_or_default();
-            match fetch_repo_metadata(&clients[*client_index], &mut state.pages, repo, &writer, &mut repo_state) {
+            let client = &clients[*client_index];
+            // Keyed by API as well: a GitHub and a GitLab repository may share `owner/name`.
+            let state_key = format!("{}|{}", client.api_base(), repo.full_name);
+            let mut repo_state = state.repos.get(&state_key).cloned().unwrap_or_default();
+            let fetched = match client.flavor() {
+                Flavor::Gitlab => fetch_gitlab_metadata(client, &mut state.pages, repo, &writer, &mut repo_state),
+                Flavor::Github | Flavor::Gitea => fetch_repo_metadata(client, &mut state.pages, repo, &writer, &mut repo_state),
+            };
+            match fetched {
                 Ok(outcome) => {
                     report.metadata_items_fetched += outcome.items_fetched;
                     report.metadata_files_changed += outcome.files_changed;
-                    state.repos.insert(repo.full_name.clone(), repo_state);
+                    state.repos.insert(state_key, repo_state);
                 }
                 Err(e) => {
                     metadata_failures.insert(index, format!("metadata incomplete: {e:#}"));
@@ -177,9 +184,6 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
 
 fn github_client(forge: &ForgeSource) -> Result<GithubClient> {
     if forge.kind == ForgeKind::Gitlab {
-        if forge.issues {
-            tracing::warn!("gitlab: issues and merge requests are not collected yet; repositories and wikis are");
-        }
         let base = forge.url.as_deref().map(|u| u.trim_end_matches('/')).filter(|u| !u.is_empty()).unwrap_or("https://gitlab.com");
         let api_base = if base.ends_with("/api/v4") { base.to_string() } else { format!("{base}/api/v4") };
         return GithubClient::new_gitlab(&api_base, forge.token.clone());
@@ -254,7 +258,7 @@ fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &Repo
         }),
         wiki_dir: sibling(&git_dir, "wiki.git"),
         git_dir,
-        metadata: (forge.issues && forge.kind != ForgeKind::Gitlab).then(|| (client_index, repo.clone())),
+        metadata: forge.issues.then(|| (client_index, repo.clone())),
     })
 }
 

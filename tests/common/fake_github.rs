@@ -16,7 +16,8 @@
 //!   sorted by update time; pull requests included, told apart by `pull_request`),
 //!   `/issues/{n}/comments`, `/pulls`, `/pulls/{n}`, `/pulls/{n}/reviews`, `/pulls/{n}/comments`;
 //!   a private repository's endpoints answer 404 without the token, as GitHub's do;
-//! * GitLab REST v4's project listings under `/api/v4`, in GitLab's project shape;
+//! * GitLab REST v4's project listings under `/api/v4`, in GitLab's project shape, and each
+//!   project's labels, milestones, releases, issues, merge requests, discussions and approvals;
 //! * GitHub Enterprise's `/api/v3` prefix is accepted too, and so is Gitea's `/api/v1` with
 //!   `Authorization: token …` (Gitea/Forgejo copy these shapes; tests shape their data the
 //!   Gitea way where it differs: `stars_count`, `"pull_request": null`, review comments under
@@ -330,6 +331,11 @@ fn gitlab_route(state: &mut State, request: &RecordedRequest, path: &str, query:
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let owner_of = |r: &Value| r["owner"]["login"].as_str().unwrap_or_default().to_string();
+    if let ["projects", id, rest @ ..] = segments.as_slice() {
+        if !rest.is_empty() {
+            return gitlab_project_endpoint(state, request, id, rest, path, query, authenticated, port);
+        }
+    }
     let repos: Vec<Value> = match segments.as_slice() {
         ["user"] if authenticated => {
             let login = state.repos.first().map(owner_of).unwrap_or_else(|| "octocat".into());
@@ -353,6 +359,78 @@ fn gitlab_route(state: &mut State, request: &RecordedRequest, path: &str, query:
         }))
         .collect();
     paginate(state, request, &format!("/api/v4{path}"), query, projects, port)
+}
+
+/// GitLab REST v4's per-project metadata: `/projects/:id/{labels,milestones,releases}`,
+/// `/issues` and `/merge_requests` (with `updated_after=`, `order_by=updated_at&sort=asc`),
+/// `/merge_requests/:iid`, `/{issues,merge_requests}/:iid/discussions` and
+/// `/merge_requests/:iid/approvals`, translated into GitLab's shapes from the GitHub-shaped
+/// `RepoMeta` the tests set (pull requests become merge requests, comments discussions,
+/// reviews approvals). `:id` is the numeric id or the URL-encoded path, as GitLab accepts.
+#[allow(clippy::too_many_arguments)]
+fn gitlab_project_endpoint(state: &mut State, request: &RecordedRequest, id: &str, rest: &[&str], path: &str, query: &str, authenticated: bool, port: u16) -> Reply {
+    let decoded = id.replace("%2F", "/").replace("%2f", "/");
+    let Some(repo) = state
+        .repos
+        .iter()
+        .find(|r| (r["id"].to_string() == decoded || r["full_name"] == decoded.as_str()) && (authenticated || r["private"] == false))
+        .cloned()
+    else {
+        return error("404 Not Found", "404 Project Not Found");
+    };
+    let full_name = repo["full_name"].as_str().unwrap_or_default().to_string();
+    let meta = state.meta.get(&full_name).cloned().unwrap_or_default();
+    let number = |s: &str| s.parse::<u64>().unwrap_or(0);
+    let to_gitlab = |i: &Value| {
+        let mr = i.get("pull_request").is_some();
+        json!({
+            "id": i["id"], "iid": i["number"], "project_id": repo["id"], "title": i["title"], "description": i["body"],
+            "state": if i["state"] == "open" { "opened" } else { "closed" },
+            "author": {"id": 1, "username": i["user"]["login"]}, "labels": i["labels"].as_array().map(|l| l.iter().map(|x| x["name"].clone()).collect::<Vec<_>>()),
+            "created_at": i["created_at"], "updated_at": i["updated_at"], "closed_at": i["closed_at"],
+            "user_notes_count": i["comments"],
+            "web_url": format!("https://gitlab.example/{full_name}/-/{}/{}", if mr { "merge_requests" } else { "issues" }, i["number"]),
+        })
+    };
+    let discussions_of = |n: u64| -> Vec<Value> {
+        meta.comments.get(&n).cloned().unwrap_or_default().iter().map(|c| json!({
+            "id": format!("{:040x}", c["id"].as_u64().unwrap_or(0)), "individual_note": true,
+            "notes": [{"id": c["id"], "type": null, "body": c["body"], "author": {"id": 1, "username": c["user"]["login"]},
+                       "created_at": c["created_at"], "updated_at": c["updated_at"], "system": false, "noteable_iid": n}]
+        })).collect()
+    };
+    let updated_filter = |items: Vec<Value>| -> Vec<Value> {
+        let after = query.split('&').find_map(|kv| kv.strip_prefix("updated_after=")).map(|s| s.replace("%2B", "+"));
+        let mut items: Vec<Value> = items.into_iter().filter(|i| after.as_deref().is_none_or(|a| i["updated_at"].as_str().unwrap_or("") >= a)).collect();
+        items.sort_by(|a, b| a["updated_at"].as_str().cmp(&b["updated_at"].as_str()));
+        items
+    };
+    let items = match rest {
+        ["labels"] => meta.labels.iter().map(|l| json!({"id": l["id"], "name": l["name"], "color": "#d9534f", "description": l["description"]})).collect(),
+        ["milestones"] => meta.milestones.iter().map(|m| json!({"id": m["id"], "iid": m["number"], "title": m["title"], "state": "active"})).collect(),
+        ["releases"] => meta.releases.iter().map(|r| json!({"tag_name": r["tag_name"], "name": r["name"], "description": r["body"],
+            "created_at": r["created_at"], "released_at": r["published_at"], "assets": {"count": 0, "links": [], "sources": []}})).collect(),
+        ["issues"] => updated_filter(meta.issues.iter().filter(|i| i.get("pull_request").is_none()).map(to_gitlab).collect()),
+        ["merge_requests"] => updated_filter(meta.issues.iter().filter(|i| i.get("pull_request").is_some()).map(to_gitlab).collect()),
+        ["merge_requests", n] => {
+            return match meta.issues.iter().find(|i| i.get("pull_request").is_some() && i["number"] == number(n)) {
+                Some(i) => {
+                    let mut mr = to_gitlab(i);
+                    mr["diff_refs"] = json!({"base_sha": "0".repeat(40), "head_sha": "1".repeat(40), "start_sha": "0".repeat(40)});
+                    single(request, mr)
+                }
+                None => error("404 Not Found", "404 Not found"),
+            };
+        }
+        ["issues", n, "discussions"] | ["merge_requests", n, "discussions"] => discussions_of(number(n)),
+        ["merge_requests", n, "approvals"] => {
+            let approved_by: Vec<Value> = meta.reviews.get(&number(n)).cloned().unwrap_or_default().iter()
+                .filter(|r| r["state"] == "APPROVED").map(|r| json!({"user": {"id": 2, "username": r["user"]["login"]}})).collect();
+            return single(request, json!({"iid": number(n), "approved": !approved_by.is_empty(), "approved_by": approved_by}));
+        }
+        _ => return error("404 Not Found", "404 Not Found"),
+    };
+    paginate(state, request, &format!("/api/v4{path}"), query, items, port)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -34,6 +34,9 @@ struct CachedList {
 pub struct RepoMetaState {
     /// The newest `updated_at` among the issues and pull requests stored.
     pub issues_since: Option<String>,
+    /// GitLab lists merge requests apart from issues: the newest `updated_at` among them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_requests_since: Option<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -145,7 +148,7 @@ fn pull_document(client: &GithubClient, base: &str, number: u64, listed: &Value)
 }
 
 /// All pages of a list, revalidating cached pages; returns the items and whether any page was fresh.
-fn list(client: &GithubClient, cache: &mut PageCache, first: &str) -> Result<(Vec<Value>, bool)> {
+pub(super) fn list(client: &GithubClient, cache: &mut PageCache, first: &str) -> Result<(Vec<Value>, bool)> {
     let mut items = Vec::new();
     let mut fresh = false;
     let mut next = Some(first.to_string());
@@ -173,19 +176,19 @@ fn list(client: &GithubClient, cache: &mut PageCache, first: &str) -> Result<(Ve
 }
 
 /// All pages of a list, uncached (per-item lists are read only when the item changed).
-fn list_all(client: &GithubClient, first: &str) -> Result<Vec<Value>> {
+pub(super) fn list_all(client: &GithubClient, first: &str) -> Result<Vec<Value>> {
     let mut scratch = PageCache::default();
     Ok(list(client, &mut scratch, first)?.0)
 }
 
-fn get_one(client: &GithubClient, url: &str) -> Result<Value> {
+pub(super) fn get_one(client: &GithubClient, url: &str) -> Result<Value> {
     match client.get_page(url, None)? {
         PageResponse::Fresh { body, .. } => serde_json::from_str(&body).with_context(|| format!("{url}: not JSON")),
         PageResponse::NotModified => anyhow::bail!("{url}: 304 to an unconditional request"),
     }
 }
 
-fn key_text(v: &Value) -> String {
+pub(super) fn key_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

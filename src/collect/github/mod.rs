@@ -4,6 +4,7 @@
 //! requests with `If-None-Match`, and waits for rate limits as GitHub documents them.
 
 mod client;
+mod gitlab_metadata;
 mod link;
 mod metadata;
 mod rate_limit;
@@ -11,6 +12,7 @@ mod repos;
 mod select;
 
 pub use client::{http_status, Flavor, GithubClient, HttpStatus, PageResponse, API_VERSION, PUBLIC_API};
+pub use gitlab_metadata::fetch_gitlab_metadata;
 pub use metadata::{fetch_repo_metadata, MetadataOutcome, PageCache, RepoMetaState};
 pub use rate_limit::RateLimitPolicy;
 pub use repos::{ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};

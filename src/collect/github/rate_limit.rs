@@ -34,8 +34,9 @@ impl LimitHeaders {
         let number = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         LimitHeaders {
             retry_after_secs: number("retry-after"),
-            remaining: number("x-ratelimit-remaining"),
-            reset_epoch: number("x-ratelimit-reset"),
+            // GitLab sends the same facts without the `x-` prefix.
+            remaining: number("x-ratelimit-remaining").or_else(|| number("ratelimit-remaining")),
+            reset_epoch: number("x-ratelimit-reset").or_else(|| number("ratelimit-reset")),
         }
     }
 
@@ -83,6 +84,16 @@ mod tests {
     fn exhausted_quota_waits_until_reset() {
         let headers = LimitHeaders { retry_after_secs: None, remaining: Some(0), reset_epoch: Some(NOW + 100) };
         assert_eq!(wait_for(&headers, 1, &RateLimitPolicy::default(), now()), Duration::from_secs(101));
+    }
+
+    #[test]
+    fn gitlabs_unprefixed_headers_are_read() {
+        let mut map = reqwest::header::HeaderMap::new();
+        map.insert("ratelimit-remaining", "0".parse().unwrap());
+        map.insert("ratelimit-reset", (NOW + 30).to_string().parse().unwrap());
+        let headers = LimitHeaders::from_headers(&map);
+        assert!(headers.says_limited());
+        assert_eq!(wait_for(&headers, 1, &RateLimitPolicy::default(), now()), Duration::from_secs(31));
     }
 
     #[test]

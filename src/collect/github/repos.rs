@@ -60,6 +60,9 @@ pub struct RepoSummary {
     pub has_wiki: bool,
     #[serde(default)]
     pub has_issues: bool,
+    /// GitLab only: whether the project has merge requests enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_merge_requests: Option<bool>,
     /// Gitea calls it `stars_count`.
     #[serde(default, alias = "stars_count")]
     pub stargazers_count: u64,
@@ -175,6 +178,8 @@ fn summary_of_gitlab_project(p: &serde_json::Value) -> Result<RepoSummary> {
         default_branch: text("default_branch"),
         has_wiki: p.get("wiki_enabled").and_then(|v| v.as_bool()).unwrap_or(false),
         has_issues: p.get("issues_enabled").and_then(|v| v.as_bool()).unwrap_or(false),
+        // Missing from the answer when the token sees the project only partly: try and see.
+        has_merge_requests: Some(p.get("merge_requests_enabled").and_then(|v| v.as_bool()).unwrap_or(true)),
         stargazers_count: p.get("star_count").and_then(|v| v.as_u64()).unwrap_or(0),
         language: None,
         pushed_at: text("last_activity_at"),

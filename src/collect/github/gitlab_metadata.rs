@@ -1,0 +1,175 @@
+//! A GitLab project's metadata, in GitLab's own shapes (REST v4), under `<repo>.metadata/`:
+//!
+//! | folder            | from                                             | file key   |
+//! |-------------------|--------------------------------------------------|------------|
+//! | `issues/`         | `/projects/:id/issues` + each one's `discussions` | `iid`      |
+//! | `merge_requests/` | `/projects/:id/merge_requests/:iid` + `discussions` + `approvals` | `iid` |
+//! | `releases/`       | `/projects/:id/releases`                          | `tag_name` |
+//! | `labels/`         | `/projects/:id/labels`                            | `name`     |
+//! | `milestones/`     | `/projects/:id/milestones`                        | `iid`      |
+//!
+//! Discussions rather than notes: they hold every note (comments, diff comments with their
+//! position, system notes) *and* the thread structure and resolved state, in one list.
+//!
+//! Later runs ask only for what changed, as for GitHub: issues and merge requests are listed
+//! with `updated_after=` the newest `updated_at` stored and sorted by update time, and an
+//! item's discussions are read again only when its `updated_at` moved.
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::client::{http_status, GithubClient};
+use super::metadata::{get_one, key_text, list, list_all, MetadataOutcome, PageCache, RepoMetaState};
+use super::repos::RepoSummary;
+use crate::collect::metadata::{file_name, MetadataWriter};
+
+pub fn fetch_gitlab_metadata(
+    client: &GithubClient,
+    cache: &mut PageCache,
+    repo: &RepoSummary,
+    writer: &MetadataWriter,
+    state: &mut RepoMetaState,
+) -> Result<MetadataOutcome> {
+    let base = format!("{}/projects/{}", client.api_base(), project_ref(repo));
+    let mut outcome = MetadataOutcome::default();
+
+    outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
+
+    // Small lists, read whole (every page revalidated) so removals upstream are seen.
+    for (folder, url, key) in [
+        ("labels", format!("{base}/labels?per_page=100"), "name"),
+        ("milestones", format!("{base}/milestones?per_page=100"), "iid"),
+        ("releases", format!("{base}/releases?per_page=100"), "tag_name"),
+    ] {
+        let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
+        if !fresh {
+            continue;
+        }
+        let mut keep = BTreeSet::new();
+        for item in &items {
+            let name = file_name(&key_text(&item[key]));
+            outcome.files_changed += u64::from(writer.write(&format!("{folder}/{name}"), item)?);
+            keep.insert(name);
+        }
+        writer.prune_folder(folder, &keep)?;
+    }
+
+    if repo.has_issues {
+        sync_changed_items(client, cache, repo, writer, &base, Kind::Issue, &mut state.issues_since, &mut outcome)?;
+    }
+    if repo.has_merge_requests != Some(false) {
+        sync_changed_items(client, cache, repo, writer, &base, Kind::MergeRequest, &mut state.merge_requests_since, &mut outcome)?;
+    }
+    Ok(outcome)
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Issue,
+    MergeRequest,
+}
+
+impl Kind {
+    /// The API path segment, which is also the folder name.
+    fn path(self) -> &'static str {
+        match self {
+            Kind::Issue => "issues",
+            Kind::MergeRequest => "merge_requests",
+        }
+    }
+}
+
+/// Lists the issues (or merge requests) updated since the last run and rewrites the ones whose
+/// `updated_at` moved, with their discussions.
+#[allow(clippy::too_many_arguments)]
+fn sync_changed_items(
+    client: &GithubClient,
+    cache: &mut PageCache,
+    repo: &RepoSummary,
+    writer: &MetadataWriter,
+    base: &str,
+    kind: Kind,
+    since: &mut Option<String>,
+    outcome: &mut MetadataOutcome,
+) -> Result<()> {
+    let folder = kind.path();
+    let after = since.as_deref().map(|s| format!("&updated_after={}", query_value(s))).unwrap_or_default();
+    // `scope=all`: every item of the project, not only those the token's user created.
+    let url = format!("{base}/{folder}?scope=all&state=all&order_by=updated_at&sort=asc&per_page=100{after}");
+    let (items, _) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
+    let mut newest = since.clone();
+    for item in items {
+        let iid = item["iid"].as_u64().with_context(|| format!("{}: an item of {folder} without an iid", repo.full_name))?;
+        let updated = item["updated_at"].as_str().unwrap_or_default().to_string();
+        let rel = format!("{folder}/{iid}.json");
+        let stored = writer.read(&rel).and_then(|v| v["updated_at"].as_str().map(str::to_string));
+        if stored.as_deref() != Some(updated.as_str()) {
+            let document = item_document(client, base, kind, iid, item).with_context(|| format!("{}: {folder} {iid}", repo.full_name))?;
+            outcome.items_fetched += 1;
+            outcome.files_changed += u64::from(writer.write(&rel, &document)?);
+        }
+        if newest.as_deref() < Some(updated.as_str()) {
+            newest = Some(updated);
+        }
+    }
+    *since = newest;
+    Ok(())
+}
+
+fn item_document(client: &GithubClient, base: &str, kind: Kind, iid: u64, listed: Value) -> Result<Value> {
+    let item_url = format!("{base}/{}/{iid}", kind.path());
+    let mut document = match kind {
+        Kind::Issue => listed.clone(),
+        // The single merge request carries more than the list entry (diff_refs, merge_error, …).
+        Kind::MergeRequest => match get_one(client, &item_url) {
+            Ok(full) => full,
+            Err(e) if http_status(&e) == Some(404) => listed.clone(),
+            Err(e) => return Err(e),
+        },
+    };
+    // What the next run compares against is the list's updated_at.
+    document["updated_at"] = listed["updated_at"].clone();
+    document["discussions"] = Value::Array(list_all(client, &format!("{item_url}/discussions?per_page=100"))?);
+    if let Kind::MergeRequest = kind {
+        document["approvals"] = match get_one(client, &format!("{item_url}/approvals")) {
+            Ok(approvals) => approvals,
+            // Some instances switch approvals off; the merge request is still complete without them.
+            Err(e) if matches!(http_status(&e), Some(403 | 404)) => Value::Null,
+            Err(e) => return Err(e),
+        };
+    }
+    Ok(document)
+}
+
+/// The `:id` of GitLab's project URLs: the numeric id, or the URL-encoded path.
+fn project_ref(repo: &RepoSummary) -> String {
+    if repo.id != 0 {
+        repo.id.to_string()
+    } else {
+        query_value(&repo.full_name)
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (GitLab wants `/` in paths as `%2F`,
+/// and a timestamp's `+` must not turn into a space).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b':' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_paths_and_timestamps_are_encoded_for_urls() {
+        assert_eq!(query_value("group/sub/app"), "group%2Fsub%2Fapp");
+        assert_eq!(query_value("2024-01-01T00:00:00.000+01:00"), "2024-01-01T00:00:00.000%2B01:00");
+    }
+}
