@@ -332,3 +332,106 @@ fn a_gitlab_projects_issues_merge_requests_and_releases_are_kept_in_gitlabs_shap
     assert!(!targets.iter().any(|t| t.contains("/issues/1/discussions")), "the unchanged issue is not read again: {targets:?}");
     assert_eq!(read("merge_requests/2.json")["discussions"].as_array().unwrap().len(), 2);
 }
+
+fn asset_json(api: &str, id: u64, name: &str, content: &str) -> serde_json::Value {
+    json!({"id": id, "name": name, "size": content.len(), "content_type": "application/gzip", "state": "uploaded",
+           "url": format!("{api}/api/v3/repos/octo/app/releases/assets/{id}"),
+           "browser_download_url": format!("https://github.com/octo/app/releases/download/v1.0.0/{name}"),
+           "created_at": "2024-01-01T00:00:00Z", "updated_at": "2024-01-01T00:00:00Z"})
+}
+
+#[test]
+fn release_assets_follow_the_storage_redirect_without_the_token_and_stay_in_step_with_upstream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    let github = FakeGithub::start(TOKEN, vec![gh_repo(1, "app", &server)], 100);
+    // A second server stands for the object storage GitHub redirects asset downloads to; it
+    // knows no token, so a leaked Authorization header would also be answered with 401.
+    let storage = FakeGithub::start("storage-knows-no-token", vec![], 100);
+    github.redirect_assets_to(&storage.base_url());
+    let api = github.base_url();
+    let (tarball, sums) = ("\u{1f}gzip bytes of the build", "abc123  app-linux.tar.gz\n");
+    storage.put_file("octo/app/71", tarball);
+    storage.put_file("octo/app/72", sums);
+    let mut meta = app_meta();
+    meta.releases = vec![json!({"id": 5, "tag_name": "v1.0.0", "name": "One",
+        "assets": [asset_json(&api, 71, "app-linux.tar.gz", tarball), asset_json(&api, 72, "SHA256SUMS", sums)]})];
+    github.set_meta("octo/app", meta);
+    let dest = tmp.path().join("volume");
+    let conf = write_config(tmp.path(), &api, &dest);
+    fs::write(&conf, fs::read_to_string(&conf).unwrap().replace("      issues: true\n", "      issues: true\n      releaseassets: true\n")).unwrap();
+
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("2 release asset files downloaded"), "{}", stderr(&out));
+    let assets = dest.join("127.0.0.1/octo/app.metadata/release-assets/v1.0.0");
+    assert_eq!(fs::read_to_string(assets.join("app-linux.tar.gz")).unwrap(), tarball);
+    assert_eq!(fs::read_to_string(assets.join("SHA256SUMS")).unwrap(), sums);
+    let record: serde_json::Value = serde_json::from_slice(&fs::read(assets.join("assets.json")).unwrap()).unwrap();
+    assert_eq!(record["SHA256SUMS"]["id"], 72);
+    let asset_requests: Vec<_> = github.requests().into_iter().filter(|r| r.target.contains("/releases/assets/")).collect();
+    assert_eq!(asset_requests.len(), 2);
+    assert!(asset_requests.iter().all(|r| r.header("authorization") == Some(&format!("Bearer {TOKEN}")[..])), "the forge's own route gets the token");
+    let fetched = storage.requests();
+    assert_eq!(fetched.len(), 2, "{fetched:?}");
+    assert!(fetched.iter().all(|r| r.header("authorization").is_none()), "the token must not follow the redirect to storage: {fetched:?}");
+    assert_no_token(&out, &dest);
+
+    // Unchanged upstream: nothing is downloaded again.
+    storage.clear_requests();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(storage.requests().is_empty() && !stderr(&out).contains("release asset"), "{}", stderr(&out));
+
+    // SHA256SUMS re-uploaded (a new id, new bytes) and the tarball deleted from the release.
+    let new_sums = "def456  app-linux.tar.gz\n";
+    storage.put_file("octo/app/73", new_sums);
+    github.edit_meta("octo/app", |m| m.releases[0]["assets"] = json!([asset_json(&api, 73, "SHA256SUMS", new_sums)]));
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(assets.join("SHA256SUMS")).unwrap(), new_sums);
+    assert!(!assets.join("app-linux.tar.gz").exists(), "an asset removed upstream goes (older snapshots keep it)");
+
+    // A download shorter than the size the forge announced is refused: the repository counts as
+    // failed, and neither a short file nor a temporary file is left.
+    let mut broken = asset_json(&api, 74, "big.iso", "x".repeat(1000).as_str());
+    broken["size"] = json!(1000);
+    storage.put_file("octo/app/74", "only part of it");
+    github.edit_meta("octo/app", |m| m.releases[0]["assets"].as_array_mut().unwrap().push(broken));
+    let out = collect(&conf);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("FAILED octo/app") && stderr(&out).contains("big.iso") && stderr(&out).contains("announced 1000"), "{}", stderr(&out));
+    let left: Vec<String> = fs::read_dir(&assets).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left.len(), 2, "only SHA256SUMS and assets.json: {left:?}");
+}
+
+#[test]
+fn gitea_release_assets_come_from_its_download_route_with_the_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("octo".into(), TOKEN.into())), ..Default::default() });
+    Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    let gitea = FakeGithub::start(TOKEN, vec![gh_repo(1, "app", &server)], 100);
+    let content = "a Gitea attachment\n";
+    gitea.put_file("octo/app/v2/notes.txt", content);
+    let meta = RepoMeta {
+        releases: vec![json!({"id": 9, "tag_name": "v2", "assets": [{"id": 3, "name": "notes.txt", "size": content.len(),
+            "uuid": "0b5e", "created_at": "2024-05-01T00:00:00Z",
+            "browser_download_url": format!("{}/octo/app/releases/download/v2/notes.txt", gitea.base_url())}]})],
+        ..Default::default()
+    };
+    gitea.set_meta("octo/app", meta);
+    let dest = tmp.path().join("volume");
+    let conf = tmp.path().join("conf.yml");
+    fs::write(
+        &conf,
+        format!("source:\n  gitea:\n    - token: GH_TOKEN_FOR_TEST\n      user: octo\n      url: {}\n      issues: true\n      releaseassets: true\ndestination:\n  local:\n    - path: {}\n", gitea.base_url(), dest.display()),
+    )
+    .unwrap();
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(dest.join("127.0.0.1/octo/app.metadata/release-assets/v2/notes.txt")).unwrap(), content);
+    let download = gitea.requests().into_iter().find(|r| r.target.contains("/releases/download/")).unwrap();
+    assert_eq!(download.header("authorization"), Some(&format!("token {TOKEN}")[..]), "a private repository's attachment needs the token");
+    assert_no_token(&out, &dest);
+}

@@ -7,7 +7,7 @@ use crate::collect::{collect, CollectOptions, CollectReport};
 use crate::secret::Secret;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct CollectArgs {
@@ -52,6 +52,9 @@ enum SourceArgs {
         no_metadata: bool,
         #[arg(long)]
         no_wiki: bool,
+        /// Also download the files attached to releases (into `<repo>.metadata/release-assets/`).
+        #[arg(long)]
+        release_assets: bool,
         #[arg(long, required = true)]
         dest: PathBuf,
         #[arg(long, default_value_t = 4)]
@@ -114,7 +117,7 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
             }
             (loaded.config, what.parallel, what.dest.clone())
         }
-        (None, Some(SourceArgs::Github { user, token_env, url, orgs, flat, no_metadata, no_wiki, dest, parallel })) => {
+        (None, Some(SourceArgs::Github { user, token_env, url, orgs, flat, no_metadata, no_wiki, release_assets, dest, parallel })) => {
             let token = match token_env {
                 Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
                     anyhow!("--token-env {var}: that environment variable is not set: export the token in it")
@@ -138,6 +141,7 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
                 issues: !no_metadata,
                 starred: false,
                 filter: Default::default(),
+                release_assets: *release_assets,
             };
             (single_job(Source::Forge(forge), dest, !flat), *parallel, None)
         }
@@ -158,12 +162,12 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
     Ok(report)
 }
 
-fn single_job(source: Source, dest: &PathBuf, structured: bool) -> Config {
+fn single_job(source: Source, dest: &Path, structured: bool) -> Config {
     Config {
         jobs: vec![BackupJob {
             document: 0,
             sources: vec![source],
-            destinations: vec![LocalDestination { path: dest.clone(), structured, bare: true, mirror: true, lfs: false, zip: false, keep: None }],
+            destinations: vec![LocalDestination { path: dest.to_path_buf(), structured, bare: true, mirror: true, lfs: false, zip: false, keep: None }],
             cron: None,
         }],
     }
@@ -174,6 +178,9 @@ fn print_summary(r: &CollectReport) {
         "forgesafe collect: {} new, {} updated, {} unchanged, {} failed; {} bytes fetched; {} API requests ({} answered 304); {} issues/pull requests fetched, {} metadata files changed",
         r.new, r.updated, r.unchanged, r.failed.len(), r.bytes_fetched, r.api_requests, r.api_not_modified, r.metadata_items_fetched, r.metadata_files_changed
     );
+    if r.assets_downloaded > 0 {
+        eprintln!("forgesafe collect: {} release asset files downloaded", r.assets_downloaded);
+    }
     for (repo, why) in &r.failed {
         eprintln!("forgesafe collect: FAILED {repo}: {}", crate::secret::redact(why));
     }

@@ -33,6 +33,11 @@ impl MetadataWriter {
         Ok(true)
     }
 
+    /// Where `rel` lives on disk (for files that are not JSON documents, e.g. release assets).
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
     pub fn read(&self, rel: &str) -> Option<Value> {
         serde_json::from_slice(&std::fs::read(self.root.join(rel)).ok()?).ok()
     }

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Result};
 
 use super::config::{BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source};
-use super::github::{fetch_gitlab_metadata, fetch_repo_metadata, Flavor, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
+use super::github::{fetch_gitlab_metadata, fetch_repo_metadata, Flavor, MetadataOptions, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
 use super::metadata::MetadataWriter;
 use super::mirror::{is_not_found, mirror_all_reporting, MirrorChange, MirrorJob, MirrorOptions};
 use super::state::CollectState;
@@ -38,6 +38,8 @@ pub struct CollectReport {
     pub api_not_modified: u64,
     pub metadata_items_fetched: u64,
     pub metadata_files_changed: u64,
+    /// Release asset files downloaded (their bytes count in `bytes_fetched`).
+    pub assets_downloaded: u64,
     /// Mirrors on disk whose repository the forge no longer lists: kept, never deleted.
     pub no_longer_listed: Vec<String>,
     /// The destination folders written.
@@ -53,7 +55,7 @@ struct Target {
     credentials: Option<(String, Secret)>,
     git_dir: PathBuf,
     wiki_dir: PathBuf,
-    metadata: Option<(usize, RepoSummary)>, // (client index, repo) when metadata is wanted
+    metadata: Option<(usize, RepoSummary, MetadataOptions)>, // (client index, repo, options) when metadata is wanted
 }
 
 pub fn collect(config: &Config, opts: &CollectOptions) -> Result<CollectReport> {
@@ -122,7 +124,7 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
     let results = std::thread::scope(|scope| {
         let mirrors = scope.spawn(|| mirror_all_reporting(mirror_jobs, opts.parallelism, &on_done));
         for (index, t) in targets.iter().enumerate() {
-            let Some((client_index, repo)) = &t.metadata else { continue };
+            let Some((client_index, repo, options)) = &t.metadata else { continue };
             let writer = MetadataWriter::new(t.git_dir.with_extension("metadata"));
             let client = &clients[*client_index];
             // Keyed by API as well: a GitHub and a GitLab repository may share `owner/name`.
@@ -130,12 +132,14 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
             let mut repo_state = state.repos.get(&state_key).cloned().unwrap_or_default();
             let fetched = match client.flavor() {
                 Flavor::Gitlab => fetch_gitlab_metadata(client, &mut state.pages, repo, &writer, &mut repo_state),
-                Flavor::Github | Flavor::Gitea => fetch_repo_metadata(client, &mut state.pages, repo, &writer, &mut repo_state),
+                Flavor::Github | Flavor::Gitea => fetch_repo_metadata(client, &mut state.pages, repo, &writer, &mut repo_state, *options),
             };
             match fetched {
                 Ok(outcome) => {
                     report.metadata_items_fetched += outcome.items_fetched;
                     report.metadata_files_changed += outcome.files_changed;
+                    report.assets_downloaded += outcome.assets_downloaded;
+                    report.bytes_fetched += outcome.asset_bytes;
                     state.repos.insert(state_key, repo_state);
                 }
                 Err(e) => {
@@ -258,7 +262,7 @@ fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &Repo
         }),
         wiki_dir: sibling(&git_dir, "wiki.git"),
         git_dir,
-        metadata: forge.issues.then(|| (client_index, repo.clone())),
+        metadata: forge.issues.then(|| (client_index, repo.clone(), MetadataOptions { release_assets: forge.release_assets })),
     })
 }
 

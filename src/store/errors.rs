@@ -3,6 +3,7 @@
 use rustic_core::{ErrorKind, RusticError};
 
 /// Turns a rustic error into one line, prefixed with what we were doing.
+#[allow(clippy::boxed_local)] // rustic_core hands its errors out boxed
 pub fn from_rustic(err: Box<RusticError>, doing: &str) -> anyhow::Error {
     if err.is_incorrect_password() {
         return anyhow::anyhow!(

@@ -88,7 +88,7 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
     let result = match &source_path {
         Some(path) => {
             let local = LocalSource::new(
-                opts.ignore_save_opts.clone(),
+                opts.ignore_save_opts,
                 &opts.excludes,
                 &opts.ignore_filter_opts,
                 std::slice::from_ref(path),

@@ -72,6 +72,13 @@ struct State {
     quota_remaining: u64,
     /// Per repository (`owner/name`): its metadata.
     meta: std::collections::HashMap<String, RepoMeta>,
+    /// Release asset contents: `owner/name/<asset id>` (GitHub's API route, or `/storage/…`
+    /// when this instance stands for the storage host) or `owner/name/<tag>/<file>` (Gitea's
+    /// download route).
+    files: std::collections::HashMap<String, String>,
+    /// When set, GitHub's asset route answers 302 to `<this>/storage/…?X-Amz-Signature=…`, as
+    /// GitHub redirects to presigned object storage.
+    asset_redirect: Option<String>,
 }
 
 /// A repository's metadata as GitHub serves it.
@@ -111,6 +118,8 @@ impl FakeGithub {
             requests: Vec::new(),
             quota_remaining: QUOTA,
             meta: Default::default(),
+            files: Default::default(),
+            asset_redirect: None,
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -148,6 +157,14 @@ impl FakeGithub {
     /// Changes a repository's metadata in place (e.g. a new comment on an issue).
     pub fn edit_meta(&self, full_name: &str, edit: impl FnOnce(&mut RepoMeta)) {
         edit(self.state.lock().unwrap().meta.entry(full_name.to_string()).or_default());
+    }
+
+    pub fn put_file(&self, key: &str, content: &str) {
+        self.state.lock().unwrap().files.insert(key.to_string(), content.to_string());
+    }
+
+    pub fn redirect_assets_to(&self, storage_base: &str) {
+        self.state.lock().unwrap().asset_redirect = Some(storage_base.to_string());
     }
 
     pub fn throttle_next(&self, throttle: Throttle) {
@@ -248,13 +265,16 @@ fn respond(state: &mut State, request: &RecordedRequest, port: u16) -> String {
     let reply = route(state, request, port);
     let mut text = format!("HTTP/1.1 {}\r\n", reply.status);
     let reset = now_epoch() + 3600;
-    let mut headers = vec![
-        ("content-type".to_string(), "application/json; charset=utf-8".to_string()),
+    let mut headers = vec![];
+    if !reply.headers.iter().any(|(n, _)| n == "content-type") {
+        headers.push(("content-type".to_string(), "application/json; charset=utf-8".to_string()));
+    }
+    headers.extend([
         ("x-github-api-version-selected".to_string(), "2022-11-28".to_string()),
         ("x-ratelimit-limit".to_string(), QUOTA.to_string()),
         ("x-ratelimit-used".to_string(), (QUOTA - state.quota_remaining).to_string()),
         ("x-ratelimit-resource".to_string(), "core".to_string()),
-    ];
+    ]);
     if !reply.headers.iter().any(|(n, _)| n == "x-ratelimit-remaining") {
         headers.push(("x-ratelimit-remaining".to_string(), state.quota_remaining.to_string()));
         headers.push(("x-ratelimit-reset".to_string(), reset.to_string()));
@@ -292,6 +312,18 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         }
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // Presigned object storage: no token needed (nor wanted), the signature is in the URL.
+    if let ["storage", key @ ..] = segments.as_slice() {
+        return file_reply(&state.files, &key.join("/"));
+    }
+    // Gitea's release attachment download (a web route that takes the API token).
+    if let [owner, name, "releases", "download", tag, file] = segments.as_slice() {
+        let full_name = format!("{owner}/{name}");
+        if !state.repos.iter().any(|r| r["full_name"] == full_name.as_str() && (authenticated || r["private"] == false)) {
+            return error("404 Not Found", "Not Found");
+        }
+        return file_reply(&state.files, &format!("{full_name}/{tag}/{file}"));
+    }
     if let ["repos", owner, name, rest @ ..] = segments.as_slice() {
         return repo_endpoint(state, request, &format!("{owner}/{name}"), rest, path, query, authenticated, port);
     }
@@ -373,7 +405,7 @@ fn gitlab_project_endpoint(state: &mut State, request: &RecordedRequest, id: &st
     let Some(repo) = state
         .repos
         .iter()
-        .find(|r| (r["id"].to_string() == decoded || r["full_name"] == decoded.as_str()) && (authenticated || r["private"] == false))
+        .find(|r| (r["id"].as_u64().is_some_and(|n| n.to_string() == decoded) || r["full_name"] == decoded.as_str()) && (authenticated || r["private"] == false))
         .cloned()
     else {
         return error("404 Not Found", "404 Project Not Found");
@@ -445,6 +477,17 @@ fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, 
         ["labels"] => meta.labels,
         ["milestones"] => meta.milestones,
         ["releases"] => meta.releases,
+        ["releases", "assets", id] if request.header("accept") == Some("application/octet-stream") => {
+            let key = format!("{full_name}/{id}");
+            return match &state.asset_redirect {
+                Some(storage) => Reply {
+                    status: "302 Found",
+                    headers: vec![("location".into(), format!("{storage}/storage/{key}?X-Amz-Signature=0123abcd"))],
+                    body: String::new(),
+                },
+                None => file_reply(&state.files, &key),
+            };
+        }
         ["issues"] | ["pulls"] => {
             let since = query.split('&').find_map(|kv| kv.strip_prefix("since=")).map(str::to_string);
             let mut items: Vec<Value> = meta
@@ -471,6 +514,13 @@ fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, 
         _ => return error("404 Not Found", "Not Found"),
     };
     paginate(state, request, path, query, items, port)
+}
+
+fn file_reply(files: &std::collections::HashMap<String, String>, key: &str) -> Reply {
+    match files.get(key) {
+        Some(content) => Reply { status: "200 OK", headers: vec![("content-type".into(), "application/octet-stream".into())], body: content.clone() },
+        None => error("404 Not Found", "Not Found"),
+    }
 }
 
 /// A single object, with an ETag.

@@ -214,7 +214,7 @@ fn format_offset(
 /// Go `Time.Format(layout)`.
 pub fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
     let mut out = String::new();
-    let hour12 = |h: u32| if h.is_multiple_of(12) { 12 } else { h % 12 };
+    let hour12 = |h: u32| if h % 12 == 0 { 12 } else { h % 12 };
     for chunk in chunks(layout) {
         match chunk {
             Chunk::Literal(s) => out.push_str(&s),

@@ -124,6 +124,11 @@ impl<'a> Reader<'a> {
         let raw: RawForgeEntry = typed(place, path, entry)?;
         let token = self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())?;
         let filter = raw.filter.unwrap_or_default();
+        if raw.releaseassets && kind == ForgeKind::Gitlab {
+            self.warn(format!(
+                "{place}: {path}.releaseassets: GitLab release links point anywhere and are kept in the release metadata, not downloaded"
+            ));
+        }
         Ok(ForgeSource {
             kind,
             token,
@@ -140,6 +145,7 @@ impl<'a> Reader<'a> {
             wiki: raw.wiki,
             issues: raw.issues,
             starred: raw.starred,
+            release_assets: raw.releaseassets,
             filter: Filter {
                 stars: filter.stars,
                 last_activity: filter.lastactivity,

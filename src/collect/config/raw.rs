@@ -7,6 +7,8 @@ use serde::Deserialize;
 pub const FORGE_ENTRY_KEYS: &[&str] = &[
     "token", "token_file", "user", "url", "username", "password", "ssh", "sshkey", "include", "exclude",
     "includeorgs", "excludeorgs", "wiki", "issues", "starred", "filter",
+    // forgesafe's own (gickup ignores keys it does not know): download release asset files too.
+    "releaseassets",
 ];
 
 /// Keys of an `any:` entry.
@@ -35,6 +37,7 @@ pub struct RawForgeEntry {
     pub issues: bool,
     pub starred: bool,
     pub filter: Option<RawFilter>,
+    pub releaseassets: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

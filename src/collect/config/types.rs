@@ -71,6 +71,9 @@ pub struct ForgeSource {
     pub issues: bool,
     pub starred: bool,
     pub filter: Filter,
+    /// Download the files attached to releases (`releaseassets: true`, forgesafe's own key);
+    /// their metadata is always kept.
+    pub release_assets: bool,
 }
 
 /// gickup's `filter:` block, applied to the repository list.

@@ -127,6 +127,30 @@ impl GithubClient {
 
     /// GET `url` (absolute, on the API host), waiting out rate limits.
     pub fn get_page(&self, url: &str, etag: Option<&str>) -> Result<PageResponse> {
+        let response = self.send(url, self.headers(etag)?, None)?;
+        if response.status() == StatusCode::NOT_MODIFIED {
+            return Ok(PageResponse::NotModified);
+        }
+        let etag = header_text(response.headers(), ETAG);
+        let next = header_text(response.headers(), LINK).and_then(|link| next_link(&link));
+        let body = response.text().with_context(|| format!("cannot read the body of GET {url}"))?;
+        Ok(PageResponse::Fresh { body, etag, next })
+    }
+
+    /// GET a file (a release asset) from `url`, on the API's origin, into `into`; returns its
+    /// size. GitHub answers with a redirect to a presigned storage URL: reqwest follows it and
+    /// drops the `Authorization` header when the redirect leaves the origin, so the token
+    /// never reaches the storage host.
+    pub fn download(&self, url: &str, into: &mut std::fs::File) -> Result<u64> {
+        let mut headers = self.headers(None)?;
+        headers.insert(ACCEPT, HeaderValue::from_static("application/octet-stream"));
+        // Assets can be large: no 60 s cap on the whole transfer.
+        let mut response = self.send(url, headers, Some(Duration::from_secs(4 * 3600)))?;
+        response.copy_to(into).with_context(|| format!("download of {url} broke off"))
+    }
+
+    /// Sends a GET, waiting out rate limits and retrying server errors; returns a 2xx or 304.
+    fn send(&self, url: &str, headers: HeaderMap, timeout: Option<Duration>) -> Result<reqwest::blocking::Response> {
         if !same_origin(&self.api_base, url) {
             bail!("refusing to send the GitHub token to {url}: it is not on {}", self.api_base);
         }
@@ -134,12 +158,11 @@ impl GithubClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let response = self
-                .http
-                .get(url)
-                .headers(self.headers(etag)?)
-                .send()
-                .with_context(|| format!("GitHub request GET {url} failed"))?;
+            let mut request = self.http.get(url).headers(headers.clone());
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
+            let response = request.send().with_context(|| format!("GitHub request GET {url} failed"))?;
             self.requests.fetch_add(1, Ordering::Relaxed);
             let status = response.status();
             let limits = LimitHeaders::from_headers(response.headers());
@@ -147,13 +170,10 @@ impl GithubClient {
 
             if status == StatusCode::NOT_MODIFIED {
                 self.not_modified.fetch_add(1, Ordering::Relaxed);
-                return Ok(PageResponse::NotModified);
+                return Ok(response);
             }
             if status.is_success() {
-                let etag = header_text(response.headers(), ETAG);
-                let next = header_text(response.headers(), LINK).and_then(|link| next_link(&link));
-                let body = response.text().with_context(|| format!("cannot read the body of GET {url}"))?;
-                return Ok(PageResponse::Fresh { body, etag, next });
+                return Ok(response);
             }
 
             let body = response.text().unwrap_or_default();

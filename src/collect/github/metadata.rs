@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::client::{http_status, Flavor, GithubClient, PageResponse};
+use super::release_assets::sync_release_assets;
 use super::repos::RepoSummary;
 use crate::collect::metadata::{file_name, MetadataWriter};
 
@@ -43,6 +44,15 @@ pub struct RepoMetaState {
 pub struct MetadataOutcome {
     pub items_fetched: u64,
     pub files_changed: u64,
+    pub assets_downloaded: u64,
+    pub asset_bytes: u64,
+}
+
+/// What to collect beyond the JSON documents.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MetadataOptions {
+    /// Download release asset files (`releaseassets: true`).
+    pub release_assets: bool,
 }
 
 pub fn fetch_repo_metadata(
@@ -51,15 +61,16 @@ pub fn fetch_repo_metadata(
     repo: &RepoSummary,
     writer: &MetadataWriter,
     state: &mut RepoMetaState,
+    options: MetadataOptions,
 ) -> Result<MetadataOutcome> {
     let base = format!("{}/repos/{}", client.api_base(), repo.full_name);
     let page = client.flavor().page_size();
     let gitea = client.flavor() == Flavor::Gitea;
     let mut outcome = MetadataOutcome::default();
-    let mut changed = |c: bool| outcome.files_changed += u64::from(c);
 
-    changed(writer.write("repository.json", &serde_json::to_value(repo)?)?);
+    outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
 
+    let mut releases = Vec::new();
     // Small lists, read whole (every page revalidated) so removals upstream are seen.
     for (folder, url, key) in [
         ("labels", format!("{base}/labels?{page}"), "name"),
@@ -68,13 +79,16 @@ pub fn fetch_repo_metadata(
         ("releases", format!("{base}/releases?{page}"), "id"),
     ] {
         let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
+        if folder == "releases" {
+            releases = items.clone();
+        }
         if !fresh {
             continue;
         }
         let mut keep = BTreeSet::new();
         for item in &items {
             let name = file_name(&key_text(&item[key]));
-            changed(writer.write(&format!("{folder}/{name}"), item)?);
+            outcome.files_changed += u64::from(writer.write(&format!("{folder}/{name}"), item)?);
             keep.insert(name);
         }
         writer.prune_folder(folder, &keep)?;
@@ -101,13 +115,21 @@ pub fn fetch_repo_metadata(
             let document =
                 if is_pull { pull_document(client, &base, number, &item)? } else { issue_document(client, &base, number, item)? };
             outcome.items_fetched += 1;
-            changed(writer.write(&rel, &document)?);
+            outcome.files_changed += u64::from(writer.write(&rel, &document)?);
         }
         if newest.as_deref() < Some(updated.as_str()) {
             newest = Some(updated);
         }
     }
     state.issues_since = newest;
+
+    // Last, so a failed download does not hold up the issues. Checked even when the release
+    // list is unchanged: an earlier run may have failed mid-download.
+    if options.release_assets {
+        let assets = sync_release_assets(client, &releases, writer).with_context(|| format!("{}: release assets", repo.full_name))?;
+        outcome.assets_downloaded += assets.downloaded;
+        outcome.asset_bytes += assets.bytes;
+    }
     Ok(outcome)
 }
 

@@ -8,12 +8,13 @@ mod gitlab_metadata;
 mod link;
 mod metadata;
 mod rate_limit;
+mod release_assets;
 mod repos;
 mod select;
 
 pub use client::{http_status, Flavor, GithubClient, HttpStatus, PageResponse, API_VERSION, PUBLIC_API};
 pub use gitlab_metadata::fetch_gitlab_metadata;
-pub use metadata::{fetch_repo_metadata, MetadataOutcome, PageCache, RepoMetaState};
+pub use metadata::{fetch_repo_metadata, MetadataOptions, MetadataOutcome, PageCache, RepoMetaState};
 pub use rate_limit::RateLimitPolicy;
 pub use repos::{ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
 pub use select::{parse_last_activity, select_repos};
