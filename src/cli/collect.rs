@@ -70,6 +70,9 @@ enum SourceArgs {
         flat: bool,
         #[arg(long, default_value_t = 4)]
         parallel: usize,
+        /// Private key for ssh URLs (`ssh://…`, `git@host:…`).
+        #[arg(long)]
+        ssh_key: Option<PathBuf>,
     },
 }
 
@@ -145,12 +148,15 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
             };
             (single_job(Source::Forge(forge), dest, !flat), *parallel, None)
         }
-        (None, Some(SourceArgs::Url { urls, dest, flat, parallel })) => {
+        (None, Some(SourceArgs::Url { urls, dest, flat, parallel, ssh_key })) => {
+            if let Some(key) = ssh_key.as_ref().filter(|k| !k.is_file()) {
+                bail!("--ssh-key {}: no such file; give the path of the private key", key.display());
+            }
             let sources = urls
                 .iter()
-                .map(|u| Source::Plain(PlainGitSource { url: u.clone(), name: None, username: None, password: None, token: None }))
+                .map(|u| Source::Plain(PlainGitSource { url: u.clone(), name: None, username: None, password: None, token: None, ssh_key: ssh_key.clone() }))
                 .collect();
-            let mut config = single_job(Source::Plain(PlainGitSource { url: String::new(), name: None, username: None, password: None, token: None }), dest, !flat);
+            let mut config = single_job(Source::Plain(PlainGitSource { url: String::new(), name: None, username: None, password: None, token: None, ssh_key: None }), dest, !flat);
             config.jobs[0].sources = sources;
             (config, *parallel, None)
         }

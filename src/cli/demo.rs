@@ -43,7 +43,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let config = Config {
         jobs: vec![BackupJob {
             document: 0,
-            sources: vec![Source::Plain(PlainGitSource { url: source.clone(), name: None, username: None, password: None, token: None })],
+            sources: vec![Source::Plain(PlainGitSource { url: source.clone(), name: None, username: None, password: None, token: None, ssh_key: None })],
             destinations: vec![],
             cron: None,
         }],

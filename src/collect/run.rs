@@ -11,9 +11,9 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Result};
 
 use super::config::{BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source};
-use super::github::{fetch_gitlab_metadata, fetch_repo_metadata, Flavor, MetadataOptions, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
+use super::github::{fetch_gitlab_metadata, fetch_repo_metadata, wiki_url_of, Flavor, MetadataOptions, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
 use super::metadata::MetadataWriter;
-use super::mirror::{is_not_found, mirror_all_reporting, MirrorChange, MirrorJob, MirrorOptions};
+use super::mirror::{is_not_found, mirror_all_reporting, MirrorChange, MirrorJob, MirrorOptions, SshSettings};
 use super::state::CollectState;
 use crate::secret::Secret;
 
@@ -56,6 +56,8 @@ struct Target {
     git_dir: PathBuf,
     wiki_dir: PathBuf,
     metadata: Option<(usize, RepoSummary, MetadataOptions)>, // (client index, repo, options) when metadata is wanted
+    /// Private key for an ssh clone URL.
+    ssh_key: Option<PathBuf>,
 }
 
 pub fn collect(config: &Config, opts: &CollectOptions) -> Result<CollectReport> {
@@ -109,9 +111,12 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
     // Mirrors run on a bounded pool while this thread writes metadata.
     let mut jobs = Vec::new();
     for (index, t) in targets.iter().enumerate() {
-        jobs.push((index, false, MirrorJob { url: t.clone_url.clone(), dest: t.git_dir.clone(), credentials: t.credentials.clone(), options: MirrorOptions::default() }));
+        // Host keys of ssh remotes are pinned on the volume, beside the collector's state.
+        let ssh = SshSettings { key: t.ssh_key.clone(), known_hosts: Some(dest.join(".forgesafe").join("known_hosts")) };
+        let options = MirrorOptions { ssh, ..Default::default() };
+        jobs.push((index, false, MirrorJob { url: t.clone_url.clone(), dest: t.git_dir.clone(), credentials: t.credentials.clone(), options: options.clone() }));
         if let Some(wiki) = &t.wiki_url {
-            jobs.push((index, true, MirrorJob { url: wiki.clone(), dest: t.wiki_dir.clone(), credentials: t.credentials.clone(), options: MirrorOptions::default() }));
+            jobs.push((index, true, MirrorJob { url: wiki.clone(), dest: t.wiki_dir.clone(), credentials: t.credentials.clone(), options }));
         }
     }
     let (keys, mirror_jobs): (Vec<(usize, bool)>, Vec<MirrorJob>) = jobs.into_iter().map(|(i, w, j)| ((i, w), j)).unzip();
@@ -249,12 +254,19 @@ fn token_owner(client: &GithubClient) -> Result<String> {
 fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &RepoSummary, client_index: usize) -> Result<Target> {
     let host = host_of(&repo.clone_url);
     let git_dir = repo_dir(dest, structured, &host, &repo.owner.login, &repo.name);
+    // gickup's `ssh: true`: git goes over ssh with the key; the token is for the API only.
+    let clone_url = match (&repo.ssh_url, forge.ssh) {
+        (_, false) => repo.clone_url.clone(),
+        (Some(ssh_url), true) => ssh_url.clone(),
+        (None, true) => bail!("{}: the forge lists no ssh URL for it; remove `ssh: true` to clone over https", repo.full_name),
+    };
     Ok(Target {
         label: repo.full_name.clone(),
-        clone_url: repo.clone_url.clone(),
-        wiki_url: (forge.wiki && repo.has_wiki).then(|| repo.wiki_clone_url()),
+        wiki_url: (forge.wiki && repo.has_wiki).then(|| wiki_url_of(&clone_url)),
+        clone_url,
+        ssh_key: forge.ssh_key.clone(),
         // GitHub takes any user name with a token; Gitea wants the account's (or `oauth2`).
-        credentials: forge.token.clone().map(|t| match forge.kind {
+        credentials: forge.token.clone().filter(|_| !forge.ssh).map(|t| match forge.kind {
             ForgeKind::Gitea => (forge.username.clone().or(forge.user.clone()).unwrap_or_else(|| "oauth2".into()), t),
             // GitLab takes a personal access token as the password of the user `oauth2`.
             ForgeKind::Gitlab => ("oauth2".to_string(), t),
@@ -283,6 +295,7 @@ fn plain_target(dest: &Path, structured: bool, plain: &PlainGitSource) -> Result
         clone_url: plain.url.clone(),
         wiki_url: None,
         credentials,
+        ssh_key: plain.ssh_key.clone(),
         wiki_dir: sibling(&git_dir, "wiki.git"),
         git_dir,
         metadata: None,

@@ -8,6 +8,7 @@ pub mod git;
 pub mod git_http_server;
 pub mod proxy;
 pub mod s3;
+pub mod ssh_server;
 pub mod tree;
 
 use std::path::{Path, PathBuf};

@@ -20,7 +20,7 @@ pub use types::*;
 /// Keys (at any level) that parse but that forgesafe does not act on yet; each one that is
 /// set produces a warning. Remove a key from here when its feature lands.
 pub const NOT_ACTED_ON: &[&str] =
-    &["cron", "log", "metrics", "zip", "keep", "lfs", "ssh", "sshkey"];
+    &["cron", "log", "metrics", "zip", "keep", "lfs"];
 
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {

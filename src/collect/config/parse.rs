@@ -137,7 +137,7 @@ impl<'a> Reader<'a> {
             username: raw.username,
             password: raw.password.map(Secret::new),
             ssh: raw.ssh,
-            ssh_key: raw.sshkey.map(Into::into),
+            ssh_key: ssh_key(place, path, raw.sshkey.as_deref())?,
             include: raw.include.unwrap_or_default(),
             exclude: raw.exclude.unwrap_or_default(),
             include_orgs: raw.includeorgs.unwrap_or_default(),
@@ -163,7 +163,8 @@ impl<'a> Reader<'a> {
             bail!("{place}: {path}.url: missing; give the repository's git URL or local path");
         };
         let token = self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())?;
-        Ok(PlainGitSource { url, name: raw.name, username: raw.username, password: raw.password.map(Secret::new), token })
+        let ssh_key = ssh_key(place, path, raw.sshkey.as_deref())?;
+        Ok(PlainGitSource { url, name: raw.name, username: raw.username, password: raw.password.map(Secret::new), token, ssh_key })
     }
 
     /// `token_file` wins over `token`, as in gickup.
@@ -262,3 +263,18 @@ fn entry_list<'v>(place: &str, path: &str, value: &'v Value) -> Result<&'v [Valu
 fn typed<T: DeserializeOwned>(place: &str, path: &str, value: &Value) -> Result<T> {
     serde_yaml::from_value(value.clone()).map_err(|e| anyhow!("{place}: {path}: {e}; check the value's type (text, true/false, number or list)"))
 }
+
+/// `sshkey`, checked before any network call: a missing key would otherwise surface as a
+/// vague ssh failure per repository.
+fn ssh_key(place: &str, path: &str, sshkey: Option<&str>) -> Result<Option<std::path::PathBuf>> {
+    let Some(file) = sshkey.filter(|k| !k.trim().is_empty()) else { return Ok(None) };
+    let expanded = match file.strip_prefix("~/") {
+        Some(rest) => std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest),
+        None => file.into(),
+    };
+    if !expanded.is_file() {
+        bail!("{place}: {path}.sshkey: {}: no such file; give the path of the private key (e.g. /secrets/id_ed25519)", expanded.display());
+    }
+    Ok(Some(expanded))
+}
+

@@ -96,6 +96,8 @@ pub struct PlainGitSource {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub token: Option<Secret>,
+    /// Private key for an ssh URL (`sshkey`).
+    pub ssh_key: Option<PathBuf>,
 }
 
 /// gickup's `destination: local:` entry.

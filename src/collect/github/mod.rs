@@ -16,5 +16,5 @@ pub use client::{http_status, Flavor, GithubClient, HttpStatus, PageResponse, AP
 pub use gitlab_metadata::fetch_gitlab_metadata;
 pub use metadata::{fetch_repo_metadata, MetadataOptions, MetadataOutcome, PageCache, RepoMetaState};
 pub use rate_limit::RateLimitPolicy;
-pub use repos::{ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
+pub use repos::{wiki_url_of, ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
 pub use select::{parse_last_activity, select_repos};

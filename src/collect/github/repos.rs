@@ -54,6 +54,9 @@ pub struct RepoSummary {
     pub archived: bool,
     pub html_url: String,
     pub clone_url: String,
+    /// The scp-like `git@host:owner/name.git`, used with gickup's `ssh: true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_url: Option<String>,
     #[serde(default)]
     pub default_branch: Option<String>,
     #[serde(default)]
@@ -83,9 +86,14 @@ impl RepoSummary {
     /// The wiki's git URL; it exists only once a first wiki page was created, so mirroring
     /// it may end in `RemoteNotFound` even when `has_wiki` is true.
     pub fn wiki_clone_url(&self) -> String {
-        let base = self.clone_url.strip_suffix(".git").unwrap_or(&self.clone_url);
-        format!("{base}.wiki.git")
+        wiki_url_of(&self.clone_url)
     }
+}
+
+/// The wiki beside a repository URL (https or ssh): `…/name.git` → `…/name.wiki.git`.
+pub fn wiki_url_of(url: &str) -> String {
+    let base = url.strip_suffix(".git").unwrap_or(url);
+    format!("{base}.wiki.git")
 }
 
 /// ETags and bodies of the pages seen last time; persist it between runs (it is plain serde).
@@ -175,6 +183,7 @@ fn summary_of_gitlab_project(p: &serde_json::Value) -> Result<RepoSummary> {
         archived: p.get("archived").and_then(|v| v.as_bool()).unwrap_or(false),
         html_url: text("web_url").unwrap_or_default(),
         clone_url: text("http_url_to_repo").context("a GitLab project without http_url_to_repo")?,
+        ssh_url: text("ssh_url_to_repo"),
         default_branch: text("default_branch"),
         has_wiki: p.get("wiki_enabled").and_then(|v| v.as_bool()).unwrap_or(false),
         has_issues: p.get("issues_enabled").and_then(|v| v.as_bool()).unwrap_or(false),

@@ -29,6 +29,7 @@ mod layout;
 mod parallel;
 mod refs;
 mod session;
+mod ssh;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -40,6 +41,7 @@ use anyhow::{bail, Context, Result};
 pub use errors::{is_not_found, RemoteAuthFailed, RemoteNotFound};
 pub use layout::MIRROR_REFSPEC;
 pub use parallel::{mirror_all_reporting, mirror_all, MirrorJob};
+pub use ssh::{is_ssh_url, SshSettings};
 
 use crate::secret::Secret;
 
@@ -48,6 +50,8 @@ pub struct MirrorOptions {
     /// Set to `true` (e.g. from a signal handler) to abort a running fetch; gix checks it
     /// while receiving the pack.
     pub should_interrupt: Arc<AtomicBool>,
+    /// How to reach `ssh://` and `user@host:path` remotes.
+    pub ssh: SshSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +107,7 @@ fn clone_new(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts:
     layout::write_origin_config(staging.path(), url)?;
     let repo = open(staging.path())?;
     // On error `staging` is dropped here and the half-made clone is deleted.
-    let report = session::sync(&repo, url, credentials, &opts.should_interrupt)?;
+    let report = session::sync(&repo, url, credentials, opts)?;
     drop(repo);
 
     // The staging folder is created 0700 and keeps that mode as the mirror: mirrors of
@@ -124,7 +128,7 @@ fn update_existing(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>,
     layout::remove_stale_ref_locks(dest)?;
     layout::write_origin_config(dest, url)?;
     let repo = open(dest)?;
-    let report = session::sync(&repo, url, credentials, &opts.should_interrupt)?;
+    let report = session::sync(&repo, url, credentials, opts)?;
     let change = if report.diff.is_empty() {
         MirrorChange::Unchanged
     } else {

@@ -9,6 +9,7 @@ use gix::remote::{fetch::Tags, ref_map, Direction};
 use super::credentials;
 use super::errors::{looks_like_auth_failure, looks_like_not_found, RemoteAuthFailed, RemoteNotFound};
 use super::layout::MIRROR_REFSPEC;
+use super::MirrorOptions;
 use super::refs::{prune, set_head, RefDiff, RefState};
 use crate::secret::Secret;
 
@@ -24,8 +25,17 @@ pub fn sync(
     repo: &gix::Repository,
     url: &str,
     credentials: Option<(&str, &Secret)>,
-    should_interrupt: &AtomicBool,
+    options: &MirrorOptions,
 ) -> Result<SyncReport> {
+    let should_interrupt: &AtomicBool = &options.should_interrupt;
+    let mut configured;
+    let repo = if super::ssh::is_ssh_url(url) {
+        configured = repo.clone();
+        super::ssh::configure(&mut configured, &options.ssh)?;
+        &configured
+    } else {
+        repo
+    };
     let remote = repo
         .remote_at(url)
         .with_context(|| format!("invalid remote URL {url}"))?
