@@ -45,7 +45,7 @@ impl SshServer {
         if unsafe { libc::geteuid() } == 0 {
             let _ = std::fs::create_dir_all("/run/sshd");
         }
-        let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| whoami());
+        let user = whoami(); // not $USER, which may be unset or stale under sudo
         for _attempt in 0..5 {
             let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let config = dir.path().join("sshd_config");
