@@ -17,10 +17,21 @@ use anyhow::{Context, Result};
 pub use token::EnvLookup;
 pub use types::*;
 
-/// Keys (at any level) that parse but that forgesafe does not act on yet; each one that is
-/// set produces a warning. Remove a key from here when its feature lands.
-pub const NOT_ACTED_ON: &[&str] =
-    &["cron", "log", "metrics", "zip", "keep", "lfs"];
+/// Keys (at any level) that parse but that forgesafe does not act on, each with what to do
+/// instead; each one that is set produces a warning. Remove a key when its feature lands.
+pub const NOT_ACTED_ON: &[(&str, &str)] = &[
+    ("cron", "forgesafe runs once per call; schedule it with a Kasten policy, a Kubernetes CronJob or cron"),
+    ("log", "forgesafe logs to stderr (FORGESAFE_LOG sets the level; JSON lines in a pod)"),
+    ("metrics", "metrics are not exported yet; the run summary on stderr has the counts"),
+    ("zip", "mirrors stay plain bare repositories; the snapshot that `backup` pushes is compressed and deduplicated"),
+    ("keep", "history is kept as snapshots in the repository; keep N of them with a retention policy instead of N folders"),
+    ("lfs", "LFS objects are not fetched yet"),
+];
+
+/// Why a gickup key is not acted on, if it is one of those.
+pub fn not_acted_on(key: &str) -> Option<&'static str> {
+    NOT_ACTED_ON.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
+}
 
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {

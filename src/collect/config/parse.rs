@@ -9,7 +9,7 @@ use serde_yaml::{Mapping, Value};
 use super::raw::*;
 use super::token::{read_token_file, resolve_token, EnvLookup};
 use super::types::*;
-use super::NOT_ACTED_ON;
+use super::not_acted_on;
 use crate::secret::Secret;
 
 const SUPPORTED_FORGES: &[(&str, ForgeKind)] =
@@ -63,8 +63,8 @@ impl<'a> Reader<'a> {
         for key in string_keys(&map, place, "")? {
             if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
                 self.warn(format!("{place}: `{key}` is not a gickup key; ignored"));
-            } else if NOT_ACTED_ON.contains(&key.as_str()) {
-                self.warn(format!("{place}: `{key}` is not acted on by forgesafe; ignored"));
+            } else if let Some(why) = not_acted_on(&key) {
+                self.warn(format!("{place}: `{key}` is not acted on by forgesafe: {why}"));
             }
         }
         let sources = match map.get("source") {
@@ -220,8 +220,8 @@ impl<'a> Reader<'a> {
             let value = &map[key.as_str()];
             if !known.contains(&key.as_str()) {
                 self.warn(format!("{place}: {path}.{key}: not a gickup key (a typo?); ignored"));
-            } else if NOT_ACTED_ON.contains(&key.as_str()) && is_set(value) {
-                self.warn(format!("{place}: {path}.{key}: not acted on by forgesafe yet; ignored"));
+            } else if let Some(why) = not_acted_on(&key).filter(|_| is_set(value)) {
+                self.warn(format!("{place}: {path}.{key}: not acted on by forgesafe: {why}"));
             }
         }
         Ok(())
