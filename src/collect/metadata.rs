@@ -67,7 +67,7 @@ pub fn file_name(key: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
         .collect();
     // Different names can clean to the same text: keep them apart with a short hash of the original.
-    if cleaned == key {
+    if cleaned == key && !key.is_empty() {
         format!("{cleaned}.json")
     } else {
         let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
