@@ -4,6 +4,7 @@
 pub mod config;
 pub mod mirror;
 pub mod github;
+pub mod lfs;
 pub mod metadata;
 pub mod run;
 pub mod state;

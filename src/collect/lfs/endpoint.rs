@@ -1,0 +1,183 @@
+//! Which LFS server a mirror's objects come from, and whether it may see our credentials.
+//!
+//! git-lfs's rules (`docs/api/server-discovery.md`, `lfsapi/endpoint_finder.go`), for the
+//! one remote a mirror has:
+//! 1. `lfs.url`, or `remote.origin.lfsurl`, from the repository's `.lfsconfig`. In a bare
+//!    repository git-lfs reads that file from the HEAD commit's tree (`HEAD:.lfsconfig`).
+//! 2. Otherwise the clone URL without a trailing `/`, plus `/info/lfs` if it ends in `.git`,
+//!    else plus `.git/info/lfs`.
+//!
+//! # Credentials
+//! The forge token is meant for the forge. `.lfsconfig` is content of the repository, written
+//! by whoever can push to it, so an endpoint taken from it gets the credentials only if it is
+//! on the clone URL's own origin (scheme, host and port). Anything else is asked without them.
+
+use std::fmt;
+
+use anyhow::{bail, Context, Result};
+use reqwest::Url;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// From `HEAD:.lfsconfig`.
+    LfsConfig,
+    /// Derived from the clone URL.
+    CloneUrl,
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The LFS endpoint, e.g. `https://github.com/o/r.git/info/lfs`; the batch API is under it.
+    pub url: Url,
+    pub source: Source,
+    /// Same origin as the clone URL: the only case our credentials may be sent.
+    pub same_origin_as_clone: bool,
+}
+
+impl Endpoint {
+    pub fn batch_url(&self) -> Url {
+        let mut url = self.url.clone();
+        let path = format!("{}/objects/batch", url.path().trim_end_matches('/'));
+        url.set_path(&path);
+        url
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&safe_display(&self.url))
+    }
+}
+
+/// A URL as it may appear in logs and errors: no user, password, query or fragment (a query
+/// can carry a signature or token).
+pub fn safe_display(url: &Url) -> String {
+    let mut shown = url.clone();
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+/// `scheme://host:port` of a URL, for messages that must not show a path or query.
+pub fn origin_display(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme().eq_ignore_ascii_case(b.scheme())
+        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The endpoint for the mirror `repo` of `clone_url`.
+pub fn discover(repo: &gix::Repository, clone_url: &str) -> Result<Endpoint> {
+    let clone = Url::parse(clone_url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+    if let Some(configured) = lfsconfig_url(repo)? {
+        let url = Url::parse(&configured)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .with_context(|| format!("the repository's .lfsconfig sets lfs.url to {configured:?}, which is not an http(s) URL forgesafe can use"))?;
+        let same_origin_as_clone = clone.as_ref().is_some_and(|c| same_origin(c, &url));
+        return Ok(Endpoint { url, source: Source::LfsConfig, same_origin_as_clone });
+    }
+    let Some(clone) = clone else {
+        bail!("Git LFS needs an http(s) clone URL to find its server; this remote's URL is not one (set lfs.url in the repository's .lfsconfig)");
+    };
+    Ok(Endpoint { url: derive_from_clone_url(&clone)?, source: Source::CloneUrl, same_origin_as_clone: true })
+}
+
+/// Rule 2 above, on an http(s) clone URL.
+pub fn derive_from_clone_url(clone: &Url) -> Result<Url> {
+    let mut url = clone.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    let path = clone.path().trim_end_matches('/');
+    let path = if path.ends_with(".git") { format!("{path}/info/lfs") } else { format!("{path}.git/info/lfs") };
+    url.set_path(&path);
+    Ok(url)
+}
+
+/// `lfs.url` (else `remote.origin.lfsurl`) from `HEAD:.lfsconfig`, if HEAD is a commit with
+/// such a file.
+fn lfsconfig_url(repo: &gix::Repository) -> Result<Option<String>> {
+    let Ok(commit) = repo.head_commit() else {
+        // Unborn HEAD (an empty repository), or HEAD naming something odd: no .lfsconfig.
+        return Ok(None);
+    };
+    let tree = commit.tree().context("cannot read the HEAD commit's tree")?;
+    let Some(entry) = tree.lookup_entry_by_path(".lfsconfig").context("cannot look up .lfsconfig in HEAD")? else {
+        return Ok(None);
+    };
+    if !entry.mode().is_blob() {
+        return Ok(None);
+    }
+    let blob = entry.object().context("cannot read HEAD:.lfsconfig")?;
+    lfs_url_from_config(&blob.data)
+}
+
+/// git-config syntax; only the two keys git-lfs would use for the endpoint are read.
+pub fn lfs_url_from_config(text: &[u8]) -> Result<Option<String>> {
+    let config = gix::config::File::try_from(gix::bstr::BStr::new(text)).context("the repository's .lfsconfig is not valid git-config syntax")?;
+    for key in ["lfs.url", "remote.origin.lfsurl"] {
+        if let Some(value) = config.string(key) {
+            let value = value.to_string();
+            let value = value.trim();
+            if !value.is_empty() {
+                return Ok(Some(value.to_string()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn derive(url: &str) -> String {
+        derive_from_clone_url(&Url::parse(url).unwrap()).unwrap().to_string()
+    }
+
+    #[test]
+    fn derives_git_lfs_default_endpoint() {
+        assert_eq!(derive("https://github.com/o/r.git"), "https://github.com/o/r.git/info/lfs");
+        assert_eq!(derive("https://github.com/o/r"), "https://github.com/o/r.git/info/lfs");
+        assert_eq!(derive("https://github.com/o/r/"), "https://github.com/o/r.git/info/lfs");
+        assert_eq!(derive("http://127.0.0.1:8080/g/sub/r.git/"), "http://127.0.0.1:8080/g/sub/r.git/info/lfs");
+    }
+
+    #[test]
+    fn batch_url_is_under_the_endpoint() {
+        let e = Endpoint { url: Url::parse("https://h/o/r.git/info/lfs/").unwrap(), source: Source::CloneUrl, same_origin_as_clone: true };
+        assert_eq!(e.batch_url().as_str(), "https://h/o/r.git/info/lfs/objects/batch");
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(same_origin(&u("https://github.com/a.git"), &u("https://GitHub.com:443/b/info/lfs")));
+        assert!(!same_origin(&u("https://github.com/a.git"), &u("http://github.com/a.git")));
+        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://github.com:8443/a.git")));
+        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://github.com.evil.example/a.git")));
+        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://lfs.github.com/a.git")));
+    }
+
+    #[test]
+    fn reads_lfs_url_from_lfsconfig() {
+        let text = b"[lfs]\n\turl = https://lfs.example.org/o/r\n";
+        assert_eq!(lfs_url_from_config(text).unwrap().as_deref(), Some("https://lfs.example.org/o/r"));
+        let remote = b"[remote \"origin\"]\n\tlfsurl = https://x/y\n";
+        assert_eq!(lfs_url_from_config(remote).unwrap().as_deref(), Some("https://x/y"));
+        assert_eq!(lfs_url_from_config(b"[lfs]\n\tfetchexclude = *.psd\n").unwrap(), None);
+        assert!(lfs_url_from_config(b"[lfs\n").is_err());
+    }
+
+    #[test]
+    fn display_hides_userinfo_and_query() {
+        let url = Url::parse("https://user:pa55word@h.example/o/r?sig=abc#x").unwrap();
+        assert_eq!(safe_display(&url), "https://h.example/o/r");
+        assert_eq!(origin_display(&url), "https://h.example");
+    }
+}
