@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::endpoint::{origin_display, Endpoint};
 use super::pointer::Pointer;
-use super::retry::{is_retryable, wait_before, RetryPolicy};
+use super::retry::{is_retryable, retry_after, wait_before, RetryPolicy};
 use crate::secret::{redact, Secret};
 
 /// The media type of every batch request and response.
@@ -142,8 +142,8 @@ impl LfsClient {
         let response = loop {
             attempt += 1;
             let sent = self.http.post(url.clone()).headers(headers.clone()).body(body.clone()).send();
-            let retry_headers = match &sent {
-                Ok(response) if is_retryable(response.status()) => Some(response.headers().clone()),
+            let server_wait = match &sent {
+                Ok(response) if is_retryable(response.status()) => retry_after(response.headers(), SystemTime::now()),
                 Ok(_) => None,
                 // Connection refused/reset, timeouts: maybe passing.
                 Err(_) => None,
@@ -162,7 +162,7 @@ impl LfsClient {
                     ),
                 });
             }
-            let wait = wait_before(attempt, retry_headers.as_ref(), &self.retry, SystemTime::now());
+            let wait = wait_before(attempt, server_wait, &self.retry);
             if wait > self.retry.max_wait {
                 let status = sent.map(|r| r.status().as_u16()).unwrap_or_default();
                 bail!(

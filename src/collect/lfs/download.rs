@@ -8,7 +8,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::StatusCode;
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::batch::{DownloadAction, LfsClient};
 use super::pointer::Pointer;
-use super::retry::{is_retryable, wait_before};
+use super::retry::{is_retryable, retry_after, wait_before};
 use super::store::{ObjectStore, TMP_PREFIX};
 use crate::secret::redact;
 
@@ -72,15 +72,15 @@ pub fn download_one(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, 
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let (failure, retry_headers) = match try_download(client, store, pointer, action, &headers) {
+        let (failure, server_wait) = match try_download(client, store, pointer, action, &headers) {
             Ok(bytes) => return Ok(bytes),
             Err(Attempt::Final(failure)) => return Err(failure),
-            Err(Attempt::Retryable(failure, headers)) => (failure, headers),
+            Err(Attempt::Retryable(failure, server_wait)) => (failure, server_wait),
         };
         if attempt >= client.retry.max_attempts {
             return Err(failure);
         }
-        let wait = wait_before(attempt, retry_headers.as_ref(), &client.retry, SystemTime::now());
+        let wait = wait_before(attempt, server_wait, &client.retry);
         if wait > client.retry.max_wait {
             return Err(failure);
         }
@@ -91,7 +91,8 @@ pub fn download_one(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, 
 
 enum Attempt {
     Final(Failure),
-    Retryable(Failure, Option<HeaderMap>),
+    /// With the server's `Retry-After`, if it gave one.
+    Retryable(Failure, Option<Duration>),
 }
 
 fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction, headers: &HeaderMap) -> Result<u64, Attempt> {
@@ -112,7 +113,7 @@ fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, acti
             )),
             _ => Failure::Failed(format!("the download answered HTTP {}", status.as_u16())),
         };
-        return Err(if is_retryable(status) { Attempt::Retryable(failure, Some(response.headers().clone())) } else { Attempt::Final(failure) });
+        return Err(if is_retryable(status) { Attempt::Retryable(failure, retry_after(response.headers(), SystemTime::now())) } else { Attempt::Final(failure) });
     }
 
     let local = |what: &str, err: std::io::Error| Attempt::Final(Failure::Failed(format!("{what}: {err}")));

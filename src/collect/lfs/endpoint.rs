@@ -91,6 +91,9 @@ pub fn discover(repo: &gix::Repository, clone_url: &str) -> Result<Endpoint> {
 /// Rule 2 above, on an http(s) clone URL.
 pub fn derive_from_clone_url(clone: &Url) -> Result<Url> {
     let mut url = clone.clone();
+    // Credentials travel only as the `credentials` argument, never inside a URL.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
     url.set_query(None);
     url.set_fragment(None);
     let path = clone.path().trim_end_matches('/');
@@ -146,6 +149,7 @@ mod tests {
         assert_eq!(derive("https://github.com/o/r"), "https://github.com/o/r.git/info/lfs");
         assert_eq!(derive("https://github.com/o/r/"), "https://github.com/o/r.git/info/lfs");
         assert_eq!(derive("http://127.0.0.1:8080/g/sub/r.git/"), "http://127.0.0.1:8080/g/sub/r.git/info/lfs");
+        assert_eq!(derive("https://u:p@h/o/r.git"), "https://h/o/r.git/info/lfs");
     }
 
     #[test]

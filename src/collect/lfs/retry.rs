@@ -29,16 +29,14 @@ pub fn is_retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
 }
 
-/// The wait before retry number `attempt` (1 = first retry): `Retry-After` when given (seconds
-/// or an HTTP date), else exponential backoff.
-pub fn wait_before(attempt: u32, headers: Option<&HeaderMap>, policy: &RetryPolicy, now: SystemTime) -> Duration {
-    if let Some(wait) = headers.and_then(|h| retry_after(h, now)) {
-        return wait;
-    }
-    policy.first_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(10))
+/// The wait before retry number `attempt` (1 = first retry): the server's `Retry-After` when it
+/// gave one, else exponential backoff.
+pub fn wait_before(attempt: u32, retry_after: Option<Duration>, policy: &RetryPolicy) -> Duration {
+    retry_after.unwrap_or_else(|| policy.first_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(10)))
 }
 
-fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+/// `Retry-After`, in seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
@@ -59,12 +57,15 @@ mod tests {
         let policy = RetryPolicy::default();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_470); // 07:27:50 GMT
         let mut headers = HeaderMap::new();
-        assert_eq!(wait_before(1, Some(&headers), &policy, now), Duration::from_secs(1));
-        assert_eq!(wait_before(3, None, &policy, now), Duration::from_secs(4));
+        assert_eq!(retry_after(&headers, now), None);
+        assert_eq!(wait_before(1, None, &policy), Duration::from_secs(1));
+        assert_eq!(wait_before(3, None, &policy), Duration::from_secs(4));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(wait_before(1, Some(&headers), &policy, now), Duration::from_secs(7));
+        assert_eq!(wait_before(1, retry_after(&headers, now), &policy), Duration::from_secs(7));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
-        assert_eq!(wait_before(1, Some(&headers), &policy, now), Duration::from_secs(10));
+        assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(10)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers, now), None);
     }
 
     #[test]
