@@ -16,6 +16,12 @@ pub struct ServerOptions {
     pub basic_auth: Option<(String, String)>,
     /// Cap on the server's total send rate, to make fetches slow on purpose.
     pub kbytes_per_second: Option<u32>,
+    /// Port of a Git LFS server on 127.0.0.1 (giftless) that gets every `…/info/lfs/…` URL,
+    /// so a repository's default LFS endpoint (`<clone URL>/info/lfs`) is on the git server's
+    /// own origin, as on GitHub or Gitea. With `basic_auth`, its batch API under `/private/`
+    /// needs the credentials too, while its object downloads (`…/objects/storage/…`, which
+    /// giftless pre-signs with a token in the query) do not, like a forge's signed links.
+    pub lfs_proxy_port: Option<u16>,
 }
 
 pub struct GitHttpServer {
@@ -99,10 +105,24 @@ fn lighttpd_config(root: &Path, error_log: &Path, dir: &Path, port: u16, options
         modules.extend(["mod_auth", "mod_authn_file"]);
         let users = dir.join("users");
         std::fs::write(&users, format!("{user}:{password}\n")).unwrap();
+        let require = "auth.require = ( \"/private/\" => ( \"method\" => \"basic\", \"realm\" => \"git\", \"require\" => \"valid-user\" ) )";
+        // Pre-signed LFS downloads carry their own token; everything else needs the password.
+        let require = if options.lfs_proxy_port.is_some() {
+            format!("$HTTP[\"url\"] !~ \"/info/lfs/objects/storage/\" {{\n  {require}\n}}")
+        } else {
+            require.to_string()
+        };
         extra.push_str(&format!(
-            "auth.backend = \"plain\"\nauth.backend.plain.userfile = \"{}\"\n\
-             auth.require = ( \"/private/\" => ( \"method\" => \"basic\", \"realm\" => \"git\", \"require\" => \"valid-user\" ) )\n",
+            "auth.backend = \"plain\"\nauth.backend.plain.userfile = \"{}\"\n{require}\n",
             users.display()
+        ));
+    }
+    if let Some(port) = options.lfs_proxy_port {
+        modules.push("mod_proxy");
+        // lighttpd forwards the request's Host header, so giftless builds its download links
+        // on this server's address, and they come back through this proxy.
+        extra.push_str(&format!(
+            "$HTTP[\"url\"] =~ \"\\.git/info/lfs/\" {{\n  proxy.server = ( \"\" => ( ( \"host\" => \"127.0.0.1\", \"port\" => {port} ) ) )\n}}\n"
         ));
     }
     if let Some(rate) = options.kbytes_per_second {
