@@ -4,8 +4,10 @@
 
 pub mod fake_github;
 pub mod fake_kube;
+pub mod fake_lfs;
 pub mod git;
 pub mod git_http_server;
+pub mod lfs;
 pub mod proxy;
 pub mod s3;
 pub mod ssh_server;
