@@ -475,7 +475,7 @@ fn wrong_or_oversized_bytes_from_a_link_are_rejected_and_leave_nothing() {
 }
 
 #[test]
-fn a_mirror_without_lfs_makes_no_request_and_a_killed_download_leaves_only_tmp_files_that_are_cleaned() {
+fn a_mirror_without_lfs_makes_no_request_and_stale_temporary_files_are_removed() {
     let scratch = tempfile::tempdir().unwrap();
     let upstream = Upstream::create(&scratch.path().join("plain.git"), scratch.path());
     upstream.commit("src.rs", "fn main() {}\n");
@@ -496,6 +496,55 @@ fn a_mirror_without_lfs_makes_no_request_and_a_killed_download_leaves_only_tmp_f
     sync_lfs(&lfs_dest, &format!("{}/acme/tool.git", fake.base_url()), None).unwrap();
     assert!(leftover_temp_files(&lfs_dest).is_empty());
     git(&lfs_dest, &["lfs", "fsck"]);
+}
+
+#[test]
+fn a_run_killed_mid_download_leaves_no_partial_object_and_the_next_run_completes() {
+    let fake = FakeLfs::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let (_upstream, dest, objects) = pointer_repo(scratch.path(), &[bytes(80, 400_000)]);
+    serve(&fake, &objects);
+    let oid = objects[0].0.oid.clone();
+    fake.with(|s| s.stall_after.insert(oid.clone(), 100_000));
+    let clone_url = format!("{}/acme/tool.git", fake.base_url());
+
+    // The sync runs in a child process (this test binary, running the test below), which is
+    // SIGKILLed once it has written part of the object.
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_process_of_the_kill_test", "--test-threads=1"])
+        .env("FORGESAFE_LFS_KILL_TEST", format!("{}\n{clone_url}", dest.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let partial_written = || {
+        leftover_temp_files(&dest).iter().any(|name| std::fs::metadata(dest.join("lfs/tmp").join(name)).is_ok_and(|m| m.len() >= 100_000))
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while !partial_written() {
+        assert!(child.try_wait().unwrap().is_none(), "the child ended before it could be killed");
+        assert!(Instant::now() < deadline, "the child never wrote the partial object");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!object_file(&dest, &oid).exists(), "no partial object where git-lfs would trust it");
+    assert_eq!(leftover_temp_files(&dest).len(), 1);
+
+    fake.with(|s| s.stall_after.clear());
+    let outcome = sync_lfs(&dest, &clone_url, None).unwrap();
+    assert_eq!(outcome.objects_downloaded, 1);
+    assert!(leftover_temp_files(&dest).is_empty(), "the next run removes what the killed one left");
+    git(&dest, &["lfs", "fsck"]);
+}
+
+/// The child half of the kill test above; does nothing when run on its own.
+#[test]
+#[ignore]
+fn child_process_of_the_kill_test() {
+    let Ok(spec) = std::env::var("FORGESAFE_LFS_KILL_TEST") else { return };
+    let (dest, url) = spec.split_once('\n').unwrap();
+    let _ = sync_lfs(Path::new(dest), url, None);
 }
 
 /// Not a check but a measurement, run by hand on a real mirror (it is copied first, never

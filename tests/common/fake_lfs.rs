@@ -55,6 +55,9 @@ pub struct State {
     pub corrupt: HashSet<String>,
     /// oids whose downloads send one byte more than the object has.
     pub oversized: HashSet<String>,
+    /// oid → n: its download sends the headers and n bytes, then hangs (up to a minute), so a
+    /// test can kill the client in the middle of it.
+    pub stall_after: HashMap<String, usize>,
     /// Answers for the next batch requests, before any real one.
     pub batch_script: VecDeque<Scripted>,
     /// Answers for the next download requests, before any real one.
@@ -146,10 +149,12 @@ fn handle(stream: TcpStream, state: &Mutex<State>, port: u16) {
         headers,
         body,
     };
-    let (status, headers, body) = {
+    let ((status, headers, body), stall) = {
         let mut state = state.lock().unwrap();
         state.requests.push(request.clone());
-        route(&mut state, &request, port)
+        let reply = route(&mut state, &request, port);
+        let oid = request.target.strip_prefix("/download/").and_then(|t| t.split('?').next()).unwrap_or_default();
+        (reply, state.stall_after.get(oid).copied())
     };
     let mut stream = stream;
     let mut head = format!("HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reason(status), body.len());
@@ -158,7 +163,16 @@ fn handle(stream: TcpStream, state: &Mutex<State>, port: u16) {
     }
     head.push_str("\r\n");
     let _ = stream.write_all(head.as_bytes());
-    let _ = stream.write_all(&body);
+    match stall {
+        Some(n) if status == 200 => {
+            let _ = stream.write_all(&body[..n.min(body.len())]);
+            let _ = stream.flush();
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }
+        _ => {
+            let _ = stream.write_all(&body);
+        }
+    }
 }
 
 fn reason(status: u16) -> &'static str {
