@@ -48,9 +48,9 @@ impl fmt::Display for Failure {
 /// Download every `(pointer, action)` with at most [`PARALLEL_DOWNLOADS`] threads; results come
 /// back in input order: `Ok(bytes)` or the failure.
 pub fn download_all(client: &LfsClient, store: &ObjectStore, jobs: Vec<(Pointer, DownloadAction)>) -> Vec<(Pointer, Result<u64, Failure>)> {
+    let workers = PARALLEL_DOWNLOADS.min(jobs.len());
     let queue = Mutex::new(jobs.into_iter().enumerate());
     let results = Mutex::new(Vec::new());
-    let workers = PARALLEL_DOWNLOADS.max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {

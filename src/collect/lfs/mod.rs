@@ -179,6 +179,11 @@ fn sync(git_dir: &Path, clone_url: &str, credentials: Option<(&str, &Secret)>) -
 }
 
 fn log_done(git_dir: &Path, outcome: &LfsOutcome, failed: usize, started: Instant) {
+    if outcome.pointers_found == 0 {
+        // Most repositories have no LFS content: one quiet line, not one per repository at info.
+        tracing::debug!(git_dir = %git_dir.display(), seconds = started.elapsed().as_secs_f32(), "no Git LFS pointers");
+        return;
+    }
     tracing::info!(
         git_dir = %git_dir.display(),
         pointers = outcome.pointers_found,
