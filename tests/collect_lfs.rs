@@ -571,3 +571,55 @@ fn scan_timing_on_a_real_mirror() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the command line
+
+#[test]
+fn collect_with_gickups_lfs_true_stores_the_objects_and_a_rerun_fetches_nothing() {
+    let forge = LfsForge::start(None);
+    let scratch = tempfile::tempdir().unwrap();
+    let upstream = forge.upstream("acme/tool.git", scratch.path(), None);
+    let content = bytes(7, 40_000);
+    commit_lfs(&upstream, "weights.bin", &content);
+    upstream.push(&["main"]);
+    let dest = scratch.path().join("volume");
+    let conf = scratch.path().join("conf.yml");
+    std::fs::write(
+        &conf,
+        format!(
+            "source:\n  any:\n    - url: {}\ndestination:\n  local:\n    - path: {}\n      structured: true\n      lfs: true\n",
+            forge.server.url("acme/tool.git"),
+            dest.display()
+        ),
+    )
+    .unwrap();
+    let collect = || common::forgesafe().args(["collect", "--config"]).arg(&conf).output().unwrap();
+
+    let out = collect();
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 Git LFS objects downloaded"), "{err}");
+    assert!(!err.contains("lfs"), "lfs: true is acted on, so no warning names it: {err}");
+    let mirror = dest.join("127.0.0.1/acme/tool.git");
+    assert_git_lfs_reads_mirror(&mirror, scratch.path(), &[("origin/main", "weights.bin", &content)]);
+
+    let out = collect();
+    let err = common::stderr(&out);
+    assert!(out.status.success() && err.contains("0 new, 0 updated, 1 unchanged, 0 failed; 0 bytes fetched"), "{err}");
+    assert!(!err.contains("Git LFS objects downloaded"), "{err}");
+
+    // A new commit brings an object the LFS server has lost: the repository is reported
+    // failed with the object named; the git data is updated and the stored objects are kept.
+    upstream.checkout("main");
+    let (newer, _) = commit_lfs(&upstream, "more.bin", &bytes(8, 1_000));
+    upstream.push(&["main"]);
+    std::fs::remove_file(forge.giftless.stored_object("acme", "tool", &newer.oid)).unwrap();
+    let out = collect();
+    let err = common::stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("FAILED acme/tool") && err.contains("LFS incomplete") && err.contains(&newer.oid), "{err}");
+    let (weights, _) = pointer_text(&content);
+    assert_eq!(std::fs::read(object_file(&mirror, &weights.oid)).unwrap(), content);
+    assert!(!object_file(&mirror, &newer.oid).exists());
+}

@@ -47,6 +47,9 @@ enum SourceArgs {
         /// gickup's unstructured layout: `<dest>/<name>.git` instead of `<dest>/<host>/<owner>/<name>.git`.
         #[arg(long)]
         flat: bool,
+        /// Also fetch the Git LFS objects every mirror refers to (gickup's `lfs: true`).
+        #[arg(long)]
+        lfs: bool,
         /// Skip issues, pull requests, releases, labels and milestones.
         #[arg(long)]
         no_metadata: bool,
@@ -68,6 +71,9 @@ enum SourceArgs {
         dest: PathBuf,
         #[arg(long)]
         flat: bool,
+        /// Also fetch the Git LFS objects every mirror refers to (gickup's `lfs: true`).
+        #[arg(long)]
+        lfs: bool,
         #[arg(long, default_value_t = 4)]
         parallel: usize,
         /// Private key for ssh URLs (`ssh://…`, `git@host:…`).
@@ -120,7 +126,7 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
             }
             (loaded.config, what.parallel, what.dest.clone())
         }
-        (None, Some(SourceArgs::Github { user, token_env, url, orgs, flat, no_metadata, no_wiki, release_assets, dest, parallel })) => {
+        (None, Some(SourceArgs::Github { user, token_env, url, orgs, flat, lfs, no_metadata, no_wiki, release_assets, dest, parallel })) => {
             let token = match token_env {
                 Some(var) => Some(Secret::new(std::env::var(var).map_err(|_| {
                     anyhow!("--token-env {var}: that environment variable is not set: export the token in it")
@@ -146,9 +152,9 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
                 filter: Default::default(),
                 release_assets: *release_assets,
             };
-            (single_job(Source::Forge(forge), dest, !flat), *parallel, None)
+            (single_job(Source::Forge(forge), dest, !flat, *lfs), *parallel, None)
         }
-        (None, Some(SourceArgs::Url { urls, dest, flat, parallel, ssh_key })) => {
+        (None, Some(SourceArgs::Url { urls, dest, flat, lfs, parallel, ssh_key })) => {
             if let Some(key) = ssh_key.as_ref().filter(|k| !k.is_file()) {
                 bail!("--ssh-key {}: no such file; give the path of the private key", key.display());
             }
@@ -156,7 +162,7 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
                 .iter()
                 .map(|u| Source::Plain(PlainGitSource { url: u.clone(), name: None, username: None, password: None, token: None, ssh_key: ssh_key.clone() }))
                 .collect();
-            let mut config = single_job(Source::Plain(PlainGitSource { url: String::new(), name: None, username: None, password: None, token: None, ssh_key: None }), dest, !flat);
+            let mut config = single_job(Source::Plain(PlainGitSource { url: String::new(), name: None, username: None, password: None, token: None, ssh_key: None }), dest, !flat, *lfs);
             config.jobs[0].sources = sources;
             (config, *parallel, None)
         }
@@ -168,12 +174,12 @@ fn collect_from(what: &WhatToCollect) -> Result<CollectReport> {
     Ok(report)
 }
 
-fn single_job(source: Source, dest: &Path, structured: bool) -> Config {
+fn single_job(source: Source, dest: &Path, structured: bool, lfs: bool) -> Config {
     Config {
         jobs: vec![BackupJob {
             document: 0,
             sources: vec![source],
-            destinations: vec![LocalDestination { path: dest.to_path_buf(), structured, bare: true, mirror: true, lfs: false, zip: false, keep: None }],
+            destinations: vec![LocalDestination { path: dest.to_path_buf(), structured, bare: true, mirror: true, lfs, zip: false, keep: None }],
             cron: None,
         }],
     }
@@ -186,6 +192,9 @@ fn print_summary(r: &CollectReport) {
     );
     if r.assets_downloaded > 0 {
         eprintln!("forgesafe collect: {} release asset files downloaded", r.assets_downloaded);
+    }
+    if r.lfs_objects_downloaded > 0 {
+        eprintln!("forgesafe collect: {} Git LFS objects downloaded", r.lfs_objects_downloaded);
     }
     for (repo, why) in &r.failed {
         eprintln!("forgesafe collect: FAILED {repo}: {}", crate::secret::redact(why));

@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Result};
 use super::config::{BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source};
 use super::github::{fetch_gitlab_metadata, fetch_repo_metadata, wiki_url_of, Flavor, MetadataOptions, select_repos, GithubClient, RepoListing, RepoSummary, PUBLIC_API};
 use super::metadata::MetadataWriter;
+use super::lfs::sync_lfs;
 use super::mirror::{is_not_found, mirror_all_reporting, MirrorChange, MirrorJob, MirrorOptions, SshSettings};
 use super::state::CollectState;
 use crate::secret::Secret;
@@ -40,6 +41,8 @@ pub struct CollectReport {
     pub metadata_files_changed: u64,
     /// Release asset files downloaded (their bytes count in `bytes_fetched`).
     pub assets_downloaded: u64,
+    /// Git LFS objects downloaded (their bytes count in `bytes_fetched`).
+    pub lfs_objects_downloaded: u64,
     /// Mirrors on disk whose repository the forge no longer lists: kept, never deleted.
     pub no_longer_listed: Vec<String>,
     /// The destination folders written.
@@ -58,13 +61,22 @@ struct Target {
     metadata: Option<(usize, RepoSummary, MetadataOptions)>, // (client index, repo, options) when metadata is wanted
     /// Private key for an ssh clone URL.
     ssh_key: Option<PathBuf>,
+    /// Where the LFS server is found (an https URL even when git goes over ssh) and the
+    /// credentials for it.
+    lfs_remote: (String, Option<(String, Secret)>),
 }
 
 pub fn collect(config: &Config, opts: &CollectOptions) -> Result<CollectReport> {
     let mut report = CollectReport::default();
     for job in &config.jobs {
         let destinations: Vec<LocalDestination> = match &opts.dest_override {
-            Some(path) => vec![LocalDestination { path: path.clone(), structured: true, bare: true, mirror: true, lfs: false, zip: false, keep: None }],
+            // The config's own settings (layout, lfs) still apply; only the folder changes.
+            Some(path) => {
+                let base = job.destinations.first().cloned();
+                let lfs = base.as_ref().is_some_and(|d| d.lfs);
+                let structured = base.as_ref().is_none_or(|d| d.structured);
+                vec![LocalDestination { path: path.clone(), structured, bare: true, mirror: true, lfs, zip: false, keep: None }]
+            }
             None => job.destinations.clone(),
         };
         if destinations.is_empty() {
@@ -157,6 +169,26 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
     bar.finish_and_clear();
 
     let mut outcome_of: BTreeMap<usize, Result<MirrorChange, String>> = BTreeMap::new();
+    // Git LFS objects, for each repository whose mirror is now up to date.
+    let mut lfs_failures: BTreeMap<usize, String> = BTreeMap::new();
+    if destination.lfs {
+        for ((index, is_wiki), (_job, result)) in keys.iter().zip(&results) {
+            if *is_wiki || result.is_err() {
+                continue;
+            }
+            let target = &targets[*index];
+            let (url, credentials) = &target.lfs_remote;
+            match sync_lfs(&target.git_dir, url, credentials.as_ref().map(|(u, s)| (u.as_str(), s))) {
+                Ok(lfs) => {
+                    report.lfs_objects_downloaded += lfs.objects_downloaded;
+                    report.bytes_fetched += lfs.bytes_downloaded;
+                }
+                Err(e) => {
+                    lfs_failures.insert(*index, format!("{e:#}"));
+                }
+            }
+        }
+    }
     for ((index, is_wiki), (_job, result)) in keys.into_iter().zip(results) {
         match (is_wiki, result) {
             (false, Ok(o)) => {
@@ -175,7 +207,11 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
     }
     for (index, target) in targets.iter().enumerate() {
         let mirror_result = outcome_of.remove(&index).unwrap_or(Err("not mirrored".into()));
-        match (mirror_result, metadata_failures.remove(&index)) {
+        let metadata_failure = match (metadata_failures.remove(&index), lfs_failures.remove(&index)) {
+            (None, None) => None,
+            (meta, lfs) => Some([meta, lfs.map(|e| format!("LFS incomplete: {e}"))].into_iter().flatten().collect::<Vec<_>>().join("; ")),
+        };
+        match (mirror_result, metadata_failure) {
             (Ok(_), Some(meta)) => report.failed.push((target.label.clone(), meta)),
             (Err(e), meta) => report.failed.push((target.label.clone(), [Some(e), meta].into_iter().flatten().collect::<Vec<_>>().join("; "))),
             (Ok(MirrorChange::New), None) => report.new += 1,
@@ -265,17 +301,25 @@ fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &Repo
         wiki_url: (forge.wiki && repo.has_wiki).then(|| wiki_url_of(&clone_url)),
         clone_url,
         ssh_key: forge.ssh_key.clone(),
+        // The forge serves LFS over https with the token, whichever way git goes.
+        lfs_remote: (repo.clone_url.clone(), forge.token.clone().map(|t| (token_user(forge), t))),
         // GitHub takes any user name with a token; Gitea wants the account's (or `oauth2`).
-        credentials: forge.token.clone().filter(|_| !forge.ssh).map(|t| match forge.kind {
-            ForgeKind::Gitea => (forge.username.clone().or(forge.user.clone()).unwrap_or_else(|| "oauth2".into()), t),
-            // GitLab takes a personal access token as the password of the user `oauth2`.
-            ForgeKind::Gitlab => ("oauth2".to_string(), t),
-            _ => ("x-access-token".to_string(), t),
-        }),
+        credentials: forge.token.clone().filter(|_| !forge.ssh).map(|t| (token_user(forge), t)),
         wiki_dir: sibling(&git_dir, "wiki.git"),
         git_dir,
         metadata: forge.issues.then(|| (client_index, repo.clone(), MetadataOptions { release_assets: forge.release_assets })),
     })
+}
+
+/// The user name that goes with a forge token over HTTP basic auth (git and LFS): GitHub takes
+/// any; Gitea wants the account's (or `oauth2`); GitLab takes a personal access token as the
+/// password of the user `oauth2`.
+fn token_user(forge: &ForgeSource) -> String {
+    match forge.kind {
+        ForgeKind::Gitea => forge.username.clone().or(forge.user.clone()).unwrap_or_else(|| "oauth2".into()),
+        ForgeKind::Gitlab => "oauth2".to_string(),
+        _ => "x-access-token".to_string(),
+    }
 }
 
 fn plain_target(dest: &Path, structured: bool, plain: &PlainGitSource) -> Result<Target> {
@@ -294,6 +338,7 @@ fn plain_target(dest: &Path, structured: bool, plain: &PlainGitSource) -> Result
         label: format!("{owner}/{name}"),
         clone_url: plain.url.clone(),
         wiki_url: None,
+        lfs_remote: (plain.url.clone(), credentials.clone()),
         credentials,
         ssh_key: plain.ssh_key.clone(),
         wiki_dir: sibling(&git_dir, "wiki.git"),

@@ -25,7 +25,6 @@ pub const NOT_ACTED_ON: &[(&str, &str)] = &[
     ("metrics", "metrics are not exported yet; the run summary on stderr has the counts"),
     ("zip", "mirrors stay plain bare repositories; the snapshot that `backup` pushes is compressed and deduplicated"),
     ("keep", "history is kept as snapshots in the repository; keep N of them with a retention policy instead of N folders"),
-    ("lfs", "LFS objects are not fetched yet"),
 ];
 
 /// Why a gickup key is not acted on, if it is one of those.
