@@ -78,6 +78,10 @@ measure fs_first  "$fs" collect url "${urls[@]}" --dest "$work/fs-vol" --paralle
 measure git_first bash -c 'while read -r u; do git clone -q --mirror "$u" "$WORK/git-vol/$(basename "$u")"; done <"$WORK/urls.txt"'
 measure fs_again  "$fs" collect url "${urls[@]}" --dest "$work/fs-vol" --parallel 4
 measure git_again bash -c 'for d in "$WORK"/git-vol/*.git; do git -C "$d" fetch -q --prune; done'
+# What `lfs: true` adds to a no-change run: the first time every pack is scanned for LFS
+# pointers; after that each pack's result is cached.
+measure fs_lfs_scan   "$fs" collect url "${urls[@]}" --dest "$work/fs-vol" --parallel 4 --lfs
+measure fs_lfs_cached "$fs" collect url "${urls[@]}" --dest "$work/fs-vol" --parallel 4 --lfs
 
 # Same refs as git's mirrors, or the numbers mean nothing.
 for d in "$work"/git-vol/*.git; do
@@ -93,3 +97,5 @@ printf '%-10s %18s %18s %8s\n' run forgesafe git ratio
 printf '%-10s %12ss (%4s) %12ss (%4s) %8s\n' first "${secs[fs_first]}" "${rss[fs_first]}" "${secs[git_first]}" "${rss[git_first]}" "$(ratio "${secs[fs_first]}" "${secs[git_first]}")"
 printf '%-10s %12ss (%4s) %12ss (%4s) %8s\n' no-change "${secs[fs_again]}" "${rss[fs_again]}" "${secs[git_again]}" "${rss[git_again]}" "$(ratio "${secs[fs_again]}" "${secs[git_again]}")"
 printf 'no-change / first: forgesafe %s\n' "$(ratio "${secs[fs_again]}" "${secs[fs_first]}")"
+printf 'no-change with --lfs: %ss (%s MiB) while every pack is scanned once, then %ss (%s MiB)\n' \
+  "${secs[fs_lfs_scan]}" "${rss[fs_lfs_scan]}" "${secs[fs_lfs_cached]}" "${rss[fs_lfs_cached]}"

@@ -547,31 +547,6 @@ fn child_process_of_the_kill_test() {
     let _ = sync_lfs(Path::new(dest), url, None);
 }
 
-/// Not a check but a measurement, run by hand on a real mirror (it is copied first, never
-/// modified): `FORGESAFE_LFS_SCAN_REPO=/path/to/bare.git cargo test --test collect_lfs -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn scan_timing_on_a_real_mirror() {
-    let source = std::env::var("FORGESAFE_LFS_SCAN_REPO").expect("set FORGESAFE_LFS_SCAN_REPO to a bare repository to measure");
-    let scratch = tempfile::tempdir().unwrap();
-    let copy = scratch.path().join("copy.git");
-    let status = std::process::Command::new("cp").arg("-a").arg(&source).arg(&copy).status().unwrap();
-    assert!(status.success());
-    for run in ["full scan", "no-change re-scan"] {
-        let started = Instant::now();
-        let report = find_pointers(&copy).unwrap();
-        eprintln!(
-            "{run}: {:?} — {} packs scanned, {} cached, {} objects examined, {} small blobs read, {} pointers",
-            started.elapsed(),
-            report.packs_scanned,
-            report.packs_cached,
-            report.objects_examined,
-            report.small_blobs_read,
-            report.pointers.len()
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Through the command line
 
