@@ -15,15 +15,13 @@
 //! with `updated_after=` the newest `updated_at` stored and sorted by update time, and an
 //! item's discussions are read again only when its `updated_at` moved.
 
-use std::collections::BTreeSet;
-
 use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::client::{http_status, GithubClient};
-use super::metadata::{get_one, key_text, list, list_all, MetadataOutcome, PageCache, RepoMetaState};
+use super::metadata::{get_one, list, list_all, sync_whole_lists, MetadataOutcome, PageCache, RepoMetaState};
 use super::repos::RepoSummary;
-use crate::collect::metadata::{file_name, MetadataWriter};
+use crate::collect::metadata::MetadataWriter;
 
 pub fn fetch_gitlab_metadata(
     client: &GithubClient,
@@ -37,24 +35,18 @@ pub fn fetch_gitlab_metadata(
 
     outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
 
-    // Small lists, read whole (every page revalidated) so removals upstream are seen.
-    for (folder, url, key) in [
-        ("labels", format!("{base}/labels?per_page=100"), "name"),
-        ("milestones", format!("{base}/milestones?per_page=100"), "iid"),
-        ("releases", format!("{base}/releases?per_page=100"), "tag_name"),
-    ] {
-        let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
-        if !fresh {
-            continue;
-        }
-        let mut keep = BTreeSet::new();
-        for item in &items {
-            let name = file_name(&key_text(&item[key]));
-            outcome.files_changed += u64::from(writer.write(&format!("{folder}/{name}"), item)?);
-            keep.insert(name);
-        }
-        writer.prune_folder(folder, &keep)?;
-    }
+    sync_whole_lists(
+        client,
+        cache,
+        repo,
+        writer,
+        [
+            ("labels", format!("{base}/labels?per_page=100"), "name"),
+            ("milestones", format!("{base}/milestones?per_page=100"), "iid"),
+            ("releases", format!("{base}/releases?per_page=100"), "tag_name"),
+        ],
+        &mut outcome,
+    )?;
 
     if repo.has_issues {
         sync_changed_items(client, cache, repo, writer, &base, Kind::Issue, &mut state.issues_since, &mut outcome)?;

@@ -70,29 +70,19 @@ pub fn fetch_repo_metadata(
 
     outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
 
-    let mut releases = Vec::new();
-    // Small lists, read whole (every page revalidated) so removals upstream are seen.
-    for (folder, url, key) in [
-        ("labels", format!("{base}/labels?{page}"), "name"),
-        // Gitea's milestones have no per-repository number; their id is the key.
-        ("milestones", format!("{base}/milestones?state=all&{page}"), if gitea { "id" } else { "number" }),
-        ("releases", format!("{base}/releases?{page}"), "id"),
-    ] {
-        let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
-        if folder == "releases" {
-            releases = items.clone();
-        }
-        if !fresh {
-            continue;
-        }
-        let mut keep = BTreeSet::new();
-        for item in &items {
-            let name = file_name(&key_text(&item[key]));
-            outcome.files_changed += u64::from(writer.write(&format!("{folder}/{name}"), item)?);
-            keep.insert(name);
-        }
-        writer.prune_folder(folder, &keep)?;
-    }
+    let [_labels, _milestones, releases] = sync_whole_lists(
+        client,
+        cache,
+        repo,
+        writer,
+        [
+            ("labels", format!("{base}/labels?{page}"), "name"),
+            // Gitea's milestones have no per-repository number; their id is the key.
+            ("milestones", format!("{base}/milestones?state=all&{page}"), if gitea { "id" } else { "number" }),
+            ("releases", format!("{base}/releases?{page}"), "id"),
+        ],
+        &mut outcome,
+    )?;
 
     // Issues and pull requests: only those updated since the last run. GitHub's issue list
     // includes pull requests; when issues are disabled, the pull list stands in for it.
@@ -167,6 +157,35 @@ fn pull_document(client: &GithubClient, base: &str, number: u64, listed: &Value)
     });
     pull["reviews"] = Value::Array(reviews);
     Ok(pull)
+}
+
+/// Small lists (labels, milestones, releases) as `(folder, first page URL, key field)`: read
+/// whole, every page revalidated, so that removals upstream are seen; each item is one file
+/// named after its key, rewritten only when a page came back fresh. Returns each list's items
+/// (fresh or from the cache).
+pub(super) fn sync_whole_lists<const N: usize>(
+    client: &GithubClient,
+    cache: &mut PageCache,
+    repo: &RepoSummary,
+    writer: &MetadataWriter,
+    lists: [(&str, String, &str); N],
+    outcome: &mut MetadataOutcome,
+) -> Result<[Vec<Value>; N]> {
+    let mut all = Vec::with_capacity(N);
+    for (folder, url, key) in lists {
+        let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
+        if fresh {
+            let mut keep = BTreeSet::new();
+            for item in &items {
+                let name = file_name(&key_text(&item[key]));
+                outcome.files_changed += u64::from(writer.write(&format!("{folder}/{name}"), item)?);
+                keep.insert(name);
+            }
+            writer.prune_folder(folder, &keep)?;
+        }
+        all.push(items);
+    }
+    Ok(all.try_into().unwrap_or_else(|_| unreachable!("one entry per list")))
 }
 
 /// All pages of a list, revalidating cached pages; returns the items and whether any page was fresh.
