@@ -502,28 +502,30 @@ fn a_mirror_without_lfs_makes_no_request_and_stale_temporary_files_are_removed()
 fn a_run_killed_mid_download_leaves_no_partial_object_and_the_next_run_completes() {
     let fake = FakeLfs::start();
     let scratch = tempfile::tempdir().unwrap();
-    let (_upstream, dest, objects) = pointer_repo(scratch.path(), &[bytes(80, 400_000)]);
+    let (upstream, _, objects) = pointer_repo(scratch.path(), &[bytes(80, 400_000)]);
+    // The upstream is a local path, so its `.lfsconfig` names the LFS server (as git-lfs reads it).
+    upstream.commit(".lfsconfig", &format!("[lfs]\n\turl = {}/acme/tool.git/info/lfs\n", fake.base_url()));
+    upstream.push(&["main"]);
     serve(&fake, &objects);
     let oid = objects[0].0.oid.clone();
     fake.with(|s| s.stall_after.insert(oid.clone(), 100_000));
-    let clone_url = format!("{}/acme/tool.git", fake.base_url());
+    let volume = scratch.path().join("volume");
+    let dest = volume.join("local/upstream/tool.git");
+    let collect = || {
+        let mut cmd = common::forgesafe();
+        cmd.args(["collect", "url", upstream.bare.to_str().unwrap(), "--lfs", "--dest"]).arg(&volume);
+        cmd
+    };
 
-    // The sync runs in a child process (this test binary, running the test below), which is
-    // SIGKILLed once it has written part of the object.
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "child_process_of_the_kill_test", "--test-threads=1"])
-        .env("FORGESAFE_LFS_KILL_TEST", format!("{}\n{clone_url}", dest.display()))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // The real binary is SIGKILLed once it has written part of the object.
+    let mut child = collect().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
     let partial_written = || {
         leftover_temp_files(&dest).iter().any(|name| std::fs::metadata(dest.join("lfs/tmp").join(name)).is_ok_and(|m| m.len() >= 100_000))
     };
     let deadline = Instant::now() + std::time::Duration::from_secs(30);
     while !partial_written() {
-        assert!(child.try_wait().unwrap().is_none(), "the child ended before it could be killed");
-        assert!(Instant::now() < deadline, "the child never wrote the partial object");
+        assert!(child.try_wait().unwrap().is_none(), "forgesafe ended before it could be killed");
+        assert!(Instant::now() < deadline, "forgesafe never wrote the partial object");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     child.kill().unwrap();
@@ -532,19 +534,11 @@ fn a_run_killed_mid_download_leaves_no_partial_object_and_the_next_run_completes
     assert_eq!(leftover_temp_files(&dest).len(), 1);
 
     fake.with(|s| s.stall_after.clear());
-    let outcome = sync_lfs(&dest, &clone_url, None).unwrap();
-    assert_eq!(outcome.objects_downloaded, 1);
+    let out = collect().output().unwrap();
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(common::stderr(&out).contains("1 Git LFS objects downloaded"), "{}", common::stderr(&out));
     assert!(leftover_temp_files(&dest).is_empty(), "the next run removes what the killed one left");
     git(&dest, &["lfs", "fsck"]);
-}
-
-/// The child half of the kill test above; does nothing when run on its own.
-#[test]
-#[ignore]
-fn child_process_of_the_kill_test() {
-    let Ok(spec) = std::env::var("FORGESAFE_LFS_KILL_TEST") else { return };
-    let (dest, url) = spec.split_once('\n').unwrap();
-    let _ = sync_lfs(Path::new(dest), url, None);
 }
 
 // ---------------------------------------------------------------------------------------------
