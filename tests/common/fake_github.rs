@@ -28,13 +28,15 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+
+use super::http_request::{read_head, RequestHead};
 
 #[derive(Debug, Clone)]
 pub struct RecordedRequest {
@@ -229,26 +231,8 @@ pub fn repo_json(id: u64, owner: &str, name: &str, private: bool) -> Value {
 
 fn handle_connection(stream: TcpStream, state: &Mutex<State>, port: u16) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.trim_end().split_once(':') {
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    let mut parts = request_line.split_whitespace();
-    let request = RecordedRequest {
-        method: parts.next().unwrap_or_default().to_string(),
-        target: parts.next().unwrap_or_default().to_string(),
-        headers,
-    };
+    let Some(RequestHead { method, target, headers }) = read_head(&mut reader) else { return };
+    let request = RecordedRequest { method, target, headers };
     let response = respond(&mut state.lock().unwrap(), &request, port);
     let mut stream = stream;
     let _ = stream.write_all(response.as_bytes());

@@ -6,12 +6,14 @@
 //! and answer with scripted failures. Every request is recorded.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
+
+use super::http_request::{read_head, RequestHead};
 
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -125,30 +127,11 @@ impl Drop for FakeLfs {
 
 fn handle(stream: TcpStream, state: &Mutex<State>, port: u16) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut headers = Vec::new();
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.trim_end().split_once(':') {
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
+    let Some(RequestHead { method, target, headers }) = read_head(&mut reader) else { return };
     let length: usize = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
-    let mut parts = request_line.split_whitespace();
-    let request = Request {
-        method: parts.next().unwrap_or_default().to_string(),
-        target: parts.next().unwrap_or_default().to_string(),
-        headers,
-        body,
-    };
+    let request = Request { method, target, headers, body };
     let ((status, headers, body), stall) = {
         let mut state = state.lock().unwrap();
         state.requests.push(request.clone());

@@ -7,6 +7,7 @@ pub mod fake_kube;
 pub mod fake_lfs;
 pub mod git;
 pub mod git_http_server;
+pub mod http_request;
 pub mod lfs;
 pub mod proxy;
 pub mod s3;
