@@ -132,7 +132,8 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
         }
     }
     let (keys, mirror_jobs): (Vec<(usize, bool)>, Vec<MirrorJob>) = jobs.into_iter().map(|(i, w, j)| ((i, w), j)).unzip();
-    let mut metadata_failures: BTreeMap<usize, String> = BTreeMap::new();
+    // Besides the git data: what else of a repository failed (metadata, LFS objects).
+    let mut incomplete: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     let bar = crate::progress::counter("mirroring", mirror_jobs.len() as u64);
     let on_done = |job: &MirrorJob, _: &Result<_>| {
         bar.set_message(job.url.clone());
@@ -160,7 +161,7 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
                     state.repos.insert(state_key, repo_state);
                 }
                 Err(e) => {
-                    metadata_failures.insert(index, format!("metadata incomplete: {e:#}"));
+                    incomplete.entry(index).or_default().push(format!("metadata incomplete: {e:#}"));
                 }
             }
         }
@@ -169,31 +170,22 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
     bar.finish_and_clear();
 
     let mut outcome_of: BTreeMap<usize, Result<MirrorChange, String>> = BTreeMap::new();
-    // Git LFS objects, for each repository whose mirror is now up to date.
-    let mut lfs_failures: BTreeMap<usize, String> = BTreeMap::new();
-    if destination.lfs {
-        for ((index, is_wiki), (_job, result)) in keys.iter().zip(&results) {
-            if *is_wiki || result.is_err() {
-                continue;
-            }
-            let target = &targets[*index];
-            let (url, credentials) = &target.lfs_remote;
-            match sync_lfs(&target.git_dir, url, credentials.as_ref().map(|(u, s)| (u.as_str(), s))) {
-                Ok(lfs) => {
-                    report.lfs_objects_downloaded += lfs.objects_downloaded;
-                    report.bytes_fetched += lfs.bytes_downloaded;
-                }
-                Err(e) => {
-                    lfs_failures.insert(*index, format!("{e:#}"));
-                }
-            }
-        }
-    }
     for ((index, is_wiki), (_job, result)) in keys.into_iter().zip(results) {
         match (is_wiki, result) {
             (false, Ok(o)) => {
                 report.bytes_fetched += o.bytes_fetched;
                 outcome_of.insert(index, Ok(o.change));
+                // Git LFS objects, now that the mirror is up to date.
+                if destination.lfs {
+                    let (url, credentials) = &targets[index].lfs_remote;
+                    match sync_lfs(&targets[index].git_dir, url, credentials.as_ref().map(|(u, s)| (u.as_str(), s))) {
+                        Ok(lfs) => {
+                            report.lfs_objects_downloaded += lfs.objects_downloaded;
+                            report.bytes_fetched += lfs.bytes_downloaded;
+                        }
+                        Err(e) => incomplete.entry(index).or_default().push(format!("LFS incomplete: {e:#}")),
+                    }
+                }
             }
             (true, Ok(o)) => report.bytes_fetched += o.bytes_fetched,
             (true, Err(e)) if is_not_found(&e) => tracing::debug!(repo = %targets[index].label, "no wiki"),
@@ -207,16 +199,13 @@ fn collect_into(job: &BackupJob, destination: &LocalDestination, opts: &CollectO
     }
     for (index, target) in targets.iter().enumerate() {
         let mirror_result = outcome_of.remove(&index).unwrap_or(Err("not mirrored".into()));
-        let metadata_failure = match (metadata_failures.remove(&index), lfs_failures.remove(&index)) {
-            (None, None) => None,
-            (meta, lfs) => Some([meta, lfs.map(|e| format!("LFS incomplete: {e}"))].into_iter().flatten().collect::<Vec<_>>().join("; ")),
-        };
-        match (mirror_result, metadata_failure) {
-            (Ok(_), Some(meta)) => report.failed.push((target.label.clone(), meta)),
-            (Err(e), meta) => report.failed.push((target.label.clone(), [Some(e), meta].into_iter().flatten().collect::<Vec<_>>().join("; "))),
-            (Ok(MirrorChange::New), None) => report.new += 1,
-            (Ok(MirrorChange::Updated { .. }), None) => report.updated += 1,
-            (Ok(MirrorChange::Unchanged), None) => report.unchanged += 1,
+        let mut reasons: Vec<String> = mirror_result.as_ref().err().cloned().into_iter().collect();
+        reasons.extend(incomplete.remove(&index).unwrap_or_default());
+        match mirror_result {
+            Ok(MirrorChange::New) if reasons.is_empty() => report.new += 1,
+            Ok(MirrorChange::Updated { .. }) if reasons.is_empty() => report.updated += 1,
+            Ok(MirrorChange::Unchanged) if reasons.is_empty() => report.unchanged += 1,
+            _ => report.failed.push((target.label.clone(), reasons.join("; "))),
         }
     }
     for client in &clients {
