@@ -292,7 +292,7 @@ fn github_target(dest: &Path, structured: bool, forge: &ForgeSource, repo: &Repo
         ssh_key: forge.ssh_key.clone(),
         // The forge serves LFS over https with the token, whichever way git goes.
         lfs_remote: (repo.clone_url.clone(), forge.token.clone().map(|t| (token_user(forge), t))),
-        // GitHub takes any user name with a token; Gitea wants the account's (or `oauth2`).
+        // Over ssh the key authenticates git; the token is not sent.
         credentials: forge.token.clone().filter(|_| !forge.ssh).map(|t| (token_user(forge), t)),
         wiki_dir: sibling(&git_dir, "wiki.git"),
         git_dir,
