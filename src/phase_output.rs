@@ -81,9 +81,47 @@ pub fn parse_outputs(stdout: &str) -> Result<BTreeMap<String, String>> {
     Ok(outputs)
 }
 
+/// The snapshot id in what a blueprint passes back as `--kopia-snapshot`: the artifact JSON push
+/// printed (`{"id":…}`), the whole phase-output object (`{"key":…,"value":"{\"id\":…}"}`), or a
+/// bare id. Field names match in any casing, as Go's decoder matches them.
+pub fn snapshot_id_from_artifact(text: &str) -> Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        bail!("--kopia-snapshot is empty: pass the artifact push printed (did the backup's output artifact render empty?)");
+    }
+    if !text.starts_with('{') {
+        return Ok(text.to_string());
+    }
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| anyhow::anyhow!("--kopia-snapshot is not valid JSON ({e}): pass the artifact push printed, e.g. {{\"id\":\"…\"}}"))?;
+    let field = |name: &str| {
+        value.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))).and_then(|(_, v)| v.as_str())
+    };
+    if let Some(id) = field("id") {
+        return Ok(id.to_string());
+    }
+    if let Some(inner) = field("value") {
+        return snapshot_id_from_artifact(inner);
+    }
+    bail!("--kopia-snapshot has no \"id\" field: pass the artifact push printed, e.g. {{\"id\":\"…\"}}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn artifact_forms_all_yield_the_id() {
+        let id = snapshot_id_from_artifact;
+        assert_eq!(id(r#"{"id":"abc","logicalSize":1,"physicalSize":2}"#).unwrap(), "abc");
+        assert_eq!(id(r#"{"key":"k","value":"{\"id\":\"abc\",\"logicalSize\":1}"}"#).unwrap(), "abc");
+        assert_eq!(id(" abc \n").unwrap(), "abc");
+        // Go's decoder matches field names in any casing, and so do we.
+        assert_eq!(id(r#"{"ID":"x"}"#).unwrap(), "x");
+        assert!(id("").unwrap_err().to_string().contains("empty"));
+        assert!(id(r#"{"id":"x"#).unwrap_err().to_string().contains("not valid JSON"));
+        assert!(id(r#"{"other":1}"#).unwrap_err().to_string().contains("no \"id\""));
+    }
 
     #[test]
     fn line_is_byte_identical_to_kando() {

@@ -111,7 +111,7 @@ pub fn run_backup(args: BackupArgs) -> Result<()> {
         bail!("backup pushes one destination, but the config has {}: give --dest", report.destinations.len());
     };
     let name = args.path.clone().unwrap_or_else(|| dest.file_name().map_or("forge".into(), |n| n.to_string_lossy().into_owned()));
-    let pushed = crate::store::push(&store, &crate::store::PushRequest { source: crate::store::PushSource::Path(dest.clone()), name })?;
+    let pushed = crate::store::push(&store, &crate::store::PushRequest::new(crate::store::PushSource::Path(dest.clone()), name))?;
     super::print_artifact(&args.output_name, &pushed)?;
     tracing::info!(snapshot = %pushed.snapshot_id, added_bytes = pushed.physical_size, "pushed the collected volume");
     finish(&report, args.allow_partial)

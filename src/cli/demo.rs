@@ -52,11 +52,11 @@ pub fn run(args: DemoArgs) -> Result<()> {
     if let Some((repo, why)) = report.failed.first() {
         bail!("collecting {repo} failed: {why}");
     }
-    let outcome = store::push(&store, &PushRequest { source: PushSource::Path(volume.clone()), name: "demo".into() })?;
+    let outcome = store::push(&store, &PushRequest::new(PushSource::Path(volume.clone()), "demo"))?;
     super::print_artifact("kandoOutput", &outcome)?;
 
     let restored = args.data.join("restored");
-    store::pull(&store, &PullRequest { name: "demo".into(), snapshot: Some(outcome.snapshot_id.clone()), target: PullTarget::Path(restored.clone()) }, &mut std::io::sink())?;
+    store::pull(&store, &PullRequest { name: "demo".into(), snapshot: store::SnapshotChoice::Id(outcome.snapshot_id.clone()), target: PullTarget::Path(restored.clone()) }, &mut std::io::sink())?;
     let (files, bytes) = compare_trees(&volume, &restored)?;
     eprintln!(
         "forgesafe demo: mirrored {source} into {} ({} new, {} updated, {} unchanged), pushed it ({files} files, {bytes} bytes; {} bytes added to {}), pulled it back into {}: identical",

@@ -1,7 +1,7 @@
 //! `forgesafe location push|pull|delete`, with kando's flags.
 
 use super::RepoArgs;
-use crate::store::{self, DeleteOutcome, PullRequest, PullTarget, PushRequest, PushSource};
+use crate::store::{self, DeleteOutcome, KeepOptions, PullRequest, PullTarget, PushLimits, PushRequest, PushSource, SnapshotChoice};
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -33,24 +33,47 @@ struct PushArgs {
     /// Key of the printed phase output.
     #[arg(short = 'o', long, default_value = "kandoOutput")]
     output_name: String,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// The snapshot's time instead of now (RFC 3339, or "YYYY-MM-DD HH:MM:SS" local time).
+    #[arg(long)]
+    time: Option<String>,
+    #[command(flatten)]
+    keep: KeepOptions,
+}
+
+/// The quotas of a push (riotkit's backup repository offers the same two).
+#[derive(Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// Refuse the push when the source holds more than SIZE (e.g. 10GiB).
+    #[arg(long, value_name = "SIZE", value_parser = store::size::parse)]
+    max_snapshot_size: Option<u64>,
+    /// Refuse the push when the repository would hold more than SIZE after it.
+    #[arg(long, value_name = "SIZE", value_parser = store::size::parse)]
+    max_repository_size: Option<u64>,
+}
+
+impl From<LimitArgs> for PushLimits {
+    fn from(a: LimitArgs) -> Self {
+        PushLimits { max_snapshot_size: a.max_snapshot_size, max_repository_size: a.max_repository_size }
+    }
 }
 
 #[derive(Args)]
-struct SnapshotChoice {
+struct SnapshotArgs {
     /// The artifact JSON push printed, as Kanister passes it back.
     #[arg(short = 'k', long, conflicts_with = "snapshot")]
     kopia_snapshot: Option<String>,
-    /// A snapshot id (or a unique prefix of one).
+    /// A snapshot id (or a unique prefix of one), or `latest`: the newest of --path.
     #[arg(long)]
     snapshot: Option<String>,
 }
 
-impl SnapshotChoice {
-    fn id(&self) -> Result<Option<String>> {
+impl SnapshotArgs {
+    fn choice(&self) -> Result<SnapshotChoice> {
         match (&self.kopia_snapshot, &self.snapshot) {
-            (Some(json), _) => snapshot_id_from_artifact(json).map(Some),
-            (None, Some(id)) => Ok(Some(id.trim().to_string())),
-            (None, None) => Ok(None),
+            (Some(json), _) => SnapshotChoice::parse(Some(&crate::phase_output::snapshot_id_from_artifact(json)?)),
+            (None, id) => SnapshotChoice::parse(id.as_deref()),
         }
     }
 }
@@ -63,7 +86,7 @@ struct PullArgs {
     #[arg(short = 's', long)]
     path: String,
     #[command(flatten)]
-    choice: SnapshotChoice,
+    snapshot: SnapshotArgs,
 }
 
 #[derive(Args)]
@@ -73,7 +96,7 @@ struct DeleteArgs {
     #[arg(short = 's', long)]
     path: String,
     #[command(flatten)]
-    choice: SnapshotChoice,
+    snapshot: SnapshotArgs,
 }
 
 pub fn run(args: LocationArgs) -> Result<()> {
@@ -89,7 +112,8 @@ fn push(args: PushArgs) -> Result<()> {
     crate::phase_output::check_key(&args.output_name)?;
     let store = args.repo.store()?;
     let source = if args.source == "-" { PushSource::Stdin } else { PushSource::Path(PathBuf::from(&args.source)) };
-    let outcome = store::push(&store, &PushRequest { source, name: args.path.clone() })?;
+    let request = PushRequest { limits: args.limits.into(), time: args.time, retention: Some(args.keep), ..PushRequest::new(source, args.path) };
+    let outcome = store::push(&store, &request)?;
     tracing::info!(
         snapshot = %outcome.snapshot_id, logical_bytes = outcome.logical_size, added_bytes = outcome.physical_size,
         location = %store.describe(), "pushed"
@@ -98,7 +122,7 @@ fn push(args: PushArgs) -> Result<()> {
 }
 
 fn pull(args: PullArgs) -> Result<()> {
-    let snapshot = args.choice.id()?;
+    let snapshot = args.snapshot.choice()?;
     let store = args.repo.store()?;
     let target = if args.target == "-" { PullTarget::Stdout } else { PullTarget::Path(PathBuf::from(&args.target)) };
     let outcome = store::pull(&store, &PullRequest { name: args.path, snapshot, target }, &mut std::io::stdout().lock())?;
@@ -107,51 +131,18 @@ fn pull(args: PullArgs) -> Result<()> {
 }
 
 fn delete(args: DeleteArgs) -> Result<()> {
-    let id = args.choice.id()?.ok_or_else(|| anyhow!("delete needs the snapshot: give --kopia-snapshot JSON or --snapshot ID"))?;
+    if args.snapshot.kopia_snapshot.is_none() && args.snapshot.snapshot.is_none() {
+        return Err(anyhow!("delete needs the snapshot: give --kopia-snapshot JSON, --snapshot ID, or --snapshot latest"));
+    }
+    let choice = args.snapshot.choice()?;
     let store = args.repo.store()?;
-    match store::delete(&store, &args.path, &id)? {
+    match store::delete(&store, &args.path, &choice)? {
         DeleteOutcome::Deleted { snapshot_id, packs_removed } => {
             tracing::info!(snapshot = %snapshot_id, packs_removed, "deleted");
         }
         DeleteOutcome::AlreadyGone => {
-            tracing::warn!(snapshot = %id, location = %store.describe(), "snapshot already gone; nothing to delete");
+            tracing::warn!(path = %args.path, location = %store.describe(), "snapshot already gone (the repository lists no such snapshot); nothing to delete");
         }
     }
     Ok(())
-}
-
-/// Accepts what blueprints pass back: the artifact JSON push printed (`{"id":…}`), the whole
-/// phase-output object (`{"key":…,"value":"{\"id\":…}"}`), or a bare id.
-fn snapshot_id_from_artifact(text: &str) -> Result<String> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(anyhow!("--kopia-snapshot is empty: pass the artifact push printed (did the backup's output artifact render empty?)"));
-    }
-    if !text.starts_with('{') {
-        return Ok(text.to_string());
-    }
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| anyhow!("--kopia-snapshot is not valid JSON ({e}): pass the artifact push printed, e.g. {{\"id\":\"…\"}}"))?;
-    if let Some(id) = value.get("id").and_then(|v| v.as_str()) {
-        return Ok(id.to_string());
-    }
-    if let Some(inner) = value.get("value").and_then(|v| v.as_str()) {
-        return snapshot_id_from_artifact(inner);
-    }
-    Err(anyhow!("--kopia-snapshot has no \"id\" field: pass the artifact push printed, e.g. {{\"id\":\"…\"}}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::snapshot_id_from_artifact as id;
-
-    #[test]
-    fn artifact_forms_all_yield_the_id() {
-        assert_eq!(id(r#"{"id":"abc","logicalSize":1,"physicalSize":2}"#).unwrap(), "abc");
-        assert_eq!(id(r#"{"key":"k","value":"{\"id\":\"abc\",\"logicalSize\":1}"}"#).unwrap(), "abc");
-        assert_eq!(id(" abc \n").unwrap(), "abc");
-        assert!(id("").is_err());
-        assert!(id(r#"{"ID":"x"#).is_err());
-        assert!(id(r#"{"other":1}"#).unwrap_err().to_string().contains("no \"id\""));
-    }
 }

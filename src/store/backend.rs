@@ -12,14 +12,26 @@ use rustic_backend::BackendOptions;
 use rustic_core::{BytesList, ErrorKind, FileType, Id, ReadBackend, RepositoryBackends, RusticError, RusticResult, WriteBackend};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// What the gate has seen during one command.
 #[derive(Debug, Default)]
 pub struct GateState {
     write_failed: AtomicBool,
     source_errors: Mutex<Vec<String>>,
+    /// Set by the repository lock's refresher when the lock can no longer be trusted.
+    lock_lost: OnceLock<Arc<AtomicBool>>,
+    /// Why the push must not be recorded though every write succeeded (a quota).
+    refusal: Mutex<Option<String>>,
+    /// Bytes written to the repository by this command (for the repository-size quota).
+    bytes_written: AtomicU64,
+    /// `(repository size before this push, limit)`: the snapshot is withheld when what this push
+    /// wrote would take the repository past the limit.
+    repository_limit: OnceLock<(u64, u64)>,
+    /// Most bytes the push may read from its source, and how many it has read.
+    source_limit: OnceLock<u64>,
+    bytes_read: AtomicU64,
 }
 
 impl GateState {
@@ -34,6 +46,78 @@ impl GateState {
 
     pub fn write_failed(&self) -> bool {
         self.write_failed.load(Ordering::SeqCst)
+    }
+
+    /// Ties the gate to the repository lock: once the lock is lost, nothing more is written.
+    pub fn watch_lock(&self, lost: Arc<AtomicBool>) {
+        let _ = self.lock_lost.set(lost);
+    }
+
+    fn lock_lost(&self) -> bool {
+        self.lock_lost.get().is_some_and(|l| l.load(Ordering::SeqCst))
+    }
+
+    /// Withholds the snapshot file with this reason (a quota reached while reading the source).
+    pub fn refuse(&self, why: String) {
+        let mut refusal = self.refusal.lock().unwrap_or_else(|e| e.into_inner());
+        refusal.get_or_insert(why);
+    }
+
+    pub fn refusal(&self) -> Option<String> {
+        self.refusal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Withholds the snapshot if this push would take the repository past `limit` bytes.
+    pub fn limit_repository(&self, size_before: u64, limit: u64) {
+        let _ = self.repository_limit.set((size_before, limit));
+    }
+
+    /// Refuses the push once its source has given more than `limit` bytes.
+    pub fn limit_source(&self, limit: u64) {
+        let _ = self.source_limit.set(limit);
+    }
+
+    /// Counts bytes read from the source; an error (and a refusal) once over the limit.
+    pub fn count_read(&self, bytes: u64) -> Result<(), String> {
+        let total = self.bytes_read.fetch_add(bytes, Ordering::SeqCst) + bytes;
+        match self.source_limit.get() {
+            Some(limit) if total > *limit => {
+                let why = format!("the source gave more than --max-snapshot-size {}", super::size::human(*limit));
+                self.refuse(why.clone());
+                Err(why)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes_written.load(Ordering::SeqCst)
+    }
+
+    /// Why the snapshot file must not be written, if anything.
+    fn snapshot_veto(&self) -> Option<String> {
+        if !self.source_errors().is_empty() {
+            return Some("snapshot withheld: some source entries could not be read".into());
+        }
+        if self.write_failed() {
+            return Some("snapshot withheld: an earlier write to the repository failed".into());
+        }
+        if let Some(why) = self.refusal() {
+            return Some(format!("snapshot withheld: {why}"));
+        }
+        if let Some((before, limit)) = self.repository_limit.get() {
+            let after = before + self.bytes_written();
+            if after > *limit {
+                let why = format!(
+                    "the repository would hold {} after this push, over --max-repository-size {}",
+                    super::size::human(after),
+                    super::size::human(*limit)
+                );
+                self.refuse(why.clone());
+                return Some(format!("snapshot withheld: {why}"));
+            }
+        }
+        None
     }
 }
 
@@ -102,26 +186,29 @@ impl WriteBackend for GatedBackend {
     }
 
     fn write_bytes(&self, tpe: FileType, id: &Id, cacheable: bool, content: BytesList) -> RusticResult<()> {
+        if self.state.lock_lost() {
+            return Err(RusticError::new(
+                ErrorKind::Backend,
+                "the repository lock was lost (it could not be refreshed, or someone removed it): nothing more is written",
+            ));
+        }
         if tpe == FileType::Snapshot {
-            let errors = self.state.source_errors();
-            if !errors.is_empty() {
-                return Err(RusticError::new(
-                    ErrorKind::InputOutput,
-                    "snapshot withheld: some source entries could not be read",
-                ));
-            }
-            if self.state.write_failed() {
-                return Err(RusticError::new(ErrorKind::Backend, "snapshot withheld: an earlier write to the repository failed"));
+            if let Some(veto) = self.state.snapshot_veto() {
+                return Err(RusticError::new(ErrorKind::InputOutput, veto));
             }
         }
+        let size: u64 = content.slice().iter().map(|piece| piece.len() as u64).sum();
         let written = match &self.local_root {
             Some(root) => self.write_local_atomically(root, tpe, id, &content).map_err(|e| {
                 RusticError::with_source(ErrorKind::InputOutput, "cannot write a repository file", e)
             }),
             None => self.inner.write_bytes(tpe, id, cacheable, content),
         };
-        if written.is_err() {
-            self.state.write_failed.store(true, Ordering::SeqCst);
+        match &written {
+            Ok(()) => {
+                self.state.bytes_written.fetch_add(size, Ordering::SeqCst);
+            }
+            Err(_) => self.state.write_failed.store(true, Ordering::SeqCst),
         }
         written
     }
@@ -130,6 +217,9 @@ impl WriteBackend for GatedBackend {
         self.inner.remove(tpe, id, cacheable)
     }
 }
+
+/// opendal's and rustic_backend's default number of retries of a failed request.
+const DEFAULT_RETRIES: usize = 5;
 
 /// The repository string and options rustic_backend takes. Options may hold credentials:
 /// they live in memory only and are never logged (see `describe` for what we print).
@@ -208,6 +298,21 @@ impl BackendSpec {
             options.insert("retry".into(), retries);
         }
         Ok(BackendSpec { repository, options, local_root })
+    }
+
+    /// The client for the files rustic has no type for (`locks/`), over the same storage settings.
+    pub fn repository_files(&self) -> Result<super::storage::RepositoryFiles> {
+        let retries = self.options.get("retry").and_then(|r| r.parse().ok()).unwrap_or(DEFAULT_RETRIES);
+        match &self.local_root {
+            Some(root) => {
+                let options = BTreeMap::from([("root".to_string(), root.display().to_string())]);
+                super::storage::RepositoryFiles::new("fs", &options, retries)
+            }
+            None => {
+                let scheme = self.repository.strip_prefix("opendal:").unwrap_or(&self.repository);
+                super::storage::RepositoryFiles::new(scheme, &self.options, retries)
+            }
+        }
     }
 
     /// Builds the backends, the write side wrapped in the gate.

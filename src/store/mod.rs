@@ -7,21 +7,34 @@
 mod backend;
 mod delete;
 pub mod errors;
+mod listing;
+pub mod lock;
+mod maintenance;
+mod progress;
 mod pull;
 mod push;
+mod retention;
+mod select;
+pub mod size;
 mod source;
+mod storage;
 mod tar_stream;
 pub mod target;
 
 pub use delete::{delete, DeleteOutcome};
+pub use listing::{health, list_snapshots, stats, Health, HealthRequest, PathStats, RepositoryStats, SnapshotSummaryLine};
+pub use lock::{LockKind, LockSettings};
+pub use maintenance::{check, unlock};
 pub use pull::{pull, PullOutcome, PullRequest, PullTarget};
-pub use push::{push, PushOutcome, PushRequest, PushSource};
+pub use push::{push, PushLimits, PushOutcome, PushRequest, PushSource};
+pub use retention::{forget, ForgetOutcome, ForgetRequest, KeepOptions, RetentionLine};
+pub use select::SnapshotChoice;
 
 use crate::profile::Location;
 use crate::secret::Secret;
 use anyhow::{anyhow, Result};
 use backend::{BackendSpec, GateState};
-use rustic_core::{ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryOptions, repofile::SnapshotFile};
+use rustic_core::{ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -35,13 +48,16 @@ pub struct Store {
     password: Secret,
     cache_dir: Option<PathBuf>,
     is_local: bool,
+    locking: LockSettings,
 }
 
-/// How the repository was reached.
+/// How the repository was reached. Fields drop in order: the repository before its lock.
 pub struct Opened {
     pub repo: Repository<OpenStatus>,
     pub gate: Arc<GateState>,
     pub created: bool,
+    /// The restic-compatible lock this command holds, if it takes one.
+    pub lock: Option<lock::HeldLock>,
 }
 
 impl Store {
@@ -55,7 +71,14 @@ impl Store {
             password,
             cache_dir,
             is_local: matches!(location, Location::Local { .. }),
+            locking: LockSettings::default(),
         })
+    }
+
+    /// How long to wait for another process's lock, and how often to refresh ours.
+    pub fn with_locking(mut self, locking: LockSettings) -> Self {
+        self.locking = locking;
+        self
     }
 
     pub fn describe(&self) -> &str {
@@ -73,17 +96,35 @@ impl Store {
         }
     }
 
-    /// Opens the repository; with `create_if_missing`, an empty location is initialised first.
+    /// Opens the repository and takes a lock of `kind` for `command` before anything is written
+    /// (with `create_if_missing`, only the repository's own creation comes first, as with restic,
+    /// whose `init` takes no lock either).
+    pub fn open_locked(&self, create_if_missing: bool, kind: LockKind, command: &str) -> Result<Opened> {
+        let mut opened = self.open(create_if_missing)?;
+        let held = self.locks(&opened.repo)?.acquire(kind, command, &self.locking)?;
+        opened.gate.watch_lock(held.lost_flag());
+        opened.lock = Some(held);
+        Ok(opened)
+    }
+
+    /// The repository's lock files, read and written with its key.
+    pub fn locks(&self, repo: &Repository<OpenStatus>) -> Result<lock::Locks> {
+        let key = lock::LockKey::from_master(&repo.key())?;
+        Ok(lock::Locks::new(self.spec.repository_files()?, key, self.description.clone()))
+    }
+
+    /// Opens the repository without a lock (init, health, unlock); with `create_if_missing`, an
+    /// empty location is initialised first.
     pub fn open(&self, create_if_missing: bool) -> Result<Opened> {
         let gate = Arc::new(GateState::default());
         let backends = self.spec.to_backends(gate.clone())?;
         let doing = format!("cannot open the repository at {}", self.description);
-        let repo = Repository::new_with_progress(&self.options(), &backends, crate::progress::TerminalBars).map_err(|e| errors::from_rustic(e, &doing))?;
+        let repo = Repository::new_with_progress(&self.options(), &backends, progress::TerminalBars).map_err(|e| errors::from_rustic(e, &doing))?;
         let exists = repo.config_id().map_err(|e| errors::from_rustic(e, &doing))?.is_some();
         let credentials = Credentials::password(self.password.expose());
         if exists {
             let repo = repo.open(&credentials).map_err(|e| errors::from_rustic(e, &doing))?;
-            return Ok(Opened { repo, gate, created: false });
+            return Ok(Opened { repo, gate, created: false, lock: None });
         }
         if !create_if_missing {
             return Err(anyhow!(
@@ -95,7 +136,7 @@ impl Store {
         let repo = repo
             .init(&credentials, &KeyOptions::default(), &config_options()?)
             .map_err(|e| errors::from_rustic(e, &format!("cannot initialise a repository at {}", self.description)))?;
-        Ok(Opened { repo, gate, created: true })
+        Ok(Opened { repo, gate, created: true, lock: None })
     }
 }
 
@@ -110,87 +151,7 @@ fn config_options() -> Result<ConfigOptions> {
     Ok(opts)
 }
 
-/// Finds the snapshot to act on: the given id (full or unique prefix), else the newest one
-/// pushed under `name`.
-pub(crate) fn select_snapshot(repo: &Repository<OpenStatus>, name: &str, id: Option<&str>, location: &str) -> Result<Option<SnapshotFile>> {
-    match id {
-        Some(id) => {
-            let found = repo.get_snapshot_from_str(id, |_| true);
-            match found {
-                Ok(snap) => {
-                    if snap.label != name {
-                        tracing::warn!(
-                            snapshot = %snap.id, pushed_as = %snap.label, asked = %name,
-                            "the snapshot was pushed under another --path name; using it as its id says"
-                        );
-                    }
-                    Ok(Some(snap))
-                }
-                Err(_) => {
-                    // Distinguish "no such snapshot" from a broken repository by listing.
-                    let all = repo.get_all_snapshots().map_err(|e| errors::from_rustic(e, &format!("cannot list snapshots at {location}")))?;
-                    if all.iter().any(|s| full_id(&s.id).starts_with(id)) {
-                        Err(anyhow!("snapshot id {id} is ambiguous at {location}: give more of its digits"))
-                    } else {
-                        Ok(None)
-                    }
-                }
-            }
-        }
-        None => {
-            let snaps = repo
-                .get_matching_snapshots(|s| s.label == name)
-                .map_err(|e| errors::from_rustic(e, &format!("cannot list snapshots at {location}")))?;
-            Ok(snaps.into_iter().max_by(|a, b| a.time.cmp(&b.time)))
-        }
-    }
-}
-
 /// The full 64-digit id (rustic's Display shows only the first 8).
 pub(crate) fn full_id(id: &rustic_core::repofile::SnapshotId) -> String {
     id.to_hex().as_str().to_string()
-}
-
-/// One line per snapshot, for `forgesafe snapshots`.
-#[derive(Debug, serde::Serialize)]
-pub struct SnapshotSummaryLine {
-    pub id: String,
-    pub path: String,
-    pub time: String,
-    pub hostname: String,
-    #[serde(rename = "logicalSize")]
-    pub logical_size: u64,
-}
-
-pub fn list_snapshots(store: &Store, name: Option<&str>) -> Result<Vec<SnapshotSummaryLine>> {
-    let opened = store.open(false)?;
-    let mut snaps = opened
-        .repo
-        .get_all_snapshots()
-        .map_err(|e| errors::from_rustic(e, &format!("cannot list snapshots at {}", store.describe())))?;
-    snaps.sort_by(|a, b| a.time.cmp(&b.time));
-    Ok(snaps
-        .into_iter()
-        .filter(|s| name.is_none_or(|n| s.label == n))
-        .map(|s| SnapshotSummaryLine {
-            id: full_id(&s.id),
-            path: s.label.clone(),
-            time: s.time.to_string(),
-            hostname: s.hostname.clone(),
-            logical_size: s.summary.as_ref().map_or(0, |m| m.total_bytes_processed),
-        })
-        .collect())
-}
-
-/// Verifies the repository's structure (and with `read_data`, every pack's content).
-pub fn check(store: &Store, read_data: bool) -> Result<()> {
-    let opened = store.open(false)?;
-    let opts = rustic_core::CheckOptions::default().read_data(read_data);
-    let results = opened
-        .repo
-        .check(opts)
-        .map_err(|e| errors::from_rustic(e, &format!("cannot check the repository at {}", store.describe())))?;
-    results
-        .is_ok()
-        .map_err(|e| errors::from_rustic(e, &format!("the repository at {} has errors", store.describe())))
 }

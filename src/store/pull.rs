@@ -2,8 +2,9 @@
 
 use super::errors::from_rustic;
 use super::target::{replace_dir, replace_file, strategy_for};
-use super::{select_snapshot, Store};
-use anyhow::{anyhow, Result};
+use super::select::{select, OtherPath, Selected, SnapshotChoice};
+use super::{LockKind, Store};
+use anyhow::{anyhow, bail, Result};
 use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, Repository, RestoreOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,8 +16,8 @@ pub enum PullTarget {
 
 pub struct PullRequest {
     pub name: String,
-    /// A snapshot id (full or unique prefix); `None` means the newest one pushed under `name`.
-    pub snapshot: Option<String>,
+    /// A snapshot of `name`: its id (or a unique prefix), or the newest.
+    pub snapshot: SnapshotChoice,
     pub target: PullTarget,
 }
 
@@ -26,21 +27,23 @@ pub struct PullOutcome {
 }
 
 pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Result<PullOutcome> {
-    let opened = store.open(false)?;
-    let snap = select_snapshot(&opened.repo, &request.name, request.snapshot.as_deref(), store.describe())?.ok_or_else(|| {
-        match &request.snapshot {
-            Some(id) => anyhow!(
+    let opened = store.open_locked(false, LockKind::Shared, "pull")?;
+    let snap = match select(&opened.repo, &request.name, &request.snapshot, OtherPath::Warn, store.describe())? {
+        Selected::Found(snap) => snap,
+        Selected::Absent => match &request.snapshot {
+            SnapshotChoice::Id(id) => bail!(
                 "snapshot {id} is not in the repository at {}: list them with `forgesafe snapshots` (target left untouched)",
                 store.describe()
             ),
-            None => anyhow!(
+            SnapshotChoice::Latest => bail!(
                 "nothing was pushed under --path {:?} at {}: list them with `forgesafe snapshots` (target left untouched)",
                 request.name,
                 store.describe()
             ),
-        }
-    })?;
+        },
+    };
     let doing = format!("pull of snapshot {} from {} failed (target left untouched)", snap.id, store.describe());
+    let _lock = opened.lock;
     let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
 
     // The snapshot's tree holds the pushed path (absolute for a directory or file, a bare name

@@ -1,12 +1,13 @@
-//! `location push`: a directory, a file or stdin into a new snapshot.
+//! `location push`: a directory, a file or stdin into a new snapshot, within the quotas, then the
+//! path's retention policy.
 
 use super::errors::from_rustic;
+use super::retention::{self, ForgetOutcome, ForgetRequest, KeepOptions};
+use super::size::human;
 use super::source::RecordingSource;
-use super::{Store, TAG};
+use super::{LockKind, Store, TAG};
 use anyhow::{anyhow, bail, Context, Result};
-use rustic_core::{
-    BackupOptions, LocalSource, SnapshotGroupCriterion, SnapshotOptions, StdinSource,
-};
+use rustic_core::{BackupOptions, LocalSource, ReadSource, SnapshotGroupCriterion, SnapshotOptions, StdinSource};
 use std::path::PathBuf;
 
 pub enum PushSource {
@@ -14,13 +15,34 @@ pub enum PushSource {
     Stdin,
 }
 
+/// riotkit's quotas: a push that would exceed one is refused and records no snapshot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PushLimits {
+    /// Most bytes this push may read from its source.
+    pub max_snapshot_size: Option<u64>,
+    /// Most bytes the repository may hold once this push is done.
+    pub max_repository_size: Option<u64>,
+}
+
 pub struct PushRequest {
     pub source: PushSource,
     /// The `--path` name the snapshot is filed under.
     pub name: String,
+    pub limits: PushLimits,
+    /// The snapshot's time instead of now (restic's `backup --time`), e.g. `2026-11-30 10:00:00`.
+    pub time: Option<String>,
+    /// Retention for this path, applied (with a prune) right after a successful push.
+    pub retention: Option<KeepOptions>,
 }
 
-#[derive(Debug, Clone)]
+impl PushRequest {
+    /// A push of `source` under `name`, without quotas, a set time or retention.
+    pub fn new(source: PushSource, name: impl Into<String>) -> Self {
+        PushRequest { source, name: name.into(), limits: PushLimits::default(), time: None, retention: None }
+    }
+}
+
+#[derive(Debug)]
 pub struct PushOutcome {
     pub snapshot_id: String,
     /// Bytes read from the source.
@@ -28,6 +50,8 @@ pub struct PushOutcome {
     /// Bytes this push added to the store (after dedup, compression and encryption).
     pub physical_size: u64,
     pub repository_created: bool,
+    /// What the retention policy did, when one was given and could run.
+    pub retention: Option<ForgetOutcome>,
 }
 
 /// kando's kopia `SnapshotInfo`, the value of the artifact line push prints (fields in Go's order).
@@ -55,6 +79,7 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
     if request.name.is_empty() {
         bail!("--path is empty: name what you push (e.g. --path backups/forge)");
     }
+    let time = request.time.as_deref().map(parse_time).transpose()?;
     let source_path = match &request.source {
         PushSource::Path(p) => Some(
             std::fs::canonicalize(p)
@@ -62,15 +87,43 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
         ),
         PushSource::Stdin => None,
     };
-    let opened = store.open(true)?;
+    let mut outcome = archive(store, request, source_path, time)?;
+    if let Some(keep) = request.retention.as_ref().filter(|k| retention::has_policy(k)) {
+        outcome.retention = apply_retention(store, &request.name, keep);
+    }
+    Ok(outcome)
+}
+
+/// The push itself, under a non-exclusive lock that is released before retention takes its
+/// exclusive one.
+fn archive(store: &Store, request: &PushRequest, source_path: Option<PathBuf>, time: Option<rustic_core::jiff::Zoned>) -> Result<PushOutcome> {
+    let opened = store.open_locked(true, LockKind::Shared, "push")?;
     let gate = opened.gate.clone();
     let doing = format!("push to {} failed", store.describe());
+    if let Some(limit) = request.limits.max_repository_size {
+        let before = super::listing::repository_size(&opened.repo, &doing)?;
+        if before >= limit {
+            bail!(
+                "push refused: the repository at {} already holds {}, at or over --max-repository-size {}; nothing was pushed. \
+                 Forget old snapshots (forgesafe forget --prune) or raise the limit",
+                store.describe(),
+                human(before),
+                human(limit)
+            );
+        }
+        gate.limit_repository(before, limit);
+    }
+    if let Some(limit) = request.limits.max_snapshot_size {
+        gate.limit_source(limit);
+    }
+    let _lock = opened.lock;
     let repo = opened.repo.to_indexed_ids().map_err(|e| from_rustic(e, &doing))?;
 
-    let mut snap = SnapshotOptions::default()
-        .label(request.name.clone())
-        .to_snapshot()
-        .map_err(|e| from_rustic(e, &doing))?;
+    let mut snap_opts = SnapshotOptions::default().label(request.name.clone());
+    if let Some(time) = time {
+        snap_opts = snap_opts.time(time);
+    }
+    let mut snap = snap_opts.to_snapshot().map_err(|e| from_rustic(e, &doing))?;
     snap.tags.add(TAG.to_string());
     // restic's CLI splits tags at commas; the label keeps the exact name.
     snap.tags.add(format!("path:{}", request.name.replace(',', "_")));
@@ -94,6 +147,19 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
                 std::slice::from_ref(path),
             )
             .map_err(|e| from_rustic(e, &doing))?;
+            if let Some(limit) = request.limits.max_snapshot_size {
+                // Refuse before anything is uploaded; the reader's count still guards files
+                // that grow while they are read.
+                let size = local.size().map_err(|e| from_rustic(e, &doing))?.unwrap_or(0);
+                if size > limit {
+                    bail!(
+                        "push refused: {} holds {}, over --max-snapshot-size {}; nothing was pushed",
+                        path.display(),
+                        human(size),
+                        human(limit)
+                    );
+                }
+            }
             let src = RecordingSource::new(local, gate.clone());
             repo.archive(&opts, &src, snap, std::slice::from_ref(path))
         }
@@ -105,6 +171,12 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
         }
     };
 
+    if let Some(why) = gate.refusal() {
+        bail!(
+            "push refused: {why}; no snapshot was recorded (the data it uploaded stays until the next prune: \
+             forgesafe forget --prune, or a delete, removes it)"
+        );
+    }
     let source_errors = gate.source_errors();
     if !source_errors.is_empty() {
         let more = if source_errors.len() > 1 { format!(" (and {} more)", source_errors.len() - 1) } else { String::new() };
@@ -120,7 +192,37 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
         logical_size: summary.total_bytes_processed,
         physical_size: summary.data_added_packed,
         repository_created: opened.created,
+        retention: None,
     })
+}
+
+/// The path's retention after a successful push. The push stands whatever happens here: a
+/// failure (e.g. the exclusive lock not coming free in time) is a warning, and the next push
+/// applies the policy again.
+fn apply_retention(store: &Store, name: &str, keep: &KeepOptions) -> Option<ForgetOutcome> {
+    let request = ForgetRequest { name: name.to_string(), keep: keep.clone(), prune: true, dry_run: false };
+    match retention::forget(store, &request) {
+        Ok(outcome) => {
+            tracing::info!(path = %name, kept = outcome.keep.len(), forgotten = outcome.remove.len(), "retention applied");
+            Some(outcome)
+        }
+        Err(e) => {
+            tracing::warn!(path = %name, "the push is recorded, but its retention policy was not applied ({e:#}); the next push tries again");
+            None
+        }
+    }
+}
+
+/// restic's `--time` forms: RFC 3339, or `YYYY-MM-DD HH:MM:SS` in the local time zone.
+fn parse_time(text: &str) -> Result<rustic_core::jiff::Zoned> {
+    use rustic_core::jiff::{civil::DateTime, tz::TimeZone, Timestamp};
+    if let Ok(ts) = text.parse::<Timestamp>() {
+        return Ok(ts.to_zoned(TimeZone::system()));
+    }
+    text.parse::<DateTime>()
+        .ok()
+        .and_then(|dt| dt.to_zoned(TimeZone::system()).ok())
+        .ok_or_else(|| anyhow!("--time {text:?} is not a time: give RFC 3339 (2026-11-30T10:00:00Z) or \"2026-11-30 10:00:00\""))
 }
 
 /// The file name stdin is stored under: the last part of the `--path` name, so a restic user
@@ -137,7 +239,7 @@ fn stdin_entry_name(name: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
-    use super::stdin_entry_name;
+    use super::{parse_time, stdin_entry_name};
 
     #[test]
     fn stdin_entries_are_named_after_the_path() {
@@ -145,5 +247,12 @@ mod tests {
         assert_eq!(stdin_entry_name("x/"), std::path::PathBuf::from("x"));
         assert_eq!(stdin_entry_name("/"), std::path::PathBuf::from("stdin"));
         assert_eq!(stdin_entry_name(".."), std::path::PathBuf::from("stdin"));
+    }
+
+    #[test]
+    fn times_take_restics_forms() {
+        assert_eq!(parse_time("2026-11-30T10:00:00Z").unwrap().timestamp().as_second(), 1_796_032_800);
+        assert!(parse_time("2026-11-30 10:00:00").is_ok());
+        assert!(parse_time("yesterday").unwrap_err().to_string().contains("--time"));
     }
 }

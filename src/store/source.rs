@@ -97,9 +97,12 @@ pub struct RecordingReader<R> {
 
 impl<R: Read> Read for RecordingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
+        let n = self.inner.read(buf).inspect_err(|e| {
             self.gate.record_source_error(format!("cannot read {}: {e}", self.path.display()));
-        })
+        })?;
+        // A quota refusal stops the read at once; the gate then withholds the snapshot.
+        self.gate.count_read(n as u64).map_err(std::io::Error::other)?;
+        Ok(n)
     }
 }
 

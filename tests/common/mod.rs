@@ -5,6 +5,7 @@
 pub mod fake_github;
 pub mod fake_kube;
 pub mod fake_lfs;
+pub mod fifo;
 pub mod git;
 pub mod git_http_server;
 pub mod http_request;
