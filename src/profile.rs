@@ -24,6 +24,9 @@ pub enum Location {
     Gcs {
         bucket: String,
         prefix: String,
+        /// Another GCS-compatible server (forgesafe's reading of Location.endpoint; Kanister's
+        /// GCS profiles leave it empty and mean Google's).
+        endpoint: Option<String>,
         service_account_json: Option<Secret>,
     },
     Azure {
@@ -136,7 +139,12 @@ pub fn parse(text: &str) -> Result<Location> {
                 None => None,
                 Some(c) => gcs_credentials(c)?,
             };
-            Ok(Location::Gcs { bucket, prefix: str_field(location, "prefix").unwrap_or_default(), service_account_json: json })
+            Ok(Location::Gcs {
+                bucket,
+                prefix: str_field(location, "prefix").unwrap_or_default(),
+                endpoint: str_field(location, "endpoint").filter(|e| !e.is_empty()),
+                service_account_json: json,
+            })
         }
         "azure" => {
             let container = required(location, "Location", "bucket")?;

@@ -84,3 +84,31 @@ fn secrets_from_a_kubernetes_secret_credential_are_not_printed_either() {
     assert_no_secrets("secret credential", &out);
     assert!(stderr(&out).contains("cannot open the repository"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_repository_care_commands_print_no_secret_either() {
+    let server = S3Server::start();
+    server.create_bucket("care");
+    let profile = server.profile("care", "p");
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 22, 50_000);
+    let src_s = src.to_str().unwrap();
+    for format in ["human", "json"] {
+        let run = |args: &[&str], code: i32| {
+            let mut cmd = loud(forgesafe_pw(), format);
+            cmd.args(args).env("FORGESAFE_RETRIES", "0");
+            let out = run_expect(&mut cmd, code);
+            assert_no_secrets(&format!("{format} {args:?}"), &out);
+            out
+        };
+        run(&["location", "push", "-p", &profile, "-s", "v", "--keep-last", "1", "--max-repository-size", "1GiB", src_s], 0);
+        run(&["forget", "-p", &profile, "-s", "v", "--keep-last", "1", "--prune", "--json"], 0);
+        run(&["stats", "-p", &profile, "--json"], 0);
+        run(&["health", "-p", &profile, "-s", "v", "--max-age", "1h", "--json"], 0);
+        run(&["health", "-p", &profile, "-s", "never", "--max-age", "1h"], 1);
+        run(&["unlock", "-p", &profile, "--remove-all"], 0);
+        run(&["location", "push", "-p", &profile, "-s", "v", "--max-snapshot-size", "1KiB", src_s], 69);
+        run(&["location", "delete", "-p", &profile, "-s", "other", "--snapshot", "latest"], 69);
+    }
+}

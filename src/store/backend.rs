@@ -268,14 +268,28 @@ impl BackendSpec {
                 }
                 "opendal:s3".to_string()
             }
-            Location::Gcs { bucket, prefix, service_account_json } => {
+            Location::Gcs { bucket, prefix, endpoint, service_account_json } => {
                 use base64::Engine;
                 options.insert("bucket".into(), bucket.clone());
                 options.insert("root".into(), format!("/{}", prefix.trim_matches('/')));
-                if let Some(json) = service_account_json {
-                    let encoded = base64::engine::general_purpose::STANDARD.encode(json.expose());
-                    crate::secret::register(&encoded);
-                    options.insert("credential".into(), encoded);
+                if let Some(e) = endpoint {
+                    options.insert("endpoint".into(), e.clone());
+                }
+                match service_account_json {
+                    Some(json) => {
+                        let encoded = base64::engine::general_purpose::STANDARD.encode(json.expose());
+                        crate::secret::register(&encoded);
+                        options.insert("credential".into(), encoded);
+                    }
+                    // Another server without credentials (an emulator, a proxy that signs):
+                    // send requests unsigned instead of asking Google's metadata server.
+                    None if endpoint.is_some() => {
+                        options.insert("skip_signature".into(), "true".into());
+                        options.insert("disable_vm_metadata".into(), "true".into());
+                        options.insert("disable_config_load".into(), "true".into());
+                    }
+                    // Google itself: the pod's workload identity or GOOGLE_APPLICATION_CREDENTIALS.
+                    None => {}
                 }
                 "opendal:gcs".to_string()
             }

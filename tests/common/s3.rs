@@ -28,25 +28,40 @@ fn moto_binary() -> std::path::PathBuf {
 }
 
 impl S3Server {
+    /// Starts moto on a free port. Another process may take the port between our choice and
+    /// moto's bind: then moto exits (or someone else answers), so we check the answer comes from
+    /// our child and retry on another port.
     pub fn start() -> S3Server {
-        let port = free_port();
-        let mut cmd = Command::new(moto_binary());
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
-        // Die with the test process even if it never reaches Drop (statics are not dropped).
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(moto_binary());
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+            // Die with the test process even if it never reaches Drop (statics are not dropped).
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            let mut child = spawn_from_keeper_thread(cmd);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut exited = false;
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                if child.try_wait().unwrap().is_some() {
+                    exited = true;
+                    break;
+                }
+                assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 60 s");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // moto's own API answers only from moto; our child must still be the one running.
+            if !exited && child.try_wait().unwrap().is_none() && http_status(port, "GET", "/moto-api/data.json") == 200 {
+                return S3Server { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        let child = spawn_from_keeper_thread(cmd);
-        let server = S3Server { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
+        panic!("moto_server could not be started on a free port in 5 attempts");
     }
 
     pub fn endpoint(&self) -> String {
