@@ -22,6 +22,8 @@ pub struct GateState {
     source_errors: Mutex<Vec<String>>,
     /// Set by the repository lock's refresher when the lock can no longer be trusted.
     lock_lost: OnceLock<Arc<AtomicBool>>,
+    /// The lock's second look, taken before the first write.
+    lock_confirmer: OnceLock<super::lock::LockConfirmer>,
     /// Why the push must not be recorded though every write succeeded (a quota).
     refusal: Mutex<Option<String>>,
     /// Bytes written to the repository by this command (for the repository-size quota).
@@ -49,8 +51,9 @@ impl GateState {
     }
 
     /// Ties the gate to the repository lock: once the lock is lost, nothing more is written.
-    pub fn watch_lock(&self, lost: Arc<AtomicBool>) {
-        let _ = self.lock_lost.set(lost);
+    pub fn watch_lock(&self, lock: &super::lock::HeldLock) {
+        let _ = self.lock_lost.set(lock.lost_flag());
+        let _ = self.lock_confirmer.set(lock.confirmer());
     }
 
     fn lock_lost(&self) -> bool {
@@ -186,6 +189,9 @@ impl WriteBackend for GatedBackend {
     }
 
     fn write_bytes(&self, tpe: FileType, id: &Id, cacheable: bool, content: BytesList) -> RusticResult<()> {
+        if let Some(confirmer) = self.state.lock_confirmer.get() {
+            confirmer.confirm().map_err(|why| RusticError::new(ErrorKind::Backend, why))?;
+        }
         if self.state.lock_lost() {
             return Err(RusticError::new(
                 ErrorKind::Backend,

@@ -102,7 +102,7 @@ impl Store {
     pub fn open_locked(&self, create_if_missing: bool, kind: LockKind, command: &str) -> Result<Opened> {
         let mut opened = self.open(create_if_missing)?;
         let held = self.locks(&opened.repo)?.acquire(kind, command, &self.locking)?;
-        opened.gate.watch_lock(held.lost_flag());
+        opened.gate.watch_lock(&held);
         opened.lock = Some(held);
         Ok(opened)
     }

@@ -140,11 +140,18 @@ impl Locks {
             if blocking.is_empty() {
                 let record = LockRecord::for_this_process(kind == LockKind::Exclusive, command);
                 let id = self.write(&record)?;
+                if kind == LockKind::Shared {
+                    // The second look (for a competitor that wrote its lock at the same moment)
+                    // waits until just before our first write: a shared holder only reads
+                    // until then, and the 200 ms pass while it reads (see `confirm`).
+                    tracing::debug!(lock = %short(&id), elapsed_ms = started.elapsed().as_millis() as u64, "repository lock written");
+                    return Ok(HeldLock::start(self, id, record, kind, settings.refresh, Some(Instant::now())));
+                }
                 std::thread::sleep(SETTLE);
                 match self.conflicts(kind, Some(&id)) {
                     Ok(late) if late.is_empty() => {
-                        tracing::debug!(lock = %short(&id), exclusive = record.exclusive, "repository lock taken");
-                        return Ok(HeldLock::start(self, id, record, settings.refresh));
+                        tracing::debug!(lock = %short(&id), exclusive = true, elapsed_ms = started.elapsed().as_millis() as u64, "repository lock taken");
+                        return Ok(HeldLock::start(self, id, record, kind, settings.refresh, None));
                     }
                     Ok(_) => self.remove(&id)?, // someone else wrote theirs at the same moment: back off, retry
                     Err(e) => {
@@ -209,19 +216,62 @@ struct Shared {
     locks: Locks,
     current: Mutex<Option<String>>,
     record: LockRecord,
+    kind: LockKind,
     lost: Arc<AtomicBool>,
     stop: (Mutex<bool>, Condvar),
+    /// For a shared lock: when it was written, until the second look has been taken; then the
+    /// verdict of that look.
+    confirmation: Mutex<Confirmation>,
+}
+
+#[derive(Debug, Clone)]
+enum Confirmation {
+    Pending(Instant),
+    Confirmed,
+    Refused(String),
 }
 
 impl Shared {
+    /// restic's second look, taken once: after the lock has been visible for 200 ms, no
+    /// conflicting lock may have appeared. On a conflict our lock is withdrawn (the other process
+    /// sees ours and backs off as well) and every later write is refused.
+    fn confirm(&self) -> Result<(), String> {
+        let mut state = self.confirmation.lock().unwrap_or_else(|e| e.into_inner());
+        let written = match &*state {
+            Confirmation::Confirmed => return Ok(()),
+            Confirmation::Refused(why) => return Err(why.clone()),
+            Confirmation::Pending(written) => *written,
+        };
+        std::thread::sleep(SETTLE.saturating_sub(written.elapsed()));
+        let id = self.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let verdict = match self.locks.conflicts(self.kind, id.as_deref()) {
+            Ok(late) if late.is_empty() => Confirmation::Confirmed,
+            Ok(late) => Confirmation::Refused(format!(
+                "{} locked the repository at the same moment as this command; nothing was written: retry",
+                late[0].describe()
+            )),
+            Err(e) => Confirmation::Refused(format!("cannot check the repository's locks: {e:#}")),
+        };
+        if let Confirmation::Refused(_) = verdict {
+            self.lost.store(true, Ordering::SeqCst);
+            self.release();
+        }
+        *state = verdict.clone();
+        match verdict {
+            Confirmation::Refused(why) => Err(why),
+            _ => Ok(()),
+        }
+    }
+
     /// Removes the lock file (once).
     fn release(&self) {
+        let started = Instant::now();
         let id = self.current.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(id) = id {
             if let Err(e) = self.locks.remove(&id) {
                 tracing::warn!("cannot remove the repository lock locks/{}: {e:#}; remove it with `forgesafe unlock`", short(&id));
             } else {
-                tracing::debug!(lock = %short(&id), "repository lock released");
+                tracing::debug!(lock = %short(&id), elapsed_ms = started.elapsed().as_millis() as u64, "repository lock released");
             }
         }
     }
@@ -292,13 +342,15 @@ pub struct HeldLock {
 }
 
 impl HeldLock {
-    fn start(locks: Locks, id: String, record: LockRecord, refresh: Duration) -> HeldLock {
+    fn start(locks: Locks, id: String, record: LockRecord, kind: LockKind, refresh: Duration, pending: Option<Instant>) -> HeldLock {
         let shared = Arc::new(Shared {
             locks,
             current: Mutex::new(Some(id)),
             record,
+            kind,
             lost: Arc::new(AtomicBool::new(false)),
             stop: (Mutex::new(false), Condvar::new()),
+            confirmation: Mutex::new(pending.map_or(Confirmation::Confirmed, Confirmation::Pending)),
         });
         HELD.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&shared));
         let worker = shared.clone();
@@ -313,6 +365,11 @@ impl HeldLock {
     /// someone else); the snapshot gate then refuses every further write.
     pub fn lost_flag(&self) -> Arc<AtomicBool> {
         self.shared.lost.clone()
+    }
+
+    /// What the snapshot gate calls before the command's first write.
+    pub fn confirmer(&self) -> LockConfirmer {
+        LockConfirmer(self.shared.clone())
     }
 
     /// The current lock file's id (it changes at every refresh).
@@ -338,6 +395,22 @@ impl Drop for HeldLock {
         self.shared.release();
         let me = Arc::as_ptr(&self.shared);
         HELD.lock().unwrap_or_else(|e| e.into_inner()).retain(|w| w.as_ptr() != me && w.strong_count() > 0);
+    }
+}
+
+/// Takes restic's second look at the locks, once, before a shared lock's holder first writes.
+#[derive(Clone)]
+pub struct LockConfirmer(Arc<Shared>);
+
+impl LockConfirmer {
+    pub fn confirm(&self) -> Result<(), String> {
+        self.0.confirm()
+    }
+}
+
+impl std::fmt::Debug for LockConfirmer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LockConfirmer")
     }
 }
 
