@@ -37,7 +37,9 @@ pub struct RemoteAuthFailed {
 
 impl fmt::Display for RemoteAuthFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.had_credentials {
+        if super::ssh::is_ssh_url(&self.url) {
+            write!(f, "{} refused the ssh key; check that the key given (sshkey, --ssh-key) may read this repository", self.url)
+        } else if self.had_credentials {
             write!(f, "{} rejected the credentials; check the token and that it may read this repository", self.url)
         } else {
             write!(f, "{} requires authentication; configure a token for it", self.url)
@@ -47,15 +49,16 @@ impl fmt::Display for RemoteAuthFailed {
 
 impl std::error::Error for RemoteAuthFailed {}
 
-/// Any other failure of a conversation with the remote, above gix's error (which stays in the
-/// chain for the details).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Any other failure of a conversation with the remote; gix's error is its source, for the
+/// details.
+#[derive(Debug)]
 pub struct RemoteFailed {
     pub url: String,
     pub step: Step,
     /// gix found a passing cause (a refused connection, a timeout, a server error): running
     /// again later may succeed.
     pub retryable: bool,
+    source: gix::Error,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +83,11 @@ impl fmt::Display for RemoteFailed {
     }
 }
 
-impl std::error::Error for RemoteFailed {}
+impl std::error::Error for RemoteFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
 
 /// `true` if `err` (anywhere in its chain) says the remote repository does not exist.
 pub fn is_not_found(err: &anyhow::Error) -> bool {
@@ -113,7 +120,7 @@ pub fn classify(err: gix::Error, url: &str, step: Step, had_credentials: bool) -
         anyhow::Error::new(RemoteAuthFailed { url, had_credentials })
     } else {
         let retryable = err.can_retry();
-        anyhow::Error::new(err).context(RemoteFailed { url, step, retryable })
+        anyhow::Error::new(RemoteFailed { url, step, retryable, source: err })
     }
 }
 
