@@ -12,7 +12,7 @@
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use super::pages::{get_one, list, list_all, sync_whole_lists, MetadataOutcome, PageCache, RepoMetaState};
+use super::pages::{get_one, list, list_all, sync_repository_and_small_lists, PageCache, RepoMetaState, SmallLists};
 use super::release_assets::{self, AssetOutcome};
 use super::repos::{self, ListingCache, RepoList, RepoListing, RepoSummary};
 use super::rest::{http_status, instance_api, ApiCounts, Dialect, RestClient};
@@ -163,22 +163,12 @@ fn sync_github_shaped(
     let rest = forge.rest();
     let base = format!("{}/repos/{}", rest.api_base(), repo.full_name);
     let page = forge.page();
-    let mut outcome = MetadataOutcome::default();
-
-    outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
-
-    let [_labels, _milestones, releases] = sync_whole_lists(
-        rest,
-        cache,
-        repo,
-        writer,
-        [
-            ("labels", format!("{base}/labels?{page}"), "name"),
-            ("milestones", format!("{base}/milestones?state=all&{page}"), forge.milestone_key()),
-            ("releases", format!("{base}/releases?{page}"), "id"),
-        ],
-        &mut outcome,
-    )?;
+    let lists = SmallLists {
+        labels: (format!("{base}/labels?{page}"), "name"),
+        milestones: (format!("{base}/milestones?state=all&{page}"), forge.milestone_key()),
+        releases: (format!("{base}/releases?{page}"), "id"),
+    };
+    let (mut outcome, releases) = sync_repository_and_small_lists(rest, cache, repo, writer, lists)?;
 
     // Issues and pull requests: only those updated since the last run. The issue list
     // includes pull requests; when issues are disabled, the pull list stands in for it.

@@ -21,7 +21,7 @@
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use super::pages::{get_one, list, list_all, sync_whole_lists, MetadataOutcome, PageCache, RepoMetaState};
+use super::pages::{get_one, list, list_all, sync_repository_and_small_lists, MetadataOutcome, PageCache, RepoMetaState, SmallLists};
 use super::repos::{self, ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
 use super::rest::{http_status, instance_api, ApiCounts, Dialect, RestClient};
 use super::{Forge, MetadataSynced};
@@ -92,22 +92,12 @@ fn sync_project_metadata(
     state: &mut RepoMetaState,
 ) -> Result<MetadataSynced> {
     let base = format!("{}/projects/{}", client.api_base(), project_ref(repo));
-    let mut outcome = MetadataOutcome::default();
-
-    outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
-
-    let [_labels, _milestones, releases] = sync_whole_lists(
-        client,
-        cache,
-        repo,
-        writer,
-        [
-            ("labels", format!("{base}/labels?per_page=100"), "name"),
-            ("milestones", format!("{base}/milestones?per_page=100"), "iid"),
-            ("releases", format!("{base}/releases?per_page=100"), "tag_name"),
-        ],
-        &mut outcome,
-    )?;
+    let lists = SmallLists {
+        labels: (format!("{base}/labels?{PAGE}"), "name"),
+        milestones: (format!("{base}/milestones?{PAGE}"), "iid"),
+        releases: (format!("{base}/releases?{PAGE}"), "tag_name"),
+    };
+    let (mut outcome, releases) = sync_repository_and_small_lists(client, cache, repo, writer, lists)?;
 
     if repo.has_issues {
         sync_changed_items(client, cache, repo, writer, &base, Kind::Issue, &mut state.issues_since, &mut outcome)?;
@@ -150,7 +140,7 @@ fn sync_changed_items(
     let folder = kind.path();
     let after = since.as_deref().map(|s| format!("&updated_after={}", query_value(s))).unwrap_or_default();
     // `scope=all`: every item of the project, not only those the token's user created.
-    let url = format!("{base}/{folder}?scope=all&state=all&order_by=updated_at&sort=asc&per_page=100{after}");
+    let url = format!("{base}/{folder}?scope=all&state=all&order_by=updated_at&sort=asc&{PAGE}{after}");
     let (items, _) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
     let mut newest = since.clone();
     for item in items {
@@ -184,7 +174,7 @@ fn item_document(client: &RestClient, base: &str, kind: Kind, iid: u64, listed: 
     };
     // What the next run compares against is the list's updated_at.
     document["updated_at"] = listed["updated_at"].clone();
-    document["discussions"] = Value::Array(list_all(client, &format!("{item_url}/discussions?per_page=100"))?);
+    document["discussions"] = Value::Array(list_all(client, &format!("{item_url}/discussions?{PAGE}"))?);
     if let Kind::MergeRequest = kind {
         document["approvals"] = match get_one(client, &format!("{item_url}/approvals")) {
             Ok(approvals) => approvals,

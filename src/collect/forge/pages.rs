@@ -46,20 +46,28 @@ pub struct MetadataOutcome {
     pub asset_bytes: u64,
 }
 
-/// Small lists (labels, milestones, releases) as `(folder, first page URL, key field)`: read
-/// whole, every page revalidated, so that removals upstream are seen; each item is one file
-/// named after its key, rewritten only when a page came back fresh. Returns each list's items
-/// (fresh or from the cache).
-pub(super) fn sync_whole_lists<const N: usize>(
+/// A repository's small lists, each as `(first page URL, the field its items are named after)`.
+pub(super) struct SmallLists {
+    pub labels: (String, &'static str),
+    pub milestones: (String, &'static str),
+    pub releases: (String, &'static str),
+}
+
+/// How every forge's metadata sync begins: `repository.json`, then the small lists, each read
+/// whole with every page revalidated, so that removals upstream are seen; each item is one
+/// file named after its key, rewritten only when a page came back fresh. Returns what was
+/// done so far and the releases (fresh or from the cache), for the assets step.
+pub(super) fn sync_repository_and_small_lists(
     client: &RestClient,
     cache: &mut PageCache,
     repo: &RepoSummary,
     writer: &MetadataWriter,
-    lists: [(&str, String, &str); N],
-    outcome: &mut MetadataOutcome,
-) -> Result<[Vec<Value>; N]> {
-    let mut all = Vec::with_capacity(N);
-    for (folder, url, key) in lists {
+    lists: SmallLists,
+) -> Result<(MetadataOutcome, Vec<Value>)> {
+    let mut outcome = MetadataOutcome::default();
+    outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
+    let mut releases = Vec::new();
+    for (folder, (url, key)) in [("labels", lists.labels), ("milestones", lists.milestones), ("releases", lists.releases)] {
         let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
         if fresh {
             let mut keep = BTreeSet::new();
@@ -70,9 +78,11 @@ pub(super) fn sync_whole_lists<const N: usize>(
             }
             writer.prune_folder(folder, &keep)?;
         }
-        all.push(items);
+        if folder == "releases" {
+            releases = items;
+        }
     }
-    Ok(all.try_into().unwrap_or_else(|_| unreachable!("one entry per list")))
+    Ok((outcome, releases))
 }
 
 /// All pages of a list, revalidating cached pages; returns the items and whether any page was fresh.
