@@ -111,13 +111,10 @@ impl Read for Response {
 #[derive(Debug, Clone)]
 pub struct SendError {
     message: String,
-    /// A timeout or a failed connection: the kind of failure that may pass.
-    pub transient: bool,
 }
 
 impl From<reqwest::Error> for SendError {
     fn from(err: reqwest::Error) -> Self {
-        let transient = err.is_timeout() || err.is_connect() || err.is_body() || err.is_request();
         let err = err.without_url();
         let mut message = err.to_string();
         let mut source = std::error::Error::source(&err);
@@ -126,7 +123,7 @@ impl From<reqwest::Error> for SendError {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        SendError { message: redact(&message), transient }
+        SendError { message: redact(&message) }
     }
 }
 

@@ -108,7 +108,7 @@ fn forge_repo(destination: &LocalDestination, source: &ForgeSource, forge: &dyn 
         wiki,
         // The forge serves LFS over https with the token, whichever way git goes.
         lfs: destination.lfs.then(|| LfsPlan { url: repo.clone_url.clone(), credentials: token }),
-        metadata: source.issues.then(|| MetadataPlan { forge: forge_index, release_assets: source.release_assets, repo }),
+        metadata: source.issues.then_some(MetadataPlan { forge: forge_index, release_assets: source.release_assets, repo }),
     })
 }
 
