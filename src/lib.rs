@@ -1,9 +1,12 @@
 //! forgesafe: back up forge accounts into restic-format repositories; a kando-compatible data
 //! mover and Kanister blueprint runner in one binary.
 
+pub mod backup;
 pub mod blueprint;
 pub mod cli;
 pub mod collect;
+pub mod demo;
+pub mod http;
 pub mod kube;
 pub mod logging;
 pub mod password;

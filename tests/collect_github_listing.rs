@@ -5,7 +5,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::fake_github::{repo_json, FakeGithub, Throttle};
-use forgesafe::collect::github::{GithubClient, ListingCache, RateLimitPolicy, RepoListing};
+use forgesafe::collect::forge::{Forge, Github, ListingCache, RepoListing};
+use forgesafe::http::RetryPolicy;
 use forgesafe::secret::Secret;
 
 const TOKEN: &str = "ghp_faketoken0123456789abcdefABCDEF0000";
@@ -18,11 +19,11 @@ fn five_repos() -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn client(server: &FakeGithub) -> GithubClient {
-    GithubClient::new(&server.base_url(), Some(Secret::new(TOKEN))).unwrap()
+fn client(server: &FakeGithub) -> Github {
+    Github::new(&server.base_url(), Some(Secret::new(TOKEN))).unwrap()
 }
 
-fn names(list: &forgesafe::collect::github::RepoList) -> Vec<String> {
+fn names(list: &forgesafe::collect::forge::RepoList) -> Vec<String> {
     list.repos.iter().map(|r| r.full_name.clone()).collect()
 }
 
@@ -87,7 +88,7 @@ fn unchanged_listing_costs_only_304s_and_a_change_is_seen() {
 #[test]
 fn rate_limits_are_waited_out_as_github_documents() {
     let server = FakeGithub::start(TOKEN, five_repos(), 100);
-    let client = client(&server).with_rate_limit_policy(RateLimitPolicy {
+    let client = client(&server).with_retry_policy(RetryPolicy {
         max_wait: Duration::from_secs(5),
         first_backoff: Duration::from_millis(200),
         max_attempts: 4,
@@ -116,12 +117,13 @@ fn rate_limits_are_waited_out_as_github_documents() {
 #[test]
 fn a_limit_longer_than_we_wait_fails_at_once_with_a_clear_message() {
     let server = FakeGithub::start(TOKEN, five_repos(), 100);
-    let client = client(&server).with_rate_limit_policy(RateLimitPolicy { max_wait: Duration::from_secs(10), ..Default::default() });
+    let client = client(&server).with_retry_policy(RetryPolicy { max_wait: Duration::from_secs(10), ..RetryPolicy::forge_api() });
     server.throttle_next(Throttle::QuotaExhausted { reset_in_secs: 3000 });
-    let started = Instant::now();
     let err = client.list_repos(&RepoListing::Authenticated, &mut ListingCache::default()).unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // At once: the one throttled request and no other (a retry would have waited first).
+    assert_eq!(server.requests().len(), 1, "{:?}", server.requests());
     let message = format!("{err:#}");
+    assert!(message.contains("lifts in about 300"), "the wait it refused is the quota's reset: {message}");
     assert!(message.contains("rate limit") && message.contains("run again later"), "{message}");
     assert!(!message.contains(TOKEN));
 }
@@ -129,7 +131,7 @@ fn a_limit_longer_than_we_wait_fails_at_once_with_a_clear_message() {
 #[test]
 fn bad_token_and_unknown_user_are_clear_errors() {
     let server = FakeGithub::start(TOKEN, five_repos(), 100);
-    let wrong = GithubClient::new(&server.base_url(), Some(Secret::new("ghp_wrong"))).unwrap();
+    let wrong = Github::new(&server.base_url(), Some(Secret::new("ghp_wrong"))).unwrap();
     let message = format!("{:#}", wrong.list_repos(&RepoListing::Authenticated, &mut ListingCache::default()).unwrap_err());
     assert!(message.contains("rejected the token") && message.contains("Bad credentials"), "{message}");
     assert!(!message.contains("ghp_wrong"));
@@ -141,7 +143,7 @@ fn bad_token_and_unknown_user_are_clear_errors() {
 #[test]
 fn anonymous_listing_of_a_user_sends_no_authorization_and_sees_public_repos() {
     let server = FakeGithub::start(TOKEN, five_repos(), 100);
-    let anonymous = GithubClient::new(&server.base_url(), None).unwrap();
+    let anonymous = Github::new(&server.base_url(), None).unwrap();
     let list = anonymous.list_repos(&RepoListing::User("alice".into()), &mut ListingCache::default()).unwrap();
     assert_eq!(names(&list), ["alice/alpha", "alice/beta"]);
     assert!(list.repos.iter().all(|r| !r.private));
@@ -153,7 +155,7 @@ fn anonymous_listing_of_a_user_sends_no_authorization_and_sees_public_repos() {
 #[test]
 fn a_gickup_source_entry_selects_repositories_with_gickups_rules() {
     use forgesafe::collect::config::{parse_str, Source};
-    use forgesafe::collect::github::select_repos;
+    use forgesafe::collect::forge::select_repos;
 
     let mut repos = five_repos(); // alpha beta mid omega zeta, owner alice, stars = id
     repos[0]["archived"] = true.into(); // zeta

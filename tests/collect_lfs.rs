@@ -522,10 +522,9 @@ fn a_run_killed_mid_download_leaves_no_partial_object_and_the_next_run_completes
     let partial_written = || {
         leftover_temp_files(&dest).iter().any(|name| std::fs::metadata(dest.join("lfs/tmp").join(name)).is_ok_and(|m| m.len() >= 100_000))
     };
-    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    // The server stalls the download after those bytes, so the child waits there for us.
     while !partial_written() {
-        assert!(child.try_wait().unwrap().is_none(), "forgesafe ended before it could be killed");
-        assert!(Instant::now() < deadline, "forgesafe never wrote the partial object");
+        assert!(child.try_wait().unwrap().is_none(), "forgesafe ended before it wrote the partial object");
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     child.kill().unwrap();

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use common::git::{assert_fsck_clean, git, local_refs, ls_remote, Upstream};
 use common::git_http_server::GitHttpServer;
-use forgesafe::collect::mirror::{is_not_found, mirror, mirror_all, MirrorChange, MirrorJob, MirrorOptions};
+use forgesafe::collect::mirror::{is_not_found, mirror, mirror_all, retry_may_help, MirrorChange, MirrorJob, MirrorOptions, RemoteFailed};
 
 fn assert_mirror_matches(mirror_dir: &Path, url: &str) {
     let remote = ls_remote(url);
@@ -151,7 +151,7 @@ fn a_missing_wiki_is_not_found_and_leaves_nothing_behind() {
 #[test]
 fn unreachable_server_is_an_error_but_not_not_found() {
     let scratch = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = common::free_port();
     let err = mirror(&format!("http://127.0.0.1:{port}/x.git"), &scratch.path().join("x.git"), None, &MirrorOptions::default())
         .unwrap_err();
     assert!(!is_not_found(&err), "{err:#}");
@@ -197,4 +197,21 @@ fn a_url_with_a_password_is_refused_without_echoing_it() {
     let message = format!("{err:#} {err:?}");
     assert!(!message.contains("sup3rs3cret"), "{message}");
     assert!(message.contains("example.org"), "{message}");
+}
+
+#[test]
+fn failures_are_told_apart_by_kind_and_say_whether_a_retry_may_help() {
+    let server = GitHttpServer::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let try_mirror = |url: &str, name: &str| mirror(url, &scratch.path().join(name), None, &MirrorOptions::default()).unwrap_err();
+
+    // Nothing listens: a passing failure, perhaps.
+    let refused = try_mirror(&format!("http://127.0.0.1:{}/x.git", common::free_port()), "refused.git");
+    assert_eq!(retry_may_help(&refused), Some(true), "{refused:#}");
+    assert!(refused.downcast_ref::<RemoteFailed>().is_some(), "{refused:#}");
+    // A 404 over HTTP, and a local path that is not there: not found, which waiting will not change.
+    for missing in [try_mirror(&server.url("acme/none.git"), "none.git"), try_mirror(scratch.path().join("nowhere").to_str().unwrap(), "nowhere.git")] {
+        assert!(is_not_found(&missing), "{missing:#}");
+        assert_eq!(retry_may_help(&missing), Some(false), "{missing:#}");
+    }
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::git::{assert_fsck_clean, local_refs, ls_remote, write_random_file, Upstream};
 use common::git_http_server::{GitHttpServer, ServerOptions};
@@ -41,12 +41,10 @@ fn entries(dir: &Path) -> Vec<PathBuf> {
 /// Wait until `moment()` says the child reached the phase to interrupt, wait `delay` more,
 /// then SIGKILL it. Panics if the child ends on its own: then nothing was tested.
 fn kill_when(mut child: Child, moment: impl Fn() -> bool, delay: Duration) {
-    let deadline = Instant::now() + Duration::from_secs(60);
     while !moment() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("the mirror child exited ({status}) before the moment it was to be killed");
         }
-        assert!(Instant::now() < deadline, "the mirror child never reached the moment it was to be killed");
         std::thread::sleep(Duration::from_millis(5));
     }
     std::thread::sleep(delay);
@@ -139,14 +137,7 @@ fn killing_an_update_while_it_rewrites_refs_keeps_every_ref_valid() {
     let old = common::git::git(&upstream.bare, &["rev-parse", "main"]);
     let point_all_branches_at = |id: &str| {
         let script: String = (0..BRANCHES).map(|i| format!("update refs/heads/b{i:05} {id}\n")).collect();
-        let mut child = Command::new("git")
-            .args(["update-ref", "--stdin"])
-            .current_dir(&upstream.bare)
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success());
+        common::git::git_with_input(&upstream.bare, &["update-ref", "--stdin"], &script);
     };
     point_all_branches_at(&old);
     let url = server.url("many.git");

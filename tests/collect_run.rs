@@ -435,3 +435,52 @@ fn gitea_release_assets_come_from_its_download_route_with_the_token() {
     assert_eq!(download.header("authorization"), Some(&format!("token {TOKEN}")[..]), "a private repository's attachment needs the token");
     assert_no_token(&out, &dest);
 }
+
+#[test]
+fn the_summary_and_failures_go_through_the_log_and_config_warnings_are_printed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = Upstream::create(&tmp.path().join("srv/good.git"), tmp.path());
+    let conf = tmp.path().join("conf.yml");
+    fs::write(
+        &conf,
+        format!(
+            "cron: \"0 1 * * *\"\nsource:\n  any:\n    - url: {}\n    - url: {}\ndestination:\n  local:\n    - path: {}\n      bare: true\n",
+            good.bare.display(),
+            tmp.path().join("srv/missing.git").display(),
+            tmp.path().join("volume").display()
+        ),
+    )
+    .unwrap();
+    let collect = |extra: &[&str]| run_expect(forgesafe().args(extra).args(["collect", "--config"]).arg(&conf), 69);
+
+    // Human format, default verbosity: the warning once, the summary and the failure.
+    let err = stderr(&collect(&[]));
+    assert_eq!(err.matches("`cron` is not acted on").count(), 1, "each config warning once: {err}");
+    assert!(err.contains("INFO forgesafe collect: 1 new, 0 updated, 0 unchanged, 1 failed"), "{err}");
+    assert!(err.contains("ERROR forgesafe collect: FAILED srv/missing: repository:"), "{err}");
+
+    // JSON lines: the same events as objects with a level and a message.
+    let err = stderr(&collect(&["--log-format", "json"]));
+    let events: Vec<serde_json::Value> = err.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let message = |level: &str, text: &str| events.iter().filter(|e| e["level"] == level && e["message"].as_str().is_some_and(|m| m.contains(text))).count();
+    assert_eq!(message("WARN", "conf.yml: `cron` is not acted on"), 1, "{err}");
+    assert_eq!(message("INFO", "forgesafe collect: 0 new, 0 updated, 1 unchanged, 1 failed"), 1, "{err}");
+    assert_eq!(message("ERROR", "forgesafe collect: FAILED srv/missing"), 1, "{err}");
+    assert!(err.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok() || l.starts_with("forgesafe: error: ")), "{err}");
+
+    // --quiet: errors only, so the failure but neither the summary nor the warning.
+    let err = stderr(&collect(&["--quiet"]));
+    assert!(err.contains("FAILED srv/missing") && err.contains("collect incomplete"), "{err}");
+    assert!(!err.contains("unchanged") && !err.contains("cron"), "{err}");
+}
+
+#[test]
+fn dest_and_parallel_given_before_the_source_are_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let up = Upstream::create(&tmp.path().join("srv/app.git"), tmp.path());
+    let dest = tmp.path().join("volume");
+    ok(forgesafe().args(["collect", "--parallel", "1", "--dest"]).arg(&dest).arg("url").arg(&up.bare));
+    assert_eq!(local_refs(&dest.join("local/srv/app.git")), ls_remote(up.bare.to_str().unwrap()));
+    let out = run_expect(forgesafe().args(["collect", "url"]).arg(&up.bare), 69);
+    assert!(stderr(&out).contains("needs --dest DIR"), "{}", stderr(&out));
+}

@@ -42,14 +42,23 @@ fn a_repository_is_mirrored_over_ssh_with_the_given_key_and_the_host_key_is_pinn
     let good = local_refs(&mirror);
     assert_eq!(good, ls_remote(app.bare.to_str().unwrap()));
 
-    // A key the server does not accept: a clear failure, no prompt, the mirror untouched.
+    // A key the server does not accept: a clear failure, no prompt, the mirror untouched. With
+    // stdin closed and no controlling terminal (a new session), the run ends, with the refusal
+    // named.
     app.commit("h.txt", "unseen\n");
     app.push(&["main"]);
-    let started = std::time::Instant::now();
-    let out = collect(&ssh.stranger_key);
-    assert!(!out.status.success());
-    assert!(started.elapsed().as_secs() < 30, "BatchMode: no waiting for a password prompt");
+    let mut without_terminal = forgesafe();
+    without_terminal.args(["collect", "url", &url, "--dest"]).arg(&dest).arg("--ssh-key").arg(&ssh.stranger_key).env("HOME", tmp.path());
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        without_terminal.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let out = run_expect(&mut without_terminal, 69);
     assert!(stderr(&out).contains("FAILED octo/app"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refused the ssh key"), "the server refused the key and ssh asked nothing: {}", stderr(&out));
     assert_eq!(local_refs(&mirror), good);
 
     // The server's host key changes (or someone sits in between): refused, mirror kept.

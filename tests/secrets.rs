@@ -112,3 +112,64 @@ fn the_repository_care_commands_print_no_secret_either() {
         run(&["location", "delete", "-p", &profile, "-s", "other", "--snapshot", "latest"], 69);
     }
 }
+
+/// `collect`, `backup` and `demo` at trace level, in both formats: the forge token (sent to
+/// the API and to git over HTTP) and the repository password (given, and the demo's own)
+/// appear in no output, on success or failure.
+#[test]
+fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
+    use common::fake_github::{comment_json, issue_json, repo_json, FakeGithub, RepoMeta};
+    use common::git::Upstream;
+    use common::git_http_server::{GitHttpServer, ServerOptions};
+    const TOKEN: &str = "ghp_secretsTestToken0123456789abcdefXYZ";
+    const WRONG_TOKEN: &str = "ghp_wrongTokenThatIsAlsoSecret0123";
+    const WRONG_PASSWORD: &str = "wrong-password-here";
+
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    let mut repo = repo_json(1, "octo", "app", true);
+    repo["clone_url"] = server.url("private/octo/app.git").into();
+    let github = FakeGithub::start(TOKEN, vec![repo], 100);
+    let mut meta = RepoMeta { issues: vec![issue_json("octo/app", 1, "It breaks", "2024-02-01T00:00:00Z", false)], ..Default::default() };
+    meta.comments.insert(1, vec![comment_json(101, "me too")]);
+    github.set_meta("octo/app", meta);
+    let conf = tmp.path().join("conf.yml");
+    std::fs::write(
+        &conf,
+        format!(
+            "source:\n  github:\n    - token: GH_TOKEN_FOR_TEST\n      user: octo\n      url: {}\n      issues: true\ndestination:\n  local:\n    - path: {}\n",
+            github.base_url(),
+            tmp.path().join("volume").display()
+        ),
+    )
+    .unwrap();
+    let profile = serde_json::json!({"Location": {"type": "local", "path": tmp.path().join("repository")}}).to_string();
+    let mut total_bytes_seen = 0;
+
+    for format in ["human", "json"] {
+        let data = tmp.path().join(format!("demo-{format}"));
+        let mut run = |args: &[&str], code: i32, env: &[(&str, &str)]| {
+            let mut cmd = loud(forgesafe_pw(), format);
+            cmd.env("GH_TOKEN_FOR_TEST", TOKEN).args(args).envs(env.iter().copied());
+            let out = run_expect(&mut cmd, code);
+            let demo_password = std::fs::read_to_string(data.join("password")).unwrap_or_default();
+            for stream in [&out.stdout, &out.stderr] {
+                let text = String::from_utf8_lossy(stream);
+                for secret in [TOKEN, WRONG_TOKEN, PASSWORD, WRONG_PASSWORD, demo_password.trim()].into_iter().filter(|s| !s.is_empty()) {
+                    assert!(!text.contains(secret), "{format} {args:?}: output contains a secret:\n{text}");
+                }
+            }
+            total_bytes_seen += out.stderr.len();
+        };
+        let conf = conf.to_str().unwrap();
+        run(&["collect", "--config", conf], 0, &[]);
+        run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 0, &[]);
+        run(&["demo", "--source", app.bare.to_str().unwrap(), "--data", data.to_str().unwrap()], 0, &[]);
+        // Failures: a token the forge rejects, a wrong repository password.
+        run(&["collect", "--config", conf], 69, &[("GH_TOKEN_FOR_TEST", WRONG_TOKEN)]);
+        run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 69, &[("FORGESAFE_PASSWORD", WRONG_PASSWORD)]);
+    }
+    // The check above is only meaningful if the logs were really verbose.
+    assert!(total_bytes_seen > 10_000, "trace logging produced only {total_bytes_seen} bytes");
+}

@@ -1,12 +1,25 @@
-//! Collecting forge data onto local disk: reading gickup's configuration and keeping bare
-//! git mirrors up to date.
+//! Collecting forge accounts onto local disk, in three steps per destination: plan (list each
+//! source's repositories: `plan.rs`), run (mirrors, metadata, Git LFS objects: `run.rs`) and
+//! report (one outcome per repository: `report.rs`).
+//!
+//! * `options.rs` — what a `collect` is asked to do (the CLI flattens these types);
+//! * `config/` — gickup's `conf.yml`, accepted unchanged;
+//! * `forge/` — the forges' APIs behind one trait (list repositories, metadata, release assets);
+//! * `mirror/` — bare git mirrors with gix, and the volume's layout;
+//! * `lfs/` — Git LFS objects of the mirrors;
+//! * `metadata.rs` — one JSON file per item; `state.rs` — what is remembered between runs.
 
 pub mod config;
-pub mod mirror;
-pub mod github;
+pub mod forge;
 pub mod lfs;
 pub mod metadata;
-pub mod run;
+pub mod mirror;
+mod options;
+mod plan;
+pub mod report;
+mod run;
 pub mod state;
 
-pub use run::{collect, CollectOptions, CollectReport};
+pub use options::{one_job, CollectOptions, GitUrls, GithubAccount, SourceSpec};
+pub use report::{CollectReport, RepoOutcome, RepoStatus, Totals};
+pub use run::{collect, run_config, RunSettings};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::github::{ListingCache, PageCache, RepoMetaState};
+use super::forge::{ListingCache, PageCache, RepoMetaState};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct CollectState {

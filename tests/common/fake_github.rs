@@ -29,13 +29,13 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
 use std::io::{BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 
+use super::accept_loop::{serve, Served};
 use super::http_request::{read_head, RequestHead};
 
 #[derive(Debug, Clone)]
@@ -100,8 +100,7 @@ pub struct RepoMeta {
 pub struct FakeGithub {
     port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
 }
 
 const QUOTA: u64 = 5000;
@@ -109,8 +108,6 @@ const QUOTA: u64 = 5000;
 impl FakeGithub {
     /// Serve `repos` to holders of `token`, at most `page_size_cap` per page.
     pub fn start(token: &str, repos: Vec<Value>, page_size_cap: usize) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             token: token.to_string(),
             repos,
@@ -123,21 +120,11 @@ impl FakeGithub {
             files: Default::default(),
             asset_redirect: None,
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        handle_connection(stream, &state, port);
-                    }
-                }
-            })
+        let served = {
+            let state = state.clone();
+            serve(move |stream, port| handle_connection(stream, &state, port))
         };
-        FakeGithub { port, state, stop, thread: Some(thread) }
+        FakeGithub { port: served.port, state, _served: served }
     }
 
     pub fn base_url(&self) -> String {
@@ -183,16 +170,6 @@ impl FakeGithub {
 
     pub fn quota_remaining(&self) -> u64 {
         self.state.lock().unwrap().quota_remaining
-    }
-}
-
-impl Drop for FakeGithub {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wake the accept loop
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -7,12 +7,12 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
+use super::accept_loop::{serve, Served};
 use super::http_request::{read_head, RequestHead};
 
 #[derive(Debug, Clone)]
@@ -70,32 +70,17 @@ pub struct State {
 pub struct FakeLfs {
     pub port: u16,
     state: Arc<Mutex<State>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _served: Served,
 }
 
 impl FakeLfs {
     pub fn start() -> FakeLfs {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (state, stop) = (state.clone(), stop.clone());
-            std::thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        let state = state.clone();
-                        // Downloads come in parallel: one thread per connection.
-                        std::thread::spawn(move || handle(stream, &state, port));
-                    }
-                }
-            })
+        let served = {
+            let state = state.clone();
+            serve(move |stream, port| handle(stream, &state, port))
         };
-        FakeLfs { port, state, stop, thread: Some(thread) }
+        FakeLfs { port: served.port, state, _served: served }
     }
 
     pub fn base_url(&self) -> String {
@@ -112,16 +97,6 @@ impl FakeLfs {
 
     pub fn clear_requests(&self) {
         self.with(|s| s.requests.clear());
-    }
-}
-
-impl Drop for FakeLfs {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

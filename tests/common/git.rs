@@ -2,12 +2,29 @@
 //! Every command runs with an empty global/system config so results are reproducible.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// Run git with `args` in `dir`; panic with git's stderr if it fails or git is missing.
 pub fn git(dir: &Path, args: &[&str]) -> String {
-    let output = Command::new("git")
+    run_git(dir, args, &[], None)
+}
+
+/// [`git`] with extra environment variables.
+pub fn git_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
+    run_git(dir, args, env, None)
+}
+
+/// [`git`] with `input` on its stdin (e.g. `update-ref --stdin`).
+pub fn git_with_input(dir: &Path, args: &[&str], input: &str) -> String {
+    run_git(dir, args, &[], Some(input))
+}
+
+/// The one way the tests run git: an empty global and system config, fixed identities, never
+/// a prompt.
+fn run_git(dir: &Path, args: &[&str], env: &[(&str, &str)], input: Option<&str>) -> String {
+    let mut child = Command::new("git")
         .args(args)
         .current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -17,12 +34,21 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         .env("GIT_COMMITTER_NAME", "Test Committer")
         .env("GIT_COMMITTER_EMAIL", "committer@example.org")
         .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
+        .envs(env.iter().copied())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("cannot run `git` (is git installed and on PATH?): {e}"));
+    if let Some(input) = input {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
-        "git {args:?} in {} failed: {}",
+        "git {args:?} in {} failed:\n{}{}",
         dir.display(),
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()

@@ -5,10 +5,9 @@
 //! `mod_auth`), and the server can be throttled so a fetch lasts long enough to be killed.
 //! A missing `lighttpd` or `git` fails the test with the command to install it.
 
-use std::net::{TcpListener, TcpStream};
+use super::{free_port, wait_until_serving};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Default)]
 pub struct ServerOptions {
@@ -59,9 +58,15 @@ impl GitHttpServer {
                 .unwrap_or_else(|e| {
                     panic!("cannot start lighttpd ({e}); install it with `apt-get install -y lighttpd`")
                 });
-            match wait_until_listening(child, port) {
-                Ok(child) => return GitHttpServer { child, port, root, error_log, _dir: dir },
-                Err(failure) => last_failure = failure,
+            let mut child = child;
+            match wait_until_serving(&mut child, port, answers_as_lighttpd) {
+                Ok(()) => return GitHttpServer { child, port, root, error_log, _dir: dir },
+                Err(failure) => {
+                    let mut stderr = String::new();
+                    use std::io::Read;
+                    child.stderr.take().unwrap().read_to_string(&mut stderr).ok();
+                    last_failure = format!("{failure}: {stderr}");
+                }
             }
         }
         panic!("lighttpd did not start: {last_failure}");
@@ -89,11 +94,7 @@ impl Drop for GitHttpServer {
 }
 
 fn git_exec_path() -> String {
-    let output = Command::new("git")
-        .arg("--exec-path")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `git` ({e}); install git"));
-    String::from_utf8(output.stdout).unwrap().trim().to_string()
+    super::git::git(Path::new("/"), &["--exec-path"])
 }
 
 fn lighttpd_config(root: &Path, error_log: &Path, dir: &Path, port: u16, options: &ServerOptions) -> String {
@@ -151,24 +152,8 @@ setenv.add-environment = (
     )
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_until_listening(mut child: Child, port: u16) -> Result<Child, String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            use std::io::Read;
-            child.stderr.take().unwrap().read_to_string(&mut stderr).ok();
-            return Err(format!("lighttpd exited with {status}: {stderr}"));
-        }
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok(child);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    Err(format!("lighttpd did not listen on port {port} within 10 s"))
+/// lighttpd names itself in every answer.
+fn answers_as_lighttpd(port: u16) -> bool {
+    let answer = super::http_exchange(port, "GET /forgesafe-probe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    answer.lines().take_while(|l| !l.is_empty()).any(|l| l.to_ascii_lowercase().starts_with("server: lighttpd"))
 }

@@ -4,38 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use forgesafe::collect::lfs::{parse_pointer, Pointer};
 
-use super::git::{git, Upstream};
-use super::require_tool;
-use super::s3::{free_port, spawn_from_keeper_thread};
+use super::git::{git, git_with_env, Upstream};
+use super::s3::spawn_from_keeper_thread;
+use super::{free_port, require_tool, wait_until_serving};
 
 /// Stock git-lfs must be installed: fixtures are pushed with it, and it is the judge.
 pub fn require_git_lfs() {
     require_tool("git-lfs", "apt-get install -y git-lfs");
-}
-
-/// Runs git with extra environment variables, with the same clean config as [`git`].
-pub fn git_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> String {
-    let output = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `git`: {e}"));
-    assert!(
-        output.status.success(),
-        "git {args:?} in {} failed:\n{}{}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// The Python interpreter of the venv that has giftless (`tests/run` installs it and exports
@@ -70,6 +48,21 @@ TRANSFER_ADAPTERS:
 LEGACY_ENDPOINTS: false
 "#;
 
+/// A download batch request: only a Git LFS server answers it in the batch API's media type
+/// (giftless refuses an empty one with 422, but in that type).
+fn answers_the_batch_api(port: u16) -> bool {
+    let body = r#"{"operation":"download","transfers":["basic"],"objects":[]}"#;
+    let answer = super::http_exchange(
+        port,
+        &format!(
+            "POST /forgesafe/probe.git/info/lfs/objects/batch HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: application/vnd.git-lfs+json\r\n\
+             Content-Type: application/vnd.git-lfs+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    );
+    answer.starts_with("HTTP/1.1 ") && answer.to_ascii_lowercase().contains("content-type: application/vnd.git-lfs+json")
+}
+
 /// giftless on a free port of 127.0.0.1, served by werkzeug's threaded server; killed on drop.
 pub struct Giftless {
     child: Child,
@@ -88,41 +81,38 @@ impl Giftless {
         let config = dir.path().join("giftless.yaml");
         std::fs::write(&config, GIFTLESS_CONFIG.replace("STORAGE", storage.to_str().unwrap())).unwrap();
         let log = dir.path().join("giftless.log");
-        let port = free_port();
-        let mut cmd = Command::new(&python);
-        cmd.args([
-            "-c",
-            "import sys\nfrom werkzeug.serving import run_simple\nfrom giftless.app import init_app\n\
-             run_simple('127.0.0.1', int(sys.argv[1]), init_app(), threaded=True)",
-            &port.to_string(),
-        ])
-        .env("GIFTLESS_CONFIG_FILE", &config)
-        // giftless also reads a `.env` file from its working directory: give it an empty one.
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = spawn_from_keeper_thread(cmd);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!(
-                    "giftless ({}) exited with {status}: {}\n(reinstall with ./tests/run)",
-                    python.display(),
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
+        // A port found free may be taken before giftless binds it: then it exits, and the
+        // next attempt takes another port.
+        let mut last_failure = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut cmd = Command::new(&python);
+            cmd.args([
+                "-c",
+                "import sys\nfrom werkzeug.serving import run_simple\nfrom giftless.app import init_app\n\
+                 run_simple('127.0.0.1', int(sys.argv[1]), init_app(), threaded=True)",
+                &port.to_string(),
+            ])
+            .env("GIFTLESS_CONFIG_FILE", &config)
+            // giftless also reads a `.env` file from its working directory: give it an empty one.
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(|| {
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
             }
-            assert!(Instant::now() < deadline, "giftless did not listen on port {port} within 30 s");
-            std::thread::sleep(Duration::from_millis(50));
+            let mut child = spawn_from_keeper_thread(cmd);
+            match wait_until_serving(&mut child, port, answers_the_batch_api) {
+                Ok(()) => return Giftless { child, port, storage, log, _dir: dir },
+                Err(failure) => last_failure = format!("{failure}: {}", std::fs::read_to_string(&log).unwrap_or_default()),
+            }
         }
-        Giftless { child, port, storage, log, _dir: dir }
+        panic!("giftless ({}) did not start: {last_failure}\n(reinstall with ./tests/run)", python.display());
     }
 
     pub fn stored_object(&self, org: &str, repo: &str, oid: &str) -> PathBuf {

@@ -2,6 +2,7 @@
 //! restic as the independent reader, fixture trees. A missing tool fails the test loudly.
 #![allow(dead_code)]
 
+pub mod accept_loop;
 pub mod emulators;
 pub mod fake_github;
 pub mod fake_kube;
@@ -16,8 +17,43 @@ pub mod s3;
 pub mod ssh_server;
 pub mod tree;
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A port of 127.0.0.1 that was free a moment ago. A server process started on it can still
+/// lose it to another one in between, so the harnesses that use it retry on a collision.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until the server process `child` listens on `port` and the server answering there is
+/// it: still running, and `is_ours(port)` (a request only it would answer so). `Err` with the
+/// reason when it exited first, e.g. because another process took the port: the caller
+/// retries on another. No time limit: a server either binds or exits.
+pub fn wait_until_serving(child: &mut Child, port: u16, is_ours: impl Fn(u16) -> bool) -> Result<(), String> {
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Err(format!("it exited with {status}"));
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && is_ours(port) && child.try_wait().unwrap().is_none() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Sends `request` (a whole HTTP/1.1 request, `Connection: close`) to 127.0.0.1:`port` and
+/// returns the whole answer, or what arrived before the connection failed.
+pub fn http_exchange(port: u16, request: &str) -> String {
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
 
 /// Credentials the tests use; distinctive so a leak is easy to find in any output.
 pub const ACCESS_KEY: &str = "AKIAFORGESAFETESTKEY7";

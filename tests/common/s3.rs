@@ -2,7 +2,7 @@
 
 use super::require_tool;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,9 +12,7 @@ pub struct S3Server {
     pub port: u16,
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use super::free_port;
 
 fn moto_binary() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("FORGESAFE_TEST_MOTO") {

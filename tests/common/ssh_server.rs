@@ -5,10 +5,10 @@
 //! It accepts only the public key of `client_key`, only as the user running the tests (so
 //! it works as root or not). A missing `sshd` fails the test with the command to install it.
 
-use std::net::{TcpListener, TcpStream};
+use super::{free_port, wait_until_serving};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 pub struct SshServer {
     child: Child,
@@ -47,7 +47,7 @@ impl SshServer {
         }
         let user = whoami(); // not $USER, which may be unset or stale under sudo
         for _attempt in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let port = free_port();
             let config = dir.path().join("sshd_config");
             std::fs::write(
                 &config,
@@ -69,15 +69,9 @@ impl SshServer {
                 .stderr(std::fs::File::create(dir.path().join("sshd.log")).unwrap())
                 .spawn()
                 .unwrap();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return SshServer { child, port, client_key, stranger_key, user, dir };
-                }
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(50));
+            // An ssh server greets first; ours is the one still running once it did.
+            if wait_until_serving(&mut child, port, greets_as_openssh).is_ok() {
+                return SshServer { child, port, client_key, stranger_key, user, dir };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -93,6 +87,13 @@ impl SshServer {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
     }
+}
+
+/// The first line an OpenSSH server sends.
+fn greets_as_openssh(port: u16) -> bool {
+    let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let mut line = String::new();
+    std::io::BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("SSH-2.0-OpenSSH")
 }
 
 fn whoami() -> String {

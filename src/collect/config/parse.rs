@@ -227,8 +227,8 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// Collected, not logged: the caller logs each warning once (parsing is pure).
     fn warn(&mut self, message: String) {
-        tracing::warn!("{message}");
         self.warnings.push(message);
     }
 }

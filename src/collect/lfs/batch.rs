@@ -11,14 +11,11 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
-use base64::Engine as _;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 
-use super::endpoint::{origin_display, Endpoint};
+use super::endpoint::Endpoint;
 use super::pointer::Pointer;
-use super::retry::{is_retryable, retry_after, wait_before, RetryPolicy};
+use crate::http::{self, header, Attempt, GaveUp, HeaderMap, HeaderValue, RetryPolicy, StatusCode, WaitHints};
 use crate::secret::{redact, Secret};
 
 /// The media type of every batch request and response.
@@ -28,11 +25,27 @@ pub const MAX_OBJECTS_PER_BATCH: usize = 100;
 
 /// An HTTP client bound to one LFS endpoint, with the credentials it may receive (if any).
 pub struct LfsClient {
-    pub http: reqwest::blocking::Client,
+    pub http: http::Client,
     pub endpoint: Endpoint,
     /// `Authorization: Basic …`, present only when the endpoint is on the clone URL's origin.
     authorization: Option<HeaderValue>,
     pub retry: RetryPolicy,
+}
+
+/// Why one try of a batch request did not get an answer to use.
+enum BatchTry {
+    /// 429 or a server error.
+    Overloaded(http::Response),
+    Unanswered(http::SendError),
+}
+
+impl fmt::Display for BatchTry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BatchTry::Overloaded(response) => write!(f, "HTTP {}", response.status().as_u16()),
+            BatchTry::Unanswered(err) => write!(f, "{err}"),
+        }
+    }
 }
 
 /// Where to GET one object from. `Debug` does not show the URL or the headers.
@@ -101,17 +114,12 @@ impl LfsClient {
     /// `credentials` are attached only if `endpoint.same_origin_as_clone`.
     pub fn new(endpoint: Endpoint, credentials: Option<(&str, &Secret)>, retry: RetryPolicy) -> Result<Self> {
         let authorization = match credentials {
-            Some((user, token)) if endpoint.same_origin_as_clone => Some(basic_auth(user, token)?),
+            Some((user, token)) if endpoint.same_origin_as_clone => Some(http::basic_authorization(user, token)?),
             _ => None,
         };
-        let http = reqwest::blocking::Client::builder()
-            .user_agent(concat!("forgesafe/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            // Per operation in reqwest's blocking client (each read of a body included), so a
-            // stalled download fails while a large, steadily arriving one does not.
-            .timeout(Duration::from_secs(120))
-            .build()
-            .context("cannot build the HTTP client for Git LFS")?;
+        // 120 s per read of a body: a stalled download fails, a large, steady one does not.
+        let http = http::Client::new(http::Timeouts { connect: Some(Duration::from_secs(30)), request: Duration::from_secs(120) })
+            .context("Git LFS")?;
         Ok(LfsClient { http, endpoint, authorization, retry })
     }
 
@@ -132,53 +140,43 @@ impl LfsClient {
             hash_algo: "sha256",
         })?;
         let mut headers = HeaderMap::new();
-        headers.insert(ACCEPT, HeaderValue::from_static(LFS_MEDIA_TYPE));
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(LFS_MEDIA_TYPE));
+        headers.insert(header::ACCEPT, HeaderValue::from_static(LFS_MEDIA_TYPE));
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(LFS_MEDIA_TYPE));
         if let Some(auth) = &self.authorization {
-            headers.insert(AUTHORIZATION, auth.clone());
+            headers.insert(header::AUTHORIZATION, auth.clone());
         }
 
-        let mut attempt = 0;
-        let response = loop {
-            attempt += 1;
-            let sent = self.http.post(url.clone()).headers(headers.clone()).body(body.clone()).send();
-            let server_wait = match &sent {
-                Ok(response) if is_retryable(response.status()) => retry_after(response.headers(), SystemTime::now()),
-                Ok(_) => None,
+        let tried = http::with_retries(&self.retry, &format!("Git LFS batch request to {}", self.endpoint), |_| {
+            match self.http.post(url.as_str(), headers.clone(), body.clone()).send() {
+                Ok(response) if http::is_overloaded(response.status()) => {
+                    let hints = WaitHints::from_headers(response.headers(), SystemTime::now());
+                    Attempt::Retry(BatchTry::Overloaded(response), hints)
+                }
+                Ok(response) => Attempt::Done(response),
                 // Connection refused/reset, timeouts: maybe passing.
-                Err(_) => None,
-            };
-            let sent = match sent {
-                Ok(response) if !is_retryable(response.status()) => break response,
-                other => other,
-            };
-            if attempt >= self.retry.max_attempts {
-                return Err(match sent {
-                    Ok(response) => self.status_error(response, objects),
-                    Err(err) => anyhow!(
-                        "the Git LFS server {} did not answer the batch request ({}); check that it is reachable, then run again",
-                        self.endpoint,
-                        redact(&err.without_url().to_string())
-                    ),
-                });
+                Err(err) => Attempt::Retry(BatchTry::Unanswered(err), WaitHints::default()),
             }
-            let wait = wait_before(attempt, server_wait, &self.retry);
-            if wait > self.retry.max_wait {
-                let status = sent.map(|r| r.status().as_u16()).unwrap_or_default();
-                bail!(
-                    "the Git LFS server {} is overloaded (HTTP {status}) and asks to wait {} s, longer than forgesafe waits ({} s); run again later",
-                    self.endpoint,
-                    wait.as_secs(),
-                    self.retry.max_wait.as_secs()
-                );
-            }
-            tracing::warn!(endpoint = %self.endpoint, attempt, wait_secs = wait.as_secs_f32(), "Git LFS batch request failed; retrying");
-            std::thread::sleep(wait);
+        });
+        let response = match tried {
+            Ok(response) => response,
+            Err(GaveUp::Exhausted { last, attempts, wait }) if attempts < self.retry.max_attempts => bail!(
+                "the Git LFS server {} is overloaded ({last}) and asks to wait {} s, longer than forgesafe waits ({} s); run again later",
+                self.endpoint,
+                wait.as_secs(),
+                self.retry.max_wait.as_secs()
+            ),
+            Err(gave_up) => match gave_up.into_last() {
+                BatchTry::Overloaded(response) => return Err(self.status_error(response, objects)),
+                BatchTry::Unanswered(err) => bail!(
+                    "the Git LFS server {} did not answer the batch request ({err}); check that it is reachable, then run again",
+                    self.endpoint
+                ),
+            },
         };
         if !response.status().is_success() {
             return Err(self.status_error(response, objects));
         }
-        let text = response.text().map_err(|e| anyhow!("cannot read the Git LFS batch response from {}: {}", self.endpoint, e.without_url()))?;
+        let text = response.text().map_err(|e| anyhow!("cannot read the Git LFS batch response from {}: {e}", self.endpoint))?;
         let parsed: BatchResponse = serde_json::from_str(&text)
             .with_context(|| format!("the Git LFS server {} sent a batch response that is not the batch API's JSON", self.endpoint))?;
         self.match_answers(objects, parsed)
@@ -207,7 +205,7 @@ impl LfsClient {
     }
 
     /// One clear message per failing status; never the credentials, never an href.
-    fn status_error(&self, response: reqwest::blocking::Response, objects: &[Pointer]) -> anyhow::Error {
+    fn status_error(&self, response: http::Response, objects: &[Pointer]) -> anyhow::Error {
         let status = response.status();
         let server_says = server_message(&response.text().unwrap_or_default());
         let endpoint = &self.endpoint;
@@ -223,7 +221,7 @@ impl LfsClient {
                 "the Git LFS server {endpoint} (set by the repository's .lfsconfig) requires authentication (HTTP {}){detail}; \
                  forgesafe sends the forge token only to the clone URL's own host {}, never to a server a repository names",
                 status.as_u16(),
-                origin_display(&self.endpoint.url)
+                http::origin_display(&self.endpoint.url)
             ),
             StatusCode::FORBIDDEN => anyhow!(
                 "the Git LFS server {endpoint} refused access (HTTP 403){detail}; the token may lack read access to this repository's LFS objects"
@@ -242,18 +240,6 @@ impl LfsClient {
             _ => anyhow!("the Git LFS server {endpoint} answered the batch request with HTTP {}{detail}", status.as_u16()),
         }
     }
-}
-
-/// HTTP basic auth, as git sends it: the user and the token as password. Marked sensitive so
-/// reqwest never prints it.
-fn basic_auth(user: &str, token: &Secret) -> Result<HeaderValue> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", token.expose()));
-    // The encoded form is as secret as the token: register it for redaction too.
-    crate::secret::register(&encoded);
-    let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
-        .map_err(|_| anyhow!("the credentials contain characters not allowed in an HTTP header"))?;
-    value.set_sensitive(true);
-    Ok(value)
 }
 
 /// Batch API error bodies are `{"message": "...", "documentation_url": "...", "request_id": "..."}`.
@@ -277,9 +263,9 @@ mod tests {
     use crate::collect::lfs::endpoint::Source;
 
     fn client(same_origin: bool) -> LfsClient {
-        let endpoint = Endpoint { url: reqwest::Url::parse("https://h/o/r.git/info/lfs").unwrap(), source: Source::CloneUrl, same_origin_as_clone: same_origin };
+        let endpoint = Endpoint { url: crate::http::Url::parse("https://h/o/r.git/info/lfs").unwrap(), source: Source::CloneUrl, same_origin_as_clone: same_origin };
         let token = Secret::new("tok-batch-unit-test-secret");
-        LfsClient::new(endpoint, Some(("x-access-token", &token)), RetryPolicy::default()).unwrap()
+        LfsClient::new(endpoint, Some(("x-access-token", &token)), RetryPolicy::lfs()).unwrap()
     }
 
     #[test]

@@ -8,16 +8,14 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
 use super::batch::{DownloadAction, LfsClient};
 use super::pointer::Pointer;
-use super::retry::{is_retryable, retry_after, wait_before};
 use super::store::{ObjectStore, TMP_PREFIX};
+use crate::http::{self, Attempt, HeaderMap, HeaderName, HeaderValue, StatusCode, WaitHints};
 use crate::secret::redact;
 
 /// Downloads in flight at once per repository: enough to hide latency, few enough not to
@@ -69,40 +67,26 @@ pub fn download_all(client: &LfsClient, store: &ObjectStore, jobs: Vec<(Pointer,
 /// GET one object, retrying overload answers and broken connections.
 pub fn download_one(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction) -> Result<u64, Failure> {
     let headers = action_headers(action)?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let (failure, server_wait) = match try_download(client, store, pointer, action, &headers) {
-            Ok(bytes) => return Ok(bytes),
-            Err(Attempt::Final(failure)) => return Err(failure),
-            Err(Attempt::Retryable(failure, server_wait)) => (failure, server_wait),
-        };
-        if attempt >= client.retry.max_attempts {
-            return Err(failure);
-        }
-        let wait = wait_before(attempt, server_wait, &client.retry);
-        if wait > client.retry.max_wait {
-            return Err(failure);
-        }
-        tracing::warn!(oid = %pointer.oid, size = pointer.size, attempt, reason = %failure, "Git LFS download failed; retrying");
-        std::thread::sleep(wait);
+    // The oid names the object in the log; the href is never shown.
+    let what = format!("Git LFS download of {pointer}");
+    http::with_retries(&client.retry, &what, |_| try_download(client, store, pointer, action, &headers)).map_err(http::GaveUp::into_last)
+}
+
+fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction, headers: &HeaderMap) -> Attempt<u64, Failure> {
+    match download_to_store(client, store, pointer, action, headers) {
+        Ok(bytes) => Attempt::Done(bytes),
+        Err(attempt) => attempt,
     }
 }
 
-enum Attempt {
-    Final(Failure),
-    /// With the server's `Retry-After`, if it gave one.
-    Retryable(Failure, Option<Duration>),
-}
-
-fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction, headers: &HeaderMap) -> Result<u64, Attempt> {
+/// `Err` holds what the try came to: final, or worth another try.
+fn download_to_store(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction, headers: &HeaderMap) -> Result<u64, Attempt<u64, Failure>> {
+    // A send error never holds the URL: the href must not reach a message.
     let mut response = client
         .http
-        .get(&action.href)
-        .headers(headers.clone())
+        .get(&action.href, headers.clone())
         .send()
-        // `without_url`: the href must not reach a message.
-        .map_err(|e| Attempt::Retryable(Failure::Failed(format!("request failed: {}", redact(&e.without_url().to_string()))), None))?;
+        .map_err(|e| Attempt::Retry(Failure::Failed(format!("request failed: {e}")), WaitHints::default()))?;
     let status = response.status();
     if !status.is_success() {
         let failure = match status {
@@ -113,7 +97,11 @@ fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, acti
             )),
             _ => Failure::Failed(format!("the download answered HTTP {}", status.as_u16())),
         };
-        return Err(if is_retryable(status) { Attempt::Retryable(failure, retry_after(response.headers(), SystemTime::now())) } else { Attempt::Final(failure) });
+        return Err(if http::is_overloaded(status) {
+            Attempt::Retry(failure, WaitHints::from_headers(response.headers(), SystemTime::now()))
+        } else {
+            Attempt::Final(failure)
+        });
     }
 
     let local = |what: &str, err: std::io::Error| Attempt::Final(Failure::Failed(format!("{what}: {err}")));
@@ -131,7 +119,7 @@ fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, acti
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
             // The temporary file is deleted when `file` drops.
             Err(err) => {
-                return Err(Attempt::Retryable(Failure::Failed(format!("the connection broke after {received} bytes: {}", redact(&err.to_string()))), None))
+                return Err(Attempt::Retry(Failure::Failed(format!("the connection broke after {received} bytes: {}", redact(&err.to_string()))), WaitHints::default()))
             }
         };
         received += n as u64;

@@ -15,7 +15,7 @@
 use std::fmt;
 
 use anyhow::{bail, Context, Result};
-use reqwest::Url;
+use crate::http::{safe_display, same_origin, Url};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -47,28 +47,6 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&safe_display(&self.url))
     }
-}
-
-/// A URL as it may appear in logs and errors: no user, password, query or fragment (a query
-/// can carry a signature or token).
-pub fn safe_display(url: &Url) -> String {
-    let mut shown = url.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
-}
-
-/// `scheme://host:port` of a URL, for messages that must not show a path or query.
-pub fn origin_display(url: &Url) -> String {
-    url.origin().ascii_serialization()
-}
-
-pub fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme().eq_ignore_ascii_case(b.scheme())
-        && a.host_str().map(str::to_ascii_lowercase) == b.host_str().map(str::to_ascii_lowercase)
-        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// The endpoint for the mirror `repo` of `clone_url`.
@@ -159,16 +137,6 @@ mod tests {
     }
 
     #[test]
-    fn origins_compare_scheme_host_and_port() {
-        let u = |s: &str| Url::parse(s).unwrap();
-        assert!(same_origin(&u("https://github.com/a.git"), &u("https://GitHub.com:443/b/info/lfs")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("http://github.com/a.git")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://github.com:8443/a.git")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://github.com.evil.example/a.git")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://lfs.github.com/a.git")));
-    }
-
-    #[test]
     fn reads_lfs_url_from_lfsconfig() {
         let text = b"[lfs]\n\turl = https://lfs.example.org/o/r\n";
         assert_eq!(lfs_url_from_config(text).unwrap().as_deref(), Some("https://lfs.example.org/o/r"));
@@ -176,12 +144,5 @@ mod tests {
         assert_eq!(lfs_url_from_config(remote).unwrap().as_deref(), Some("https://x/y"));
         assert_eq!(lfs_url_from_config(b"[lfs]\n\tfetchexclude = *.psd\n").unwrap(), None);
         assert!(lfs_url_from_config(b"[lfs\n").is_err());
-    }
-
-    #[test]
-    fn display_hides_userinfo_and_query() {
-        let url = Url::parse("https://user:pa55word@h.example/o/r?sig=abc#x").unwrap();
-        assert_eq!(safe_display(&url), "https://h.example/o/r");
-        assert_eq!(origin_display(&url), "https://h.example");
     }
 }

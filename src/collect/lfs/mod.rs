@@ -10,7 +10,7 @@
 //!   credentials (only on the clone URL's origin);
 //! * `batch.rs` — the Batch API request and its answers;
 //! * `download.rs` — parallel, verified downloads; `store.rs` — the on-disk layout;
-//! * `retry.rs` — which failures are retried and for how long.
+//! * retries, backoff and the same-origin rule come from `crate::http`, shared with the forge APIs.
 //!
 //! # Guarantees
 //! * An object is in `lfs/objects` only after its size and SHA-256 were verified; a killed run
@@ -27,7 +27,6 @@ mod batch;
 mod download;
 mod endpoint;
 mod pointer;
-mod retry;
 mod scan;
 mod scan_state;
 mod store;
@@ -49,7 +48,7 @@ use store::ObjectStore;
 pub use download::Failure as ObjectFailure;
 
 /// What one [`sync_lfs`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LfsOutcome {
     /// Distinct LFS objects referenced by pointers anywhere in the mirror.
     pub pointers_found: u64,
@@ -129,7 +128,7 @@ fn sync(git_dir: &Path, clone_url: &str, credentials: Option<(&str, &Secret)>) -
         .with_context(|| format!("cannot open the mirror at {}", git_dir.display()))?;
     let endpoint = endpoint::discover(&repo, clone_url)?;
     drop(repo);
-    let client = LfsClient::new(endpoint, credentials, retry::RetryPolicy::default())?;
+    let client = LfsClient::new(endpoint, credentials, crate::http::RetryPolicy::lfs())?;
     if credentials.is_some() && !client.sends_credentials() {
         tracing::info!(
             endpoint = %client.endpoint,

@@ -25,7 +25,7 @@
 
 mod credentials;
 mod errors;
-mod layout;
+pub mod layout;
 mod parallel;
 mod refs;
 mod session;
@@ -38,7 +38,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-pub use errors::{is_not_found, RemoteAuthFailed, RemoteNotFound};
+pub use errors::{is_not_found, retry_may_help, RemoteAuthFailed, RemoteFailed, RemoteNotFound};
 pub use layout::MIRROR_REFSPEC;
 pub use parallel::{mirror_all_reporting, mirror_all, MirrorJob};
 pub use ssh::{is_ssh_url, SshSettings};
@@ -54,7 +54,8 @@ pub struct MirrorOptions {
     pub ssh: SshSettings,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum MirrorChange {
     /// `dest` did not exist; a new mirror was cloned.
     New,
@@ -64,7 +65,8 @@ pub enum MirrorChange {
     Unchanged,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one mirror run did; a later step can add the refs before and after the fetch here.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MirrorOutcome {
     pub change: MirrorChange,
     /// Size of the pack received.

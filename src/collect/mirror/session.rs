@@ -3,11 +3,11 @@
 
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use gix::remote::{fetch::Tags, ref_map, Direction};
 
 use super::credentials;
-use super::errors::{looks_like_auth_failure, looks_like_not_found, RemoteAuthFailed, RemoteNotFound};
+use super::errors::{classify, Step};
 use super::layout::MIRROR_REFSPEC;
 use super::MirrorOptions;
 use super::refs::{prune, set_head, RefDiff, RefState};
@@ -43,25 +43,16 @@ pub fn sync(
         .context("invalid mirror refspec")?
         // Tags are covered by refs/*; the implicit tag refspec would only duplicate them.
         .with_fetch_tags(Tags::None);
-    let mut connection = remote
-        .connect(Direction::Fetch)
-        .with_context(|| format!("cannot connect to {url}"))?;
+    let had_credentials = credentials.is_some();
+    let mut connection = remote.connect(Direction::Fetch).map_err(|err| classify(err, url, Step::Connect, had_credentials))?;
     connection.set_credentials(credentials::callback(credentials));
 
     // Gotcha: by default gix asks the server only for refs under the refspec's two-component
     // prefix; for `refs/*` that filter matches nothing and a mirror would receive zero refs.
     let options = ref_map::Options { prefix_from_spec_as_filter_on_remote: false, ..Default::default() };
-    let prepare = connection.prepare_fetch(gix::progress::Discard, options).map_err(|err| {
-        // Keep gix's own account for diagnosis; the kinds below replace it for the caller.
-        tracing::debug!(url, "listing refs failed: {err:#}");
-        if looks_like_not_found(&err) {
-            anyhow::Error::new(RemoteNotFound { url: url.to_string() })
-        } else if looks_like_auth_failure(&err) {
-            anyhow::Error::new(RemoteAuthFailed { url: url.to_string(), had_credentials: credentials.is_some() })
-        } else {
-            anyhow!(err).context(format!("cannot list the refs of {url}"))
-        }
-    })?;
+    let prepare = connection
+        .prepare_fetch(gix::progress::Discard, options)
+        .map_err(|err| classify(err, url, Step::ListRefs, had_credentials))?;
 
     let remote_state = RefState::from_advertised(&prepare.ref_map().remote_refs);
     let local_state = RefState::of_repository(repo)?;
@@ -79,7 +70,7 @@ pub fn sync(
     if report.diff.needs_fetch() {
         let outcome = prepare
             .receive(gix::progress::Discard, should_interrupt)
-            .map_err(|err| anyhow!(err).context(format!("fetch from {url} failed")))?;
+            .map_err(|err| classify(err, url, Step::Fetch, had_credentials))?;
         report.bytes_fetched = received_pack_size(&outcome.status);
         let rejected: Vec<String> = updates_of(&outcome.status)
             .iter()

@@ -1,4 +1,7 @@
-//! A GitLab project's metadata, in GitLab's own shapes (REST v4), under `<repo>.metadata/`:
+//! GitLab (gitlab.com or self-managed), REST API v4: projects listed in GitLab's own shape
+//! (`Link` pagination as on GitHub; the token as `Authorization: Bearer`, which GitLab
+//! takes for personal access tokens), and a project's metadata, in GitLab's own
+//! shapes, under `<repo>.metadata/`:
 //!
 //! | folder            | from                                             | file key   |
 //! |-------------------|--------------------------------------------------|------------|
@@ -18,35 +21,83 @@
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use super::client::{http_status, GithubClient};
-use super::metadata::{get_one, list, list_all, sync_whole_lists, MetadataOutcome, PageCache, RepoMetaState};
-use super::repos::RepoSummary;
+use super::pages::{get_one, list, list_all, sync_repository_and_small_lists, MetadataOutcome, PageCache, RepoMetaState, SmallLists};
+use super::repos::{self, ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
+use super::rest::{http_status, instance_api, ApiCounts, Dialect, RestClient};
+use super::{Forge, MetadataSynced};
 use crate::collect::metadata::MetadataWriter;
+use crate::secret::Secret;
 
-pub fn fetch_gitlab_metadata(
-    client: &GithubClient,
+const DIALECT: Dialect = Dialect { forge: "GitLab", token_scheme: "Bearer", headers: &[("accept", "application/json")] };
+const PAGE: &str = "per_page=100";
+
+pub struct Gitlab {
+    rest: RestClient,
+}
+
+impl Gitlab {
+    /// `api_base` is `https://host/api/v4`.
+    pub fn new(api_base: &str, token: Option<Secret>) -> Result<Self> {
+        Ok(Gitlab { rest: RestClient::new(&DIALECT, api_base, token.as_ref())? })
+    }
+
+    /// The API of the instance at `url`, or of gitlab.com.
+    pub fn api_of(url: Option<&str>) -> String {
+        instance_api(url, "https://gitlab.com", "/api/v4")
+    }
+}
+
+impl Forge for Gitlab {
+    fn api_base(&self) -> &str {
+        self.rest.api_base()
+    }
+
+    /// `GET /user`'s `username`.
+    fn token_owner(&self) -> Result<String> {
+        let url = format!("{}/user", self.rest.api_base());
+        let user = get_one(&self.rest, &url)?;
+        user["username"].as_str().map(str::to_string).with_context(|| format!("{url}: no username in the answer"))
+    }
+
+    fn list_repos(&self, listing: &RepoListing, cache: &mut ListingCache) -> Result<RepoList> {
+        let api = self.rest.api_base();
+        let first = match listing {
+            RepoListing::Authenticated => format!("{api}/projects?membership=true&{PAGE}"),
+            RepoListing::User(user) => format!("{api}/users/{user}/projects?{PAGE}"),
+            RepoListing::Org(group) => format!("{api}/groups/{group}/projects?include_subgroups=true&{PAGE}"),
+            RepoListing::Starred => format!("{api}/projects?starred=true&{PAGE}"),
+        };
+        repos::list_repos(&self.rest, listing, first, parse_projects, cache)
+    }
+
+    fn sync_metadata(&self, cache: &mut PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced> {
+        sync_project_metadata(&self.rest, cache, repo, writer, state)
+    }
+
+    /// A personal access token goes as the password of the user `oauth2`.
+    fn git_user(&self) -> String {
+        "oauth2".to_string()
+    }
+
+    fn api_counts(&self) -> ApiCounts {
+        self.rest.counts()
+    }
+}
+
+fn sync_project_metadata(
+    client: &RestClient,
     cache: &mut PageCache,
     repo: &RepoSummary,
     writer: &MetadataWriter,
     state: &mut RepoMetaState,
-) -> Result<MetadataOutcome> {
+) -> Result<MetadataSynced> {
     let base = format!("{}/projects/{}", client.api_base(), project_ref(repo));
-    let mut outcome = MetadataOutcome::default();
-
-    outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
-
-    sync_whole_lists(
-        client,
-        cache,
-        repo,
-        writer,
-        [
-            ("labels", format!("{base}/labels?per_page=100"), "name"),
-            ("milestones", format!("{base}/milestones?per_page=100"), "iid"),
-            ("releases", format!("{base}/releases?per_page=100"), "tag_name"),
-        ],
-        &mut outcome,
-    )?;
+    let lists = SmallLists {
+        labels: (format!("{base}/labels?{PAGE}"), "name"),
+        milestones: (format!("{base}/milestones?{PAGE}"), "iid"),
+        releases: (format!("{base}/releases?{PAGE}"), "tag_name"),
+    };
+    let (mut outcome, releases) = sync_repository_and_small_lists(client, cache, repo, writer, lists)?;
 
     if repo.has_issues {
         sync_changed_items(client, cache, repo, writer, &base, Kind::Issue, &mut state.issues_since, &mut outcome)?;
@@ -54,7 +105,7 @@ pub fn fetch_gitlab_metadata(
     if repo.has_merge_requests != Some(false) {
         sync_changed_items(client, cache, repo, writer, &base, Kind::MergeRequest, &mut state.merge_requests_since, &mut outcome)?;
     }
-    Ok(outcome)
+    Ok(MetadataSynced { outcome, releases })
 }
 
 #[derive(Clone, Copy)]
@@ -77,7 +128,7 @@ impl Kind {
 /// `updated_at` moved, with their discussions.
 #[allow(clippy::too_many_arguments)]
 fn sync_changed_items(
-    client: &GithubClient,
+    client: &RestClient,
     cache: &mut PageCache,
     repo: &RepoSummary,
     writer: &MetadataWriter,
@@ -89,7 +140,7 @@ fn sync_changed_items(
     let folder = kind.path();
     let after = since.as_deref().map(|s| format!("&updated_after={}", query_value(s))).unwrap_or_default();
     // `scope=all`: every item of the project, not only those the token's user created.
-    let url = format!("{base}/{folder}?scope=all&state=all&order_by=updated_at&sort=asc&per_page=100{after}");
+    let url = format!("{base}/{folder}?scope=all&state=all&order_by=updated_at&sort=asc&{PAGE}{after}");
     let (items, _) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
     let mut newest = since.clone();
     for item in items {
@@ -110,7 +161,7 @@ fn sync_changed_items(
     Ok(())
 }
 
-fn item_document(client: &GithubClient, base: &str, kind: Kind, iid: u64, listed: Value) -> Result<Value> {
+fn item_document(client: &RestClient, base: &str, kind: Kind, iid: u64, listed: Value) -> Result<Value> {
     let item_url = format!("{base}/{}/{iid}", kind.path());
     let mut document = match kind {
         Kind::Issue => listed.clone(),
@@ -123,7 +174,7 @@ fn item_document(client: &GithubClient, base: &str, kind: Kind, iid: u64, listed
     };
     // What the next run compares against is the list's updated_at.
     document["updated_at"] = listed["updated_at"].clone();
-    document["discussions"] = Value::Array(list_all(client, &format!("{item_url}/discussions?per_page=100"))?);
+    document["discussions"] = Value::Array(list_all(client, &format!("{item_url}/discussions?{PAGE}"))?);
     if let Kind::MergeRequest = kind {
         document["approvals"] = match get_one(client, &format!("{item_url}/approvals")) {
             Ok(approvals) => approvals,
@@ -133,6 +184,40 @@ fn item_document(client: &GithubClient, base: &str, kind: Kind, iid: u64, listed
         };
     }
     Ok(document)
+}
+
+/// A page of GitLab projects, in the shape the collector uses.
+fn parse_projects(body: &str, url: &str) -> Result<Vec<RepoSummary>> {
+    let projects: Vec<Value> = serde_json::from_str(body).with_context(|| format!("GitLab returned an unexpected project list from {url}"))?;
+    projects.iter().map(summary_of_project).collect()
+}
+
+/// A GitLab project in the shape the collector uses (GitLab's field names differ from GitHub's).
+fn summary_of_project(p: &Value) -> Result<RepoSummary> {
+    let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let full_name = text("path_with_namespace").context("a GitLab project without path_with_namespace")?;
+    let (owner, name) = full_name.rsplit_once('/').map(|(o, n)| (o.to_string(), n.to_string())).unwrap_or(("_".into(), full_name.clone()));
+    Ok(RepoSummary {
+        id: p.get("id").and_then(|v| v.as_u64()).unwrap_or_default(),
+        name,
+        full_name: full_name.clone(),
+        owner: RepoOwner { login: owner },
+        private: text("visibility").as_deref() != Some("public"),
+        fork: p.get("forked_from_project").is_some_and(|f| !f.is_null()),
+        archived: p.get("archived").and_then(|v| v.as_bool()).unwrap_or(false),
+        html_url: text("web_url").unwrap_or_default(),
+        clone_url: text("http_url_to_repo").context("a GitLab project without http_url_to_repo")?,
+        ssh_url: text("ssh_url_to_repo"),
+        default_branch: text("default_branch"),
+        has_wiki: p.get("wiki_enabled").and_then(|v| v.as_bool()).unwrap_or(false),
+        has_issues: p.get("issues_enabled").and_then(|v| v.as_bool()).unwrap_or(false),
+        // Missing from the answer when the token sees the project only partly: try and see.
+        has_merge_requests: Some(p.get("merge_requests_enabled").and_then(|v| v.as_bool()).unwrap_or(true)),
+        stargazers_count: p.get("star_count").and_then(|v| v.as_u64()).unwrap_or(0),
+        language: None,
+        pushed_at: text("last_activity_at"),
+        updated_at: text("last_activity_at"),
+    })
 }
 
 /// The `:id` of GitLab's project URLs: the numeric id, or the URL-encoded path.

@@ -25,17 +25,6 @@ pub fn next_link(header: &str) -> Option<String> {
     None
 }
 
-/// Only follow links to the API host we were configured with: the token goes with every
-/// request, so a link elsewhere must not receive it.
-pub fn same_origin(base: &str, url: &str) -> bool {
-    fn origin(url: &str) -> Option<&str> {
-        let after_scheme = url.find("://")? + 3;
-        let end = url[after_scheme..].find('/').map_or(url.len(), |i| after_scheme + i);
-        Some(&url[..end])
-    }
-    matches!((origin(base), origin(url)), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,14 +37,5 @@ mod tests {
         assert_eq!(next_link(""), None);
         let with_commas = r#"<https://api.github.com/user/repos?affiliation=owner,collaborator&page=2>; rel="next", <https://api.github.com/user/repos?affiliation=owner,collaborator&page=9>; rel="last""#;
         assert_eq!(next_link(with_commas).as_deref(), Some("https://api.github.com/user/repos?affiliation=owner,collaborator&page=2"));
-    }
-
-    #[test]
-    fn origin_check_compares_scheme_host_and_port() {
-        assert!(same_origin("https://api.github.com", "https://api.github.com/user/repos?page=2"));
-        assert!(same_origin("http://127.0.0.1:8080/api/v3", "http://127.0.0.1:8080/user/repos"));
-        assert!(!same_origin("https://api.github.com", "https://evil.example/user/repos"));
-        assert!(!same_origin("https://api.github.com", "http://api.github.com/user/repos"));
-        assert!(!same_origin("http://127.0.0.1:8080", "http://127.0.0.1:9090/x"));
     }
 }

@@ -15,13 +15,13 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::client::{Flavor, GithubClient};
+use super::rest::RestClient;
 use crate::collect::metadata::{file_name, MetadataWriter};
 
 pub const FOLDER: &str = "release-assets";
 const RECORD: &str = "assets.json";
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AssetOutcome {
     pub downloaded: u64,
     pub bytes: u64,
@@ -44,8 +44,8 @@ struct Asset {
 }
 
 /// Brings `release-assets/` in line with `releases` (the forge's release list, GitHub's or
-/// Gitea's shape).
-pub fn sync_release_assets(client: &GithubClient, releases: &[Value], writer: &MetadataWriter) -> Result<AssetOutcome> {
+/// Gitea's shape); `asset_url` says where the forge serves an asset from.
+pub fn sync<'r>(client: &RestClient, releases: &'r [Value], writer: &MetadataWriter, asset_url: impl Fn(&'r Value) -> Option<&'r str>) -> Result<AssetOutcome> {
     let mut outcome = AssetOutcome::default();
     let mut folders = BTreeSet::new();
     for release in releases {
@@ -53,7 +53,7 @@ pub fn sync_release_assets(client: &GithubClient, releases: &[Value], writer: &M
         let folder = folder_name(&tag);
         folders.insert(folder.clone());
         let rel_folder = format!("{FOLDER}/{folder}");
-        let assets = assets_of(client.flavor(), release).with_context(|| format!("release {tag}"))?;
+        let assets = assets_of(release, &asset_url).with_context(|| format!("release {tag}"))?;
         let recorded: BTreeMap<String, AssetRecord> =
             writer.read(&format!("{rel_folder}/{RECORD}")).and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         let mut now = BTreeMap::new();
@@ -76,19 +76,13 @@ pub fn sync_release_assets(client: &GithubClient, releases: &[Value], writer: &M
     Ok(outcome)
 }
 
-fn assets_of(flavor: Flavor, release: &Value) -> Result<Vec<Asset>> {
+fn assets_of<'r>(release: &'r Value, asset_url: &impl Fn(&'r Value) -> Option<&'r str>) -> Result<Vec<Asset>> {
     let Some(list) = release["assets"].as_array() else { return Ok(Vec::new()) };
     let mut assets = Vec::new();
     let mut names = BTreeSet::new();
     for a in list {
         let name = a["name"].as_str().context("an asset without a name")?;
-        let url = match flavor {
-            // The API URL, which works for private repositories too (browser URLs need a session).
-            Flavor::Github => a["url"].as_str(),
-            // Gitea accepts the token on its attachment download route.
-            Flavor::Gitea | Flavor::Gitlab => a["browser_download_url"].as_str(),
-        }
-        .with_context(|| format!("asset {name} has no download URL"))?;
+        let url = asset_url(a).with_context(|| format!("asset {name} has no download URL"))?;
         let file = folder_name(name);
         if file == RECORD || !names.insert(file.clone()) {
             bail!("asset name {name:?} collides with another file in its folder");
@@ -107,7 +101,7 @@ fn assets_of(flavor: Flavor, release: &Value) -> Result<Vec<Asset>> {
     Ok(assets)
 }
 
-fn download(client: &GithubClient, asset: &Asset, path: &Path) -> Result<u64> {
+fn download(client: &RestClient, asset: &Asset, path: &Path) -> Result<u64> {
     let dir = path.parent().expect("asset paths have a parent");
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut tmp = tempfile::Builder::new().prefix(".download-").tempfile_in(dir)?;
