@@ -242,6 +242,7 @@ impl Shared {
             Confirmation::Refused(why) => return Err(why.clone()),
             Confirmation::Pending(written) => *written,
         };
+        let started = Instant::now();
         std::thread::sleep(SETTLE.saturating_sub(written.elapsed()));
         let id = self.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let verdict = match self.locks.conflicts(self.kind, id.as_deref()) {
@@ -256,6 +257,7 @@ impl Shared {
             self.lost.store(true, Ordering::SeqCst);
             self.release();
         }
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, confirmed = matches!(verdict, Confirmation::Confirmed), "repository lock checked again before the first write");
         *state = verdict.clone();
         match verdict {
             Confirmation::Refused(why) => Err(why),
