@@ -12,6 +12,8 @@ use ::kube::api::{
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::core::{ApiResource, GroupVersionKind};
 use ::kube::{Client, Config};
+pub use crate::command_output::{OnLine, StreamKind};
+use crate::command_output::{read_lines, Captured};
 use anyhow::{anyhow, bail, Context as _, Result};
 use base64::Engine;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
@@ -20,7 +22,6 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// A connection to one cluster.
 #[derive(Clone)]
@@ -61,27 +62,9 @@ fn install_crypto_provider() {
 // ---------------------------------------------------------------------------------------------
 // exec
 
-/// Which stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
-    Stdout,
-    Stderr,
-}
-
-/// Called with every complete line as it arrives (for live logs).
-pub type OnLine<'a> = &'a (dyn Fn(StreamKind, &str) + Send + Sync);
-
-#[derive(Debug, Clone, Default)]
-pub struct ExecOutput {
-    pub stdout: String,
-    pub stderr: String,
-    /// From the status channel: 0 on `Success`, N for a `Failure` whose cause is `ExitCode` N.
-    pub exit_code: Option<i32>,
-    /// A `Failure` status without an exit code (e.g. the container does not exist).
-    pub failure: Option<String>,
-}
-
 /// Runs `command` in `pod` through the `exec` subresource (WebSocket, v4/v5 channel protocol).
+/// The exit code comes from the status channel (0 on `Success`, N for a `Failure` whose cause is
+/// `ExitCode` N); a `Failure` without one (the container does not exist) becomes the error.
 pub async fn exec(
     cluster: &Cluster,
     namespace: &str,
@@ -89,7 +72,7 @@ pub async fn exec(
     container: Option<&str>,
     command: &[String],
     on_line: OnLine<'_>,
-) -> Result<ExecOutput> {
+) -> Result<Captured> {
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
     let mut params = AttachParams::default()
         .stdin(false)
@@ -119,13 +102,13 @@ pub async fn exec(
         .join()
         .await
         .with_context(|| format!("exec stream of pod {namespace}/{pod}"))?;
-    let mut result = ExecOutput {
+    let mut result = Captured {
         stdout: out?,
         stderr: err?,
         ..Default::default()
     };
     match status {
-        None => result.failure = Some("the exec stream ended without an exit status".into()),
+        None => result.error = Some("the exec stream ended without an exit status".into()),
         Some(s) if s.status.as_deref() == Some("Success") => result.exit_code = Some(0),
         Some(s) => {
             let code = s.details.as_ref().and_then(|d| {
@@ -138,7 +121,7 @@ pub async fn exec(
             match code {
                 Some(code) => result.exit_code = Some(code),
                 None => {
-                    result.failure = Some(format!("exec failed: {}", s.message.unwrap_or_default()))
+                    result.error = Some(format!("exec failed: {}", s.message.unwrap_or_default()))
                 }
             }
         }
@@ -154,28 +137,6 @@ impl Drop for AbortOnDrop {
             attached.abort();
         }
     }
-}
-
-/// Reads a stream to its end, reporting each line; lines of any length are fine.
-async fn read_lines(
-    stream: impl AsyncRead + Unpin,
-    kind: StreamKind,
-    on_line: OnLine<'_>,
-) -> Result<String> {
-    let mut reader = BufReader::new(stream);
-    let (mut all, mut line) = (Vec::new(), Vec::new());
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).await? == 0 {
-            break;
-        }
-        all.extend_from_slice(&line);
-        on_line(
-            kind,
-            String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']),
-        );
-    }
-    Ok(String::from_utf8_lossy(&all).into_owned())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 pub mod blueprint;
 pub mod cli;
 pub mod collect;
+pub mod command_output;
 pub mod kube;
 pub mod logging;
 pub mod password;

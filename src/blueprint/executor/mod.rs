@@ -6,7 +6,6 @@
 
 pub mod args;
 mod artifacts;
-mod captured;
 mod context_prep;
 pub mod functions;
 mod local_command;
@@ -16,7 +15,7 @@ mod request;
 mod run;
 mod timeouts;
 
-pub use captured::{tail_lines, Captured, CommandFailed};
+pub use crate::command_output::{tail_lines, Captured, CommandFailed};
 pub use functions::{BuiltinFunctions, FUNCTION_NAMES};
 pub use log_sink::{stderr_sink, tracing_sink, LogSink};
 pub use phase_call::{Outputs, PhaseCall, PhaseFunctions};

@@ -4,7 +4,7 @@
 use super::pod_override;
 use super::FunctionEnv;
 use crate::blueprint::executor::args::{optional_str, required_list, required_str};
-use crate::blueprint::executor::captured::Captured;
+use crate::command_output::Captured;
 use crate::blueprint::executor::log_sink::emit;
 use crate::blueprint::executor::phase_call::{Outputs, PhaseCall};
 use crate::kube::{self, Cluster};
