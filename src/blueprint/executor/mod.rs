@@ -16,7 +16,7 @@ mod run;
 mod timeouts;
 
 pub use crate::command_output::{tail_lines, Captured, CommandFailed};
-pub use functions::{BuiltinFunctions, FUNCTION_NAMES};
+pub use functions::{registry, BuiltinFunctions, PhaseFunction, Registry};
 pub use log_sink::{stderr_sink, tracing_sink, LogSink};
 pub use phase_call::{Outputs, PhaseCall, PhaseFunctions};
 pub use request::{PhaseOutcome, RunOutcome, RunRequest};
