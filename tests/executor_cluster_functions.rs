@@ -7,7 +7,9 @@ use base64::Engine;
 use common::fake_kube::{running_pod, FakeKube};
 use common::{blueprint, capture_sink};
 use forgesafe::blueprint::executor::{run_action, BuiltinFunctions, RunRequest};
-use forgesafe::kube::{build_context, Cluster, ObjectRef};
+use forgesafe::blueprint::context::cluster::read_profile;
+use forgesafe::blueprint::context::{build_context, ClusterInputs, ObjectRef};
+use forgesafe::kube::Cluster;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -394,15 +396,13 @@ async fn context(fake: &FakeKube, cluster: &Cluster) -> Value {
         namespace: "app".into(),
         name: "web".into(),
     };
-    build_context(
-        cluster,
-        &object,
-        &["s".to_string()],
-        &["cfg".to_string()],
-        Some(("kanister", "store")),
-    )
-    .await
-    .unwrap()
+    let wanted = ClusterInputs {
+        secret_names: &["s".to_string()],
+        config_map_names: &["cfg".to_string()],
+    };
+    let mut ctx = build_context(cluster, &object, &wanted).await.unwrap();
+    ctx["Profile"] = read_profile(cluster, "kanister", "store").await.unwrap();
+    ctx
 }
 
 #[tokio::test]
@@ -483,7 +483,7 @@ async fn build_context_binds_a_stateful_set_under_its_own_name() {
         namespace: "app".into(),
         name: "db".into(),
     };
-    let ctx = build_context(&cluster, &object, &[], &[], None)
+    let ctx = build_context(&cluster, &object, &ClusterInputs::default())
         .await
         .unwrap();
     assert_eq!(ctx["StatefulSet"]["Pods"], json!(["db-0"]));

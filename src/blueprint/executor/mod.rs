@@ -5,7 +5,6 @@
 //! explicit registry; the other files are small helpers with one job each.
 
 pub mod args;
-mod artifacts;
 mod context_prep;
 pub mod functions;
 mod local_command;

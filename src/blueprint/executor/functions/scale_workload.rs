@@ -76,7 +76,7 @@ fn target(call: &PhaseCall<'_>) -> Result<(WorkloadKind, String, String)> {
         .into_iter()
         .find_map(|k| {
             call.context
-                .get(k.context_key())
+                .get(k.kind_name())
                 .filter(|v| v.is_object())
                 .map(|v| (k, v))
         });
