@@ -4,14 +4,13 @@
 mod common;
 
 use base64::Engine;
+use common::executor::{run_phases, RunSetup};
 use common::fake_kube::{running_pod, FakeKube};
-use common::{blueprint, capture_sink};
-use forgesafe::blueprint::executor::{run_action, BuiltinFunctions, RunRequest};
 use forgesafe::blueprint::context::cluster::read_profile;
 use forgesafe::blueprint::context::{build_context, ClusterInputs, ObjectRef};
+use forgesafe::blueprint::executor::{BuiltinFunctions, RunOutcome};
 use forgesafe::kube::Cluster;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn b64(text: &str) -> String {
@@ -26,25 +25,18 @@ async fn start() -> (FakeKube, Cluster) {
     (fake, cluster)
 }
 
-/// Runs a one-action blueprint against the fake; `this_pod` is cleared so nothing runs locally.
-async fn run(
-    cluster: &Cluster,
-    yaml: &str,
-    ctx: Value,
-) -> (
-    anyhow::Result<forgesafe::blueprint::executor::RunOutcome>,
-    String,
-) {
-    let functions = BuiltinFunctions::new()
+/// The built-in functions against the fake, polling quickly; `this_pod` is cleared so nothing
+/// runs locally.
+fn remote(cluster: &Cluster) -> BuiltinFunctions {
+    BuiltinFunctions::new()
         .with_cluster(cluster.clone())
         .poll_interval(Duration::from_millis(50))
-        .this_pod(None);
-    let mut req = RunRequest::new(blueprint(yaml), "backup", ctx, Arc::new(functions));
-    let (sink, lines) = capture_sink();
-    req.log = sink;
-    let result = run_action(req).await;
-    let log = lines.lock().unwrap().join("\n");
-    (result, log)
+        .this_pod(None)
+}
+
+/// Runs the `backup` action of a blueprint against the fake.
+async fn run(cluster: &Cluster, yaml: &str, ctx: Value) -> (anyhow::Result<RunOutcome>, String) {
+    run_phases(yaml, "backup", ctx, RunSetup::with(remote(cluster))).await
 }
 
 fn pod(ns: &str, name: &str) -> Value {
@@ -151,7 +143,12 @@ async fn kube_exec_all_runs_every_pod_in_parallel_and_merges_outputs() {
     let (fake, cluster) = start().await;
     fake.put("pods", pod("app", "web-0"));
     fake.put("pods", pod("app", "web-1"));
-    let yaml = r####"
+    let marks = tempfile::tempdir().unwrap();
+    // A barrier: each command marks its start, then waits until both have started, so neither
+    // can finish unless both run at once. (Run one after the other, the first would wait for
+    // the second in vain and give up: the guard is a hang guard, not a speed claim.)
+    let yaml = format!(
+        r####"
 apiVersion: cr.kanister.io/v1alpha1
 kind: Blueprint
 actions:
@@ -161,27 +158,36 @@ actions:
       name: all
       args:
         namespace: app
-        pods: "{{ index .Deployment.Pods 0 }} {{ index .Deployment.Pods 1 }}"
+        pods: "{{{{ index .Deployment.Pods 0 }}}} {{{{ index .Deployment.Pods 1 }}}}"
         containers: c1
-        command: [sh, -c, 'sleep 1; echo "###Phase-output###: {\"key\":\"done\",\"value\":\"yes\"}"']
-"####;
-    let started = Instant::now();
+        command:
+        - sh
+        - -c
+        - |
+          echo start >> {marks}/log
+          tries=0
+          until [ "$(grep -c start {marks}/log)" = 2 ]; do
+            tries=$((tries + 1)); [ $tries -lt 1200 ] || {{ echo "the other command never started" >&2; exit 9; }}
+            sleep 0.1
+          done
+          echo end >> {marks}/log
+          echo "###Phase-output###: {{\"key\":\"done\",\"value\":\"yes\"}}"
+"####,
+        marks = marks.path().display()
+    );
     let (result, _) = run(
         &cluster,
-        yaml,
+        &yaml,
         json!({"Deployment": {"Pods": ["web-0", "web-1"]}}),
     )
     .await;
-    let elapsed = started.elapsed();
     let outcome = result.unwrap();
     assert_eq!(outcome.phases[0].output["done"], "yes");
     let mut pods: Vec<String> = fake.exec_calls().into_iter().map(|c| c.pod).collect();
     pods.sort();
     assert_eq!(pods, ["web-0", "web-1"]);
-    assert!(
-        elapsed < Duration::from_millis(1900),
-        "two 1 s commands took {elapsed:?}: not parallel"
-    );
+    let log = std::fs::read_to_string(marks.path().join("log")).unwrap();
+    assert_eq!(log, "start\nstart\nend\nend\n", "both commands ran at once");
 }
 
 #[tokio::test]
@@ -277,15 +283,10 @@ actions:
         kind: deployment
         replicas: "{{ .Phases.down.Output.originalReplicaCount }}"
 "#;
-    let functions = BuiltinFunctions::new()
-        .with_cluster(cluster.clone())
-        .poll_interval(Duration::from_millis(50))
-        .local(true);
     let ctx = json!({"Deployment": {"Name": "web", "Namespace": "app"}});
-    let mut req = RunRequest::new(blueprint(yaml), "backup", ctx, Arc::new(functions));
-    req.log = capture_sink().0;
     let started = Instant::now();
-    let outcome = run_action(req).await.unwrap();
+    let setup = RunSetup::with(remote(&cluster).local(true));
+    let outcome = run_phases(yaml, "backup", ctx, setup).await.0.unwrap();
     assert_eq!(outcome.phases[0].output["originalReplicaCount"], json!(2));
     assert_eq!(outcome.phases[2].name, "up");
     assert_eq!(outcome.phases[2].output["originalReplicaCount"], json!(0));
@@ -310,20 +311,18 @@ actions:
     phases:
     - {func: KubeTask, name: slow, args: {namespace: jobs, image: busybox, command: [sleep, '30']}}
 "#;
-    let functions = BuiltinFunctions::new()
-        .with_cluster(cluster.clone())
-        .poll_interval(Duration::from_millis(50));
-    let mut req = RunRequest::new(blueprint(yaml), "backup", json!({}), Arc::new(functions));
-    req.log = capture_sink().0;
-    req.timeout = Duration::from_millis(700);
-    let text = format!("{:#}", run_action(req).await.unwrap_err());
+    let setup = RunSetup::with(remote(&cluster)).timeout(Duration::from_millis(700));
+    let text = format!("{:#}", run_phases(yaml, "backup", json!({}), setup).await.0.unwrap_err());
     assert!(
         text.contains("timed out after 700ms in phase \"slow\" (KubeTask)"),
         "{text}"
     );
-    // The delete is sent from a background task once the phase's future is dropped.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while fake.deleted_pods().is_empty() && Instant::now() < deadline {
+    // The delete is sent from a background task once the phase's future is dropped. The wait is
+    // a hang guard (a minute for what takes milliseconds), not a speed claim.
+    for _ in 0..1200 {
+        if !fake.deleted_pods().is_empty() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(fake.deleted_pods().len(), 1);

@@ -2,6 +2,7 @@
 //! restic as the independent reader, fixture trees. A missing tool fails the test loudly.
 #![allow(dead_code)]
 
+pub mod executor;
 pub mod fake_github;
 pub mod fake_kube;
 pub mod fake_lfs;
