@@ -319,19 +319,27 @@ pub async fn list_pods(cluster: &Cluster, namespace: &str, label_selector: &str)
 }
 
 pub async fn get_secret(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
-    let secret = Api::<Secret>::namespaced(cluster.client.clone(), namespace)
-        .get(name)
-        .await
-        .with_context(|| format!("reading Secret {namespace}/{name}"))?;
-    Ok(serde_json::to_value(secret)?)
+    get_namespaced::<Secret>(cluster, namespace, name).await
 }
 
 pub async fn get_config_map(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
-    let config_map = Api::<ConfigMap>::namespaced(cluster.client.clone(), namespace)
+    get_namespaced::<ConfigMap>(cluster, namespace, name).await
+}
+
+/// One namespaced object of a built-in kind, as Kubernetes JSON.
+async fn get_namespaced<K>(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value>
+where
+    K: ::kube::Resource<Scope = ::kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + serde::Serialize,
+{
+    let object = Api::<K>::namespaced(cluster.client.clone(), namespace)
         .get(name)
         .await
-        .with_context(|| format!("reading ConfigMap {namespace}/{name}"))?;
-    Ok(serde_json::to_value(config_map)?)
+        .with_context(|| format!("reading {} {namespace}/{name}", K::kind(&())))?;
+    Ok(serde_json::to_value(object)?)
 }
 
 /// Which custom resource to read: its API group, version, kind and plural name.

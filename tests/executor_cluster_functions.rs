@@ -3,19 +3,14 @@
 
 mod common;
 
-use base64::Engine;
 use common::executor::{run_phases, RunSetup};
-use common::fake_kube::{running_pod, FakeKube};
+use common::fake_kube::{running_pod, FakeKube, SECRETS_PRINTING_BLUEPRINT};
 use forgesafe::blueprint::context::cluster::read_profile;
 use forgesafe::blueprint::context::{build_context, ClusterInputs, ObjectRef};
 use forgesafe::blueprint::executor::{BuiltinFunctions, RunOutcome};
 use forgesafe::kube::Cluster;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-fn b64(text: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(text)
-}
 
 async fn start() -> (FakeKube, Cluster) {
     let fake = FakeKube::start().await;
@@ -329,67 +324,8 @@ actions:
     assert!(fake.pod_names("jobs").is_empty());
 }
 
-fn seed_workload(fake: &FakeKube) {
-    fake.put(
-        "deployments",
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
-               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {}}}),
-    );
-    let containers = json!([
-        {"name": "app", "image": "i", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
-        {"name": "sidecar", "image": "s"}
-    ]);
-    let volumes = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]);
-    fake.put(
-        "pods",
-        running_pod(
-            "app",
-            "web-b",
-            json!({"app": "web"}),
-            containers.clone(),
-            volumes.clone(),
-        ),
-    );
-    fake.put(
-        "pods",
-        running_pod("app", "web-a", json!({"app": "web"}), containers, volumes),
-    );
-    fake.put(
-        "pods",
-        running_pod(
-            "app",
-            "db-0",
-            json!({"app": "db"}),
-            json!([{"name": "db", "image": "d"}]),
-            json!([]),
-        ),
-    );
-    fake.put(
-        "secrets",
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "app"},
-               "type": "Opaque", "data": {"k": b64("s3cr3t-from-cluster")}}),
-    );
-    fake.put(
-        "configmaps",
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "app"}, "data": {"mode": "full"}}),
-    );
-    fake.put(
-        "secrets",
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-creds", "namespace": "kanister"},
-               "data": {"access": b64("AKIAFAKE123"), "secret": b64("store-secret-key-456")}}),
-    );
-    fake.put(
-        "profiles",
-        json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Profile", "metadata": {"name": "store", "namespace": "kanister"},
-               "location": {"type": "s3Compliant", "bucket": "bk", "endpoint": "http://minio:9000", "prefix": "pre", "region": "us-east-1"},
-               "credential": {"type": "keyPair", "keyPair": {"idField": "access", "secretField": "secret",
-                              "secret": {"apiVersion": "v1", "kind": "Secret", "name": "store-creds", "namespace": "kanister"}}},
-               "skipSSLVerify": false}),
-    );
-}
-
 async fn context(fake: &FakeKube, cluster: &Cluster) -> Value {
-    seed_workload(fake);
+    fake.seed_workload();
     let object = ObjectRef {
         kind: "Deployment".into(),
         namespace: "app".into(),
@@ -435,21 +371,7 @@ async fn build_context_gives_kanisters_parameters() {
 async fn secrets_read_from_the_cluster_are_redacted_in_remote_exec_logs() {
     let (fake, cluster) = start().await;
     let ctx = context(&fake, &cluster).await;
-    let yaml = r#"
-apiVersion: cr.kanister.io/v1alpha1
-kind: Blueprint
-actions:
-  backup:
-    phases:
-    - func: KubeExec
-      name: leak
-      args:
-        namespace: "{{ .Deployment.Namespace }}"
-        pod: "{{ index .Deployment.Pods 0 }}"
-        container: app
-        command: [sh, -c, 'echo "pw {{ .Secrets.s.Data.k | toString }}"; echo "key {{ .Profile.Credential.KeyPair.Secret }}" >&2']
-"#;
-    let (result, log) = run(&cluster, yaml, ctx).await;
+    let (result, log) = run(&cluster, SECRETS_PRINTING_BLUEPRINT, ctx).await;
     result.unwrap();
     assert_eq!(fake.exec_calls().len(), 1, "ran through the API server");
     assert!(log.contains("pw ***") && log.contains("key ***"), "{log}");
@@ -467,16 +389,7 @@ async fn build_context_binds_a_stateful_set_under_its_own_name() {
         json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "app"},
                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}}, "serviceName": "db", "template": {}}}),
     );
-    fake.put(
-        "pods",
-        running_pod(
-            "app",
-            "db-0",
-            json!({"app": "db"}),
-            json!([{"name": "db", "image": "d"}]),
-            json!([]),
-        ),
-    );
+    fake.seed_workload(); // its pod db-0 (app: db) is the stateful set's
     let object = ObjectRef {
         kind: "StatefulSet".into(),
         namespace: "app".into(),
