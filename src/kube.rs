@@ -1,6 +1,6 @@
 //! Everything forgesafe asks of the Kubernetes API, and the only user of the `kube` crate:
 //! a client from kubeconfig or in-cluster config, exec with captured and streamed output,
-//! task pods, the scale subresource, and the template context Kanister builds from the cluster.
+//! task pods, the scale subresource, and reading the objects a template context is built from.
 //!
 //! Callers see plain JSON and small structs, never kube or k8s-openapi types, so the crate can be
 //! upgraded in this one file.
@@ -12,15 +12,14 @@ use ::kube::api::{
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::core::{ApiResource, GroupVersionKind};
 use ::kube::{Client, Config};
+pub use crate::command_output::{OnLine, StreamKind};
+use crate::command_output::{read_lines, Captured};
 use anyhow::{anyhow, bail, Context as _, Result};
-use base64::Engine;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
-use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// A connection to one cluster.
 #[derive(Clone)]
@@ -61,27 +60,9 @@ fn install_crypto_provider() {
 // ---------------------------------------------------------------------------------------------
 // exec
 
-/// Which stream a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamKind {
-    Stdout,
-    Stderr,
-}
-
-/// Called with every complete line as it arrives (for live logs).
-pub type OnLine<'a> = &'a (dyn Fn(StreamKind, &str) + Send + Sync);
-
-#[derive(Debug, Clone, Default)]
-pub struct ExecOutput {
-    pub stdout: String,
-    pub stderr: String,
-    /// From the status channel: 0 on `Success`, N for a `Failure` whose cause is `ExitCode` N.
-    pub exit_code: Option<i32>,
-    /// A `Failure` status without an exit code (e.g. the container does not exist).
-    pub failure: Option<String>,
-}
-
 /// Runs `command` in `pod` through the `exec` subresource (WebSocket, v4/v5 channel protocol).
+/// The exit code comes from the status channel (0 on `Success`, N for a `Failure` whose cause is
+/// `ExitCode` N); a `Failure` without one (the container does not exist) becomes the error.
 pub async fn exec(
     cluster: &Cluster,
     namespace: &str,
@@ -89,7 +70,7 @@ pub async fn exec(
     container: Option<&str>,
     command: &[String],
     on_line: OnLine<'_>,
-) -> Result<ExecOutput> {
+) -> Result<Captured> {
     let pods: Api<Pod> = Api::namespaced(cluster.client.clone(), namespace);
     let mut params = AttachParams::default()
         .stdin(false)
@@ -119,13 +100,13 @@ pub async fn exec(
         .join()
         .await
         .with_context(|| format!("exec stream of pod {namespace}/{pod}"))?;
-    let mut result = ExecOutput {
+    let mut result = Captured {
         stdout: out?,
         stderr: err?,
         ..Default::default()
     };
     match status {
-        None => result.failure = Some("the exec stream ended without an exit status".into()),
+        None => result.error = Some("the exec stream ended without an exit status".into()),
         Some(s) if s.status.as_deref() == Some("Success") => result.exit_code = Some(0),
         Some(s) => {
             let code = s.details.as_ref().and_then(|d| {
@@ -138,7 +119,7 @@ pub async fn exec(
             match code {
                 Some(code) => result.exit_code = Some(code),
                 None => {
-                    result.failure = Some(format!("exec failed: {}", s.message.unwrap_or_default()))
+                    result.error = Some(format!("exec failed: {}", s.message.unwrap_or_default()))
                 }
             }
         }
@@ -154,28 +135,6 @@ impl Drop for AbortOnDrop {
             attached.abort();
         }
     }
-}
-
-/// Reads a stream to its end, reporting each line; lines of any length are fine.
-async fn read_lines(
-    stream: impl AsyncRead + Unpin,
-    kind: StreamKind,
-    on_line: OnLine<'_>,
-) -> Result<String> {
-    let mut reader = BufReader::new(stream);
-    let (mut all, mut line) = (Vec::new(), Vec::new());
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line).await? == 0 {
-            break;
-        }
-        all.extend_from_slice(&line);
-        on_line(
-            kind,
-            String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']),
-        );
-    }
-    Ok(String::from_utf8_lossy(&all).into_owned())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -272,8 +231,9 @@ impl WorkloadKind {
         }
     }
 
-    /// The Go name of this kind's template parameter (`.Deployment`, `.StatefulSet`).
-    pub fn context_key(self) -> &'static str {
+    /// The kind as Kubernetes spells it (also the name of Kanister's template parameter for it,
+    /// `.Deployment`, `.StatefulSet`).
+    pub fn kind_name(self) -> &'static str {
         match self {
             WorkloadKind::Deployment => "Deployment",
             WorkloadKind::StatefulSet => "StatefulSet",
@@ -295,7 +255,7 @@ pub async fn replicas(
     namespace: &str,
     name: &str,
 ) -> Result<Replicas> {
-    let object = workload_json(cluster, kind, namespace, name).await?;
+    let object = get_workload(cluster, kind, namespace, name).await?;
     let int = |v: &Value| v.as_i64().unwrap_or(0) as i32;
     Ok(Replicas {
         // An unset spec.replicas means 1 (the API server's default).
@@ -334,241 +294,75 @@ pub async fn scale(
     Ok(())
 }
 
-async fn workload_json(
-    cluster: &Cluster,
-    kind: WorkloadKind,
-    namespace: &str,
-    name: &str,
-) -> Result<Value> {
+// ---------------------------------------------------------------------------------------------
+// reading objects (for the template context)
+
+/// A Deployment or StatefulSet as Kubernetes JSON.
+pub async fn get_workload(cluster: &Cluster, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Value> {
     let what = || format!("reading {kind:?} {namespace}/{name}");
     Ok(match kind {
         WorkloadKind::Deployment => serde_json::to_value(
-            Api::<Deployment>::namespaced(cluster.client.clone(), namespace)
-                .get(name)
-                .await
-                .with_context(what)?,
+            Api::<Deployment>::namespaced(cluster.client.clone(), namespace).get(name).await.with_context(what)?,
         )?,
         WorkloadKind::StatefulSet => serde_json::to_value(
-            Api::<StatefulSet>::namespaced(cluster.client.clone(), namespace)
-                .get(name)
-                .await
-                .with_context(what)?,
+            Api::<StatefulSet>::namespaced(cluster.client.clone(), namespace).get(name).await.with_context(what)?,
         )?,
     })
 }
 
-// ---------------------------------------------------------------------------------------------
-// the template context (Kanister's `param.New`)
-
-/// The object an action is run on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ObjectRef {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
+/// The pods of `namespace` that match `label_selector` (`k=v,k2=v2`), as Kubernetes JSON.
+pub async fn list_pods(cluster: &Cluster, namespace: &str, label_selector: &str) -> Result<Vec<Value>> {
+    let pods = Api::<Pod>::namespaced(cluster.client.clone(), namespace)
+        .list(&ListParams::default().labels(label_selector))
+        .await?;
+    pods.items.into_iter().map(|p| Ok(serde_json::to_value(p)?)).collect()
 }
 
-/// Kanister's template parameters for `object`: `.Deployment`/`.StatefulSet`
-/// (`{Name, Namespace, Pods, Containers, PersistentVolumeClaims}`), `.Object`, `.Namespace`,
-/// `.Secrets.<name>` and `.ConfigMaps.<name>` (Kubernetes JSON; a name may be `namespace/name`,
-/// else the object's namespace is used; the key is the name), and `.Profile` from a Kanister
-/// Profile resource `(namespace, name)`.
-pub async fn build_context(
-    cluster: &Cluster,
-    object: &ObjectRef,
-    secret_names: &[String],
-    configmap_names: &[String],
-    profile_ref: Option<(&str, &str)>,
-) -> Result<Value> {
-    let kind = WorkloadKind::parse(&object.kind)?;
-    let raw = workload_json(cluster, kind, &object.namespace, &object.name).await?;
-    let mut ctx = Map::new();
-    ctx.insert(
-        kind.context_key().into(),
-        workload_params(cluster, object, &raw).await?,
-    );
-    ctx.insert("Object".into(), raw);
-    ctx.insert("Namespace".into(), json!({ "Name": object.namespace }));
-
-    let mut secrets = Map::new();
-    for reference in secret_names {
-        let (ns, name) = split_ref(reference, &object.namespace);
-        secrets.insert(name.to_string(), read_secret(cluster, ns, name).await?);
-    }
-    ctx.insert("Secrets".into(), Value::Object(secrets));
-
-    let mut config_maps = Map::new();
-    for reference in configmap_names {
-        let (ns, name) = split_ref(reference, &object.namespace);
-        let cm = Api::<ConfigMap>::namespaced(cluster.client.clone(), ns)
-            .get(name)
-            .await
-            .with_context(|| format!("reading ConfigMap {ns}/{name}"))?;
-        config_maps.insert(name.to_string(), serde_json::to_value(cm)?);
-    }
-    ctx.insert("ConfigMaps".into(), Value::Object(config_maps));
-
-    if let Some((ns, name)) = profile_ref {
-        ctx.insert("Profile".into(), read_profile(cluster, ns, name).await?);
-    }
-    Ok(Value::Object(ctx))
+pub async fn get_secret(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
+    get_namespaced::<Secret>(cluster, namespace, name).await
 }
 
-fn split_ref<'a>(reference: &'a str, default_ns: &'a str) -> (&'a str, &'a str) {
-    reference.split_once('/').unwrap_or((default_ns, reference))
+pub async fn get_config_map(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
+    get_namespaced::<ConfigMap>(cluster, namespace, name).await
 }
 
-/// `{Name, Namespace, Pods, Containers, PersistentVolumeClaims}` for a workload: its running
-/// pods (found by its label selector, sorted by name), their containers, and for each pod the
-/// claims it mounts with their mount paths.
-async fn workload_params(cluster: &Cluster, object: &ObjectRef, raw: &Value) -> Result<Value> {
-    let selector = match raw["spec"]["selector"]["matchLabels"].as_object() {
-        Some(labels) if !labels.is_empty() => labels
-            .iter()
-            .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join(","),
-        _ => bail!(
-            "{} {}/{} has no spec.selector.matchLabels",
-            object.kind,
-            object.namespace,
-            object.name
-        ),
-    };
-    let pods = Api::<Pod>::namespaced(cluster.client.clone(), &object.namespace)
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .with_context(|| {
-            format!(
-                "listing the pods of {} {}/{}",
-                object.kind, object.namespace, object.name
-            )
-        })?;
-    let mut pods: Vec<Pod> = pods
-        .items
-        .into_iter()
-        .filter(|p| p.metadata.deletion_timestamp.is_none())
-        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-        .collect();
-    pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-
-    let mut names = Vec::new();
-    let mut containers = Vec::new();
-    let mut claims = Map::new();
-    for pod in &pods {
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let spec = pod.spec.clone().unwrap_or_default();
-        containers.push(
-            spec.containers
-                .iter()
-                .map(|c| c.name.clone())
-                .collect::<Vec<_>>(),
-        );
-        let mut pod_claims = BTreeMap::new();
-        for volume in spec.volumes.iter().flatten() {
-            let Some(pvc) = &volume.persistent_volume_claim else {
-                continue;
-            };
-            let mount_path = spec
-                .containers
-                .iter()
-                .flat_map(|c| c.volume_mounts.iter().flatten())
-                .find(|m| m.name == volume.name)
-                .map(|m| m.mount_path.clone())
-                .unwrap_or_default();
-            pod_claims.insert(pvc.claim_name.clone(), mount_path);
-        }
-        if !pod_claims.is_empty() {
-            claims.insert(name.clone(), serde_json::to_value(pod_claims)?);
-        }
-        names.push(name);
-    }
-    Ok(json!({
-        "Name": object.name,
-        "Namespace": object.namespace,
-        "Pods": names,
-        "Containers": containers,
-        "PersistentVolumeClaims": claims,
-    }))
-}
-
-async fn read_secret(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
-    let secret = Api::<Secret>::namespaced(cluster.client.clone(), namespace)
+/// One namespaced object of a built-in kind, as Kubernetes JSON.
+async fn get_namespaced<K>(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value>
+where
+    K: ::kube::Resource<Scope = ::kube::core::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + serde::Serialize,
+{
+    let object = Api::<K>::namespaced(cluster.client.clone(), namespace)
         .get(name)
         .await
-        .with_context(|| format!("reading Secret {namespace}/{name}"))?;
-    Ok(serde_json::to_value(secret)?)
+        .with_context(|| format!("reading {} {namespace}/{name}", K::kind(&())))?;
+    Ok(serde_json::to_value(object)?)
 }
 
-/// Reads a Kanister `Profile` resource and resolves it to the Profile JSON Kanister renders,
-/// with the credential read from the Secret it names.
-async fn read_profile(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
-    let gvk = GroupVersionKind::gvk("cr.kanister.io", "v1alpha1", "Profile");
-    let resource = ApiResource::from_gvk_with_plural(&gvk, "profiles");
-    let profile =
-        Api::<DynamicObject>::namespaced_with(cluster.client.clone(), namespace, &resource)
-            .get(name)
-            .await
-            .with_context(|| format!("reading Profile {namespace}/{name}"))?;
-    let data = &profile.data;
-    let location = &data["location"];
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    let credential = &data["credential"];
-    let credential_type = credential["type"].as_str().unwrap_or_default();
-    // A keyPair credential names its Secret inside `keyPair`; a secret credential directly.
-    let secret_ref = match credential_type {
-        "keyPair" => &credential["keyPair"]["secret"],
-        _ => &credential["secret"],
-    };
-    let secret_ns = secret_ref["namespace"].as_str().unwrap_or(namespace);
-    let secret_name = secret_ref["name"]
-        .as_str()
-        .ok_or_else(|| anyhow!("Profile {namespace}/{name}: credential names no secret"))?;
-    let secret = read_secret(cluster, secret_ns, secret_name).await?;
-    let credential_json = match credential_type {
-        "keyPair" => {
-            let key_pair = &credential["keyPair"];
-            let field = |f: &str| -> Result<String> {
-                let key = key_pair[f]
-                    .as_str()
-                    .ok_or_else(|| anyhow!("Profile {namespace}/{name}: credential.keyPair.{f} is missing"))?;
-                secret_value(&secret, key)
-                    .with_context(|| format!("Profile {namespace}/{name}: Secret {secret_ns}/{secret_name}"))
-            };
-            json!({
-                "Type": "keyPair",
-                "KeyPair": { "ID": field("idField")?, "Secret": field("secretField")? },
-                "Secret": null,
-                "KopiaServerSecret": null,
-            })
-        }
-        "secret" => json!({ "Type": "secret", "KeyPair": null, "Secret": secret, "KopiaServerSecret": null }),
-        other => bail!(
-            "Profile {namespace}/{name}: credential type {other:?} is not supported (use keyPair or secret \
-             with an object-store location; kopia repository servers are not ours to speak)"
-        ),
-    };
-    Ok(json!({
-        "Location": {
-            "type": text(&location["type"]),
-            "bucket": text(&location["bucket"]),
-            "endpoint": text(&location["endpoint"]),
-            "prefix": text(&location["prefix"]),
-            "region": text(&location["region"]),
-        },
-        "Credential": credential_json,
-        "SkipSSLVerify": data["skipSSLVerify"].as_bool().unwrap_or(false),
-    }))
+/// Which custom resource to read: its API group, version, kind and plural name.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomResourceType<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub kind: &'a str,
+    pub plural: &'a str,
 }
 
-/// A Secret's value as text (`data` is base64, `stringData` plain).
-fn secret_value(secret: &Value, key: &str) -> Result<String> {
-    if let Some(encoded) = secret["data"][key].as_str() {
-        let bytes = base64::engine::general_purpose::STANDARD.decode(encoded)?;
-        return Ok(String::from_utf8(bytes)?);
-    }
-    if let Some(plain) = secret["stringData"][key].as_str() {
-        return Ok(plain.to_string());
-    }
-    bail!("no key {key:?}")
+/// A namespaced custom resource as JSON (`apiVersion`, `kind`, `metadata` and its own fields).
+pub async fn get_custom_resource(
+    cluster: &Cluster,
+    resource_type: CustomResourceType<'_>,
+    namespace: &str,
+    name: &str,
+) -> Result<Value> {
+    let gvk = GroupVersionKind::gvk(resource_type.group, resource_type.version, resource_type.kind);
+    let resource = ApiResource::from_gvk_with_plural(&gvk, resource_type.plural);
+    let object = Api::<DynamicObject>::namespaced_with(cluster.client.clone(), namespace, &resource)
+        .get(name)
+        .await
+        .with_context(|| format!("reading {} {namespace}/{name}", resource_type.kind))?;
+    Ok(serde_json::to_value(object)?)
 }

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod blueprint;
 pub mod cli;
 pub mod collect;
+pub mod command_output;
 pub mod demo;
 pub mod http;
 pub mod kube;

@@ -1,13 +1,15 @@
-//! Kanister's Profile JSON (as `{{ toJson .Profile }}` renders it) turned into a typed location.
+//! Kanister's Profile turned into a typed location, and where the profile text comes from.
 //!
-//! Kanister renders the Go struct with mixed casing (`Location.type`, `Credential.KeyPair.ID`);
-//! the Profile custom resource uses lower-case keys. Go decodes field names case-insensitively,
-//! so we do too. Every error names the field at fault and says what to give instead.
+//! The Profile itself has one model, [`kanister::Profile`] (Profile JSON in any casing, rendered
+//! back as Kanister does); a Profile custom resource resolves to it in [`custom_resource`]. Every
+//! error names the field at fault and says what to give instead.
+
+pub mod custom_resource;
+pub mod kanister;
 
 use crate::secret::Secret;
 use anyhow::{anyhow, bail, Context, Result};
-use base64::Engine;
-use serde_json::{Map, Value};
+use kanister::{Credential, Profile};
 use std::path::PathBuf;
 
 /// Where a repository lives. One repository per location: everything pushed there deduplicates.
@@ -102,65 +104,57 @@ fn read_file(path: &str) -> Result<String> {
 
 /// Parses Profile JSON text.
 pub fn parse(text: &str) -> Result<Location> {
-    let root: Value = serde_json::from_str(text).map_err(|e| {
-        // serde_json's message carries only a position, never the text itself.
-        anyhow!("profile is not valid JSON ({e}): give the output of {{{{ toJson .Profile }}}}")
-    })?;
-    let root = root.as_object().ok_or_else(|| anyhow!("profile must be a JSON object"))?;
-    let location = field(root, "Location")
-        .and_then(Value::as_object)
-        .ok_or_else(|| anyhow!("profile field Location is missing: the profile needs a Location object"))?;
-    let kind = str_field(location, "type").ok_or_else(|| {
+    location_of(&Profile::from_json(text)?)
+}
+
+/// The location a profile points at, with its credentials.
+pub fn location_of(profile: &Profile) -> Result<Location> {
+    let location = &profile.location;
+    let kind = location.kind.clone().ok_or_else(|| {
         anyhow!("profile field Location.type is missing: use s3Compliant, gcs, azure or local")
     })?;
-    let credential = field(root, "Credential").and_then(Value::as_object);
-    let skip_ssl_verify = field(root, "SkipSSLVerify").and_then(Value::as_bool).unwrap_or(false);
+    let credential = &profile.credential;
+    let skip_ssl_verify = profile.skip_ssl_verify;
 
     match kind.as_str() {
         "s3Compliant" | "s3compliant" | "s3" => {
-            let bucket = required(location, "Location", "bucket")?;
-            let endpoint = str_field(location, "endpoint").filter(|e| !e.is_empty());
-            let credentials = match credential {
-                None => None,
-                Some(c) => s3_credentials(c)?,
-            };
+            let bucket = required(&location.bucket, "Location.bucket")?;
+            let endpoint = location.endpoint.clone().filter(|e| !e.is_empty());
             Ok(Location::S3 {
                 bucket,
                 endpoint,
-                prefix: str_field(location, "prefix").unwrap_or_default(),
-                region: str_field(location, "region").filter(|r| !r.is_empty()),
-                credentials,
+                prefix: location.prefix.clone().unwrap_or_default(),
+                region: location.region.clone().filter(|r| !r.is_empty()),
+                credentials: s3_credentials(credential)?,
                 skip_ssl_verify,
             })
         }
         "gcs" => {
-            let bucket = required(location, "Location", "bucket")?;
-            let json = match credential {
-                None => None,
-                Some(c) => gcs_credentials(c)?,
-            };
+            let bucket = required(&location.bucket, "Location.bucket")?;
+            let json = gcs_credentials(credential)?;
             Ok(Location::Gcs {
                 bucket,
-                prefix: str_field(location, "prefix").unwrap_or_default(),
-                endpoint: str_field(location, "endpoint").filter(|e| !e.is_empty()),
+                prefix: location.prefix.clone().unwrap_or_default(),
+                endpoint: location.endpoint.clone().filter(|e| !e.is_empty()),
                 service_account_json: json,
             })
         }
         "azure" => {
-            let container = required(location, "Location", "bucket")?;
-            let c = credential.ok_or_else(|| anyhow!("profile field Credential is missing: an azure location needs the storage account name and key"))?;
-            let (account_name, account_key) = azure_credentials(c)?;
+            let container = required(&location.bucket, "Location.bucket")?;
+            let (account_name, account_key) = azure_credentials(credential)?;
             Ok(Location::Azure {
                 container,
-                prefix: str_field(location, "prefix").unwrap_or_default(),
-                endpoint: str_field(location, "endpoint").filter(|e| !e.is_empty()),
+                prefix: location.prefix.clone().unwrap_or_default(),
+                endpoint: location.endpoint.clone().filter(|e| !e.is_empty()),
                 account_name,
                 account_key,
             })
         }
         "local" | "filesystem" => {
-            let path = str_field(location, "path")
-                .or_else(|| str_field(location, "prefix"))
+            let path = location
+                .path
+                .clone()
+                .or_else(|| location.prefix.clone())
                 .filter(|p| !p.is_empty())
                 .ok_or_else(|| anyhow!("profile field Location.path is missing: a local location needs the repository directory"))?;
             Ok(Location::Local { path: PathBuf::from(path) })
@@ -173,19 +167,16 @@ pub fn parse(text: &str) -> Result<Location> {
     }
 }
 
-fn s3_credentials(c: &Map<String, Value>) -> Result<Option<S3Credentials>> {
-    let kind = str_field(c, "Type").unwrap_or_default();
-    match kind.as_str() {
+fn s3_credentials(c: &Credential) -> Result<Option<S3Credentials>> {
+    match c.kind.as_deref().unwrap_or_default() {
         "keyPair" | "keypair" => {
-            let kp = field(c, "KeyPair").and_then(Value::as_object).ok_or_else(|| {
-                anyhow!("profile field Credential.KeyPair is missing: a keyPair credential needs KeyPair.ID and KeyPair.Secret")
-            })?;
-            let id = required(kp, "Credential.KeyPair", "ID")?;
-            let secret = required(kp, "Credential.KeyPair", "Secret")?;
+            let kp = c.required_key_pair()?;
+            let id = required(&kp.id, "Credential.KeyPair.ID")?;
+            let secret = required(&kp.secret, "Credential.KeyPair.Secret")?;
             Ok(Some(S3Credentials { access_key_id: Secret::new(id), secret_access_key: Secret::new(secret) }))
         }
         "secret" => {
-            let data = secret_data(c)?;
+            let data = c.secret_data()?;
             if data.iter().any(|(k, _)| k == "role") {
                 bail!("profile Credential.Secret has a role: assuming an IAM role is not supported yet; give aws_access_key_id and aws_secret_access_key");
             }
@@ -202,15 +193,14 @@ fn s3_credentials(c: &Map<String, Value>) -> Result<Option<S3Credentials>> {
     }
 }
 
-fn gcs_credentials(c: &Map<String, Value>) -> Result<Option<Secret>> {
-    match str_field(c, "Type").unwrap_or_default().as_str() {
+fn gcs_credentials(c: &Credential) -> Result<Option<Secret>> {
+    match c.kind.as_deref().unwrap_or_default() {
         "keyPair" | "keypair" => {
-            let kp = field(c, "KeyPair").and_then(Value::as_object).ok_or_else(|| anyhow!("profile field Credential.KeyPair is missing"))?;
             // For GCS, Kanister keeps the project id in ID and the service-account JSON in Secret.
-            Ok(Some(Secret::new(required(kp, "Credential.KeyPair", "Secret")?)))
+            Ok(Some(Secret::new(required(&c.required_key_pair()?.secret, "Credential.KeyPair.Secret")?)))
         }
         "secret" => {
-            let data = secret_data(c)?;
+            let data = c.secret_data()?;
             let json = data.into_iter().find(|(k, _)| k == "gcp_service_account_json" || k == "service-account.json");
             Ok(Some(json.map(|(_, v)| v).ok_or_else(|| anyhow!("profile field Credential.Secret.data.gcp_service_account_json is missing"))?))
         }
@@ -219,64 +209,30 @@ fn gcs_credentials(c: &Map<String, Value>) -> Result<Option<Secret>> {
     }
 }
 
-fn azure_credentials(c: &Map<String, Value>) -> Result<(String, Secret)> {
-    match str_field(c, "Type").unwrap_or_default().as_str() {
-        "keyPair" | "keypair" => {
-            let kp = field(c, "KeyPair").and_then(Value::as_object).ok_or_else(|| anyhow!("profile field Credential.KeyPair is missing"))?;
-            Ok((required(kp, "Credential.KeyPair", "ID")?, Secret::new(required(kp, "Credential.KeyPair", "Secret")?)))
+fn azure_credentials(c: &Credential) -> Result<(String, Secret)> {
+    match c.kind.as_deref() {
+        None => bail!("profile field Credential is missing: an azure location needs the storage account name and key"),
+        Some("keyPair" | "keypair") => {
+            let kp = c.required_key_pair()?;
+            Ok((required(&kp.id, "Credential.KeyPair.ID")?, Secret::new(required(&kp.secret, "Credential.KeyPair.Secret")?)))
         }
-        "secret" => {
-            let data = secret_data(c)?;
+        Some("secret") => {
+            let data = c.secret_data()?;
             let get = |k: &str| data.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
             let name = get("azure_storage_account_id").ok_or_else(|| anyhow!("profile field Credential.Secret.data.azure_storage_account_id is missing"))?;
             let key = get("azure_storage_key").ok_or_else(|| anyhow!("profile field Credential.Secret.data.azure_storage_key is missing"))?;
             Ok((name.expose().to_string(), key))
         }
-        other => bail!("profile field Credential.Type is {other:?}: use keyPair or secret"),
+        Some(other) => bail!("profile field Credential.Type is {other:?}: use keyPair or secret"),
     }
 }
 
-/// The key/value pairs of the Kubernetes Secret in `Credential.Secret`: `data` is base64
-/// (Kubernetes' JSON form), `stringData` plain text.
-fn secret_data(c: &Map<String, Value>) -> Result<Vec<(String, Secret)>> {
-    let secret = field(c, "Secret").and_then(Value::as_object).ok_or_else(|| {
-        anyhow!("profile field Credential.Secret is missing: a secret credential needs the Kubernetes Secret object")
-    })?;
-    let mut out = Vec::new();
-    if let Some(data) = field(secret, "data").and_then(Value::as_object) {
-        for (k, v) in data {
-            let encoded = v.as_str().ok_or_else(|| anyhow!("profile field Credential.Secret.data.{k} is not a string"))?;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(encoded.trim())
-                .map_err(|_| anyhow!("profile field Credential.Secret.data.{k} is not base64: Kubernetes Secret data must be base64-encoded (or use stringData)"))?;
-            let text = String::from_utf8(bytes).map_err(|_| anyhow!("profile field Credential.Secret.data.{k} is not UTF-8 text"))?;
-            out.push((k.clone(), Secret::new(text)));
-        }
-    }
-    if let Some(data) = field(secret, "stringData").and_then(Value::as_object) {
-        for (k, v) in data {
-            let text = v.as_str().ok_or_else(|| anyhow!("profile field Credential.Secret.stringData.{k} is not a string"))?;
-            out.push((k.clone(), Secret::new(text)));
-        }
-    }
-    Ok(out)
-}
-
-/// Looks a field up the way Go's encoding/json does: exact name first, then any casing.
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)).filter(|v| !v.is_null())
-}
-
-fn str_field(obj: &Map<String, Value>, name: &str) -> Option<String> {
-    field(obj, name).and_then(Value::as_str).map(str::to_string)
-}
-
-fn required(obj: &Map<String, Value>, parent: &str, name: &str) -> Result<String> {
-    match field(obj, name) {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        Some(Value::String(_)) => bail!("profile field {parent}.{name} is empty: give a value"),
-        Some(_) => bail!("profile field {parent}.{name} is not a string"),
-        None => bail!("profile field {parent}.{name} is missing: give a value"),
+/// A field that must be given and not be empty; `path` names it in the error.
+fn required(value: &Option<String>, path: &str) -> Result<String> {
+    match value {
+        Some(s) if !s.is_empty() => Ok(s.clone()),
+        Some(_) => bail!("profile field {path} is empty: give a value"),
+        None => bail!("profile field {path} is missing: give a value"),
     }
 }
 

@@ -3,22 +3,9 @@
 
 mod common;
 
-use common::{blueprint, capture_sink};
-use forgesafe::blueprint::executor::{run_action, BuiltinFunctions, RunRequest};
+use common::executor::{run_phases, RunSetup};
 use serde_json::json;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-fn request(yaml: &str, action: &str, context: serde_json::Value) -> RunRequest {
-    let mut req = RunRequest::new(
-        blueprint(yaml),
-        action,
-        context,
-        Arc::new(BuiltinFunctions::new().local(true)),
-    );
-    req.log = capture_sink().0;
-    req
-}
+use std::time::Duration;
 
 const CHAINED: &str = r####"
 apiVersion: cr.kanister.io/v1alpha1
@@ -48,7 +35,7 @@ actions:
 #[tokio::test]
 async fn later_phases_and_artifacts_read_earlier_outputs() {
     let ctx = json!({"Deployment": {"Namespace": "ns", "Pods": ["p"]}, "Options": {"id": "42"}});
-    let outcome = run_action(request(CHAINED, "backup", ctx)).await.unwrap();
+    let outcome = run_phases(CHAINED, "backup", ctx, RunSetup::local()).await.0.unwrap();
     let names: Vec<&str> = outcome.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["one", "two"]);
     assert_eq!(outcome.phases[1].output["snap"], "snap-of-/backups/42");
@@ -99,8 +86,9 @@ actions:
 #[tokio::test]
 async fn a_failing_phase_stops_the_rest_but_the_defer_phase_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let err = run_action(request(&failing_blueprint(dir.path()), "backup", json!({})))
+    let err = run_phases(&failing_blueprint(dir.path()), "backup", json!({}), RunSetup::local())
         .await
+        .0
         .unwrap_err();
     let text = format!("{err:#}");
     assert!(
@@ -128,20 +116,15 @@ kind: Blueprint
 actions:
   backup:
     phases:
-    - {{func: KubeExec, name: slow, args: {{namespace: ns, pod: p, command: [sleep, '30']}}}}
-    deferPhase: {{func: KubeExec, name: after, args: {{namespace: ns, pod: p, command: [touch, '{}/defer-ran']}}}}
+    - {{func: KubeExec, name: slow, args: {{namespace: ns, pod: p, command: [sh, -c, 'sleep 30; touch {dir}/slow-ended']}}}}
+    deferPhase: {{func: KubeExec, name: after, args: {{namespace: ns, pod: p, command: [touch, '{dir}/defer-ran']}}}}
 "#,
-        dir.path().display()
+        dir = dir.path().display()
     );
-    let mut req = request(&yaml, "backup", json!({}));
-    req.timeout = Duration::from_millis(500);
-    let started = Instant::now();
-    let err = run_action(req).await.unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "took {:?}",
-        started.elapsed()
-    );
+    let setup = RunSetup::local().timeout(Duration::from_millis(500));
+    let err = run_phases(&yaml, "backup", json!({}), setup).await.0.unwrap_err();
+    // The action returned while the slow command was still running: it did not wait for it.
+    assert!(!dir.path().join("slow-ended").exists(), "the action waited for the slow command");
     let text = format!("{err:#}");
     assert!(
         text.contains("timed out after 500ms in phase \"slow\" (KubeExec)"),
@@ -163,8 +146,9 @@ actions:
 "#;
     let text = format!(
         "{:#}",
-        run_action(request(yaml, "delete", json!({})))
+        run_phases(yaml, "delete", json!({}), RunSetup::local())
             .await
+            .0
             .unwrap_err()
     );
     assert!(text.contains("deferPhase failed"), "{text}");
@@ -189,7 +173,7 @@ actions:
 "#;
     let text = format!(
         "{:#}",
-        run_action(request(yaml, "a", json!({}))).await.unwrap_err()
+        run_phases(yaml, "a", json!({}), RunSetup::local()).await.0.unwrap_err()
     );
     assert!(
         text.contains("unknown phase function \"BackupDataAll\""),
@@ -197,7 +181,7 @@ actions:
     );
     let text = format!(
         "{:#}",
-        run_action(request(yaml, "b", json!({}))).await.unwrap_err()
+        run_phases(yaml, "b", json!({}), RunSetup::local()).await.0.unwrap_err()
     );
     assert!(
         text.contains("phase \"y\", function KubeExec")
@@ -230,11 +214,8 @@ actions:
         "Profile": {"Location": {"type": "s3Compliant", "bucket": "b"},
                     "Credential": {"Type": "keyPair", "KeyPair": {"ID": "id", "Secret": key_secret}}}
     });
-    let mut req = request(yaml, "backup", ctx);
-    let (sink, lines) = capture_sink();
-    req.log = sink;
-    run_action(req).await.unwrap();
-    let log = lines.lock().unwrap().join("\n");
+    let (result, log) = run_phases(yaml, "backup", ctx, RunSetup::local()).await;
+    result.unwrap();
     assert!(
         log.contains("pw=***"),
         "the command's stdout is logged, redacted: {log}"

@@ -3,18 +3,14 @@
 
 mod common;
 
-use base64::Engine;
-use common::fake_kube::{running_pod, FakeKube};
-use common::{blueprint, capture_sink};
-use forgesafe::blueprint::executor::{run_action, BuiltinFunctions, RunRequest};
-use forgesafe::kube::{build_context, Cluster, ObjectRef};
+use common::executor::{run_phases, RunSetup};
+use common::fake_kube::{running_pod, FakeKube, SECRETS_PRINTING_BLUEPRINT};
+use forgesafe::blueprint::context::cluster::read_profile;
+use forgesafe::blueprint::context::{build_context, ClusterInputs, ObjectRef};
+use forgesafe::blueprint::executor::{BuiltinFunctions, RunOutcome};
+use forgesafe::kube::Cluster;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn b64(text: &str) -> String {
-    base64::engine::general_purpose::STANDARD.encode(text)
-}
 
 async fn start() -> (FakeKube, Cluster) {
     let fake = FakeKube::start().await;
@@ -24,25 +20,18 @@ async fn start() -> (FakeKube, Cluster) {
     (fake, cluster)
 }
 
-/// Runs a one-action blueprint against the fake; `this_pod` is cleared so nothing runs locally.
-async fn run(
-    cluster: &Cluster,
-    yaml: &str,
-    ctx: Value,
-) -> (
-    anyhow::Result<forgesafe::blueprint::executor::RunOutcome>,
-    String,
-) {
-    let functions = BuiltinFunctions::new()
+/// The built-in functions against the fake, polling quickly; `this_pod` is cleared so nothing
+/// runs locally.
+fn remote(cluster: &Cluster) -> BuiltinFunctions {
+    BuiltinFunctions::new()
         .with_cluster(cluster.clone())
         .poll_interval(Duration::from_millis(50))
-        .this_pod(None);
-    let mut req = RunRequest::new(blueprint(yaml), "backup", ctx, Arc::new(functions));
-    let (sink, lines) = capture_sink();
-    req.log = sink;
-    let result = run_action(req).await;
-    let log = lines.lock().unwrap().join("\n");
-    (result, log)
+        .this_pod(None)
+}
+
+/// Runs the `backup` action of a blueprint against the fake.
+async fn run(cluster: &Cluster, yaml: &str, ctx: Value) -> (anyhow::Result<RunOutcome>, String) {
+    run_phases(yaml, "backup", ctx, RunSetup::with(remote(cluster))).await
 }
 
 fn pod(ns: &str, name: &str) -> Value {
@@ -149,7 +138,12 @@ async fn kube_exec_all_runs_every_pod_in_parallel_and_merges_outputs() {
     let (fake, cluster) = start().await;
     fake.put("pods", pod("app", "web-0"));
     fake.put("pods", pod("app", "web-1"));
-    let yaml = r####"
+    let marks = tempfile::tempdir().unwrap();
+    // A barrier: each command marks its start, then waits until both have started, so neither
+    // can finish unless both run at once. (Run one after the other, the first would wait for
+    // the second in vain and give up: the guard is a hang guard, not a speed claim.)
+    let yaml = format!(
+        r####"
 apiVersion: cr.kanister.io/v1alpha1
 kind: Blueprint
 actions:
@@ -159,27 +153,36 @@ actions:
       name: all
       args:
         namespace: app
-        pods: "{{ index .Deployment.Pods 0 }} {{ index .Deployment.Pods 1 }}"
+        pods: "{{{{ index .Deployment.Pods 0 }}}} {{{{ index .Deployment.Pods 1 }}}}"
         containers: c1
-        command: [sh, -c, 'sleep 1; echo "###Phase-output###: {\"key\":\"done\",\"value\":\"yes\"}"']
-"####;
-    let started = Instant::now();
+        command:
+        - sh
+        - -c
+        - |
+          echo start >> {marks}/log
+          tries=0
+          until [ "$(grep -c start {marks}/log)" = 2 ]; do
+            tries=$((tries + 1)); [ $tries -lt 1200 ] || {{ echo "the other command never started" >&2; exit 9; }}
+            sleep 0.1
+          done
+          echo end >> {marks}/log
+          echo "###Phase-output###: {{\"key\":\"done\",\"value\":\"yes\"}}"
+"####,
+        marks = marks.path().display()
+    );
     let (result, _) = run(
         &cluster,
-        yaml,
+        &yaml,
         json!({"Deployment": {"Pods": ["web-0", "web-1"]}}),
     )
     .await;
-    let elapsed = started.elapsed();
     let outcome = result.unwrap();
     assert_eq!(outcome.phases[0].output["done"], "yes");
     let mut pods: Vec<String> = fake.exec_calls().into_iter().map(|c| c.pod).collect();
     pods.sort();
     assert_eq!(pods, ["web-0", "web-1"]);
-    assert!(
-        elapsed < Duration::from_millis(1900),
-        "two 1 s commands took {elapsed:?}: not parallel"
-    );
+    let log = std::fs::read_to_string(marks.path().join("log")).unwrap();
+    assert_eq!(log, "start\nstart\nend\nend\n", "both commands ran at once");
 }
 
 #[tokio::test]
@@ -275,15 +278,10 @@ actions:
         kind: deployment
         replicas: "{{ .Phases.down.Output.originalReplicaCount }}"
 "#;
-    let functions = BuiltinFunctions::new()
-        .with_cluster(cluster.clone())
-        .poll_interval(Duration::from_millis(50))
-        .local(true);
     let ctx = json!({"Deployment": {"Name": "web", "Namespace": "app"}});
-    let mut req = RunRequest::new(blueprint(yaml), "backup", ctx, Arc::new(functions));
-    req.log = capture_sink().0;
     let started = Instant::now();
-    let outcome = run_action(req).await.unwrap();
+    let setup = RunSetup::with(remote(&cluster).local(true));
+    let outcome = run_phases(yaml, "backup", ctx, setup).await.0.unwrap();
     assert_eq!(outcome.phases[0].output["originalReplicaCount"], json!(2));
     assert_eq!(outcome.phases[2].name, "up");
     assert_eq!(outcome.phases[2].output["originalReplicaCount"], json!(0));
@@ -308,101 +306,38 @@ actions:
     phases:
     - {func: KubeTask, name: slow, args: {namespace: jobs, image: busybox, command: [sleep, '30']}}
 "#;
-    let functions = BuiltinFunctions::new()
-        .with_cluster(cluster.clone())
-        .poll_interval(Duration::from_millis(50));
-    let mut req = RunRequest::new(blueprint(yaml), "backup", json!({}), Arc::new(functions));
-    req.log = capture_sink().0;
-    req.timeout = Duration::from_millis(700);
-    let text = format!("{:#}", run_action(req).await.unwrap_err());
+    let setup = RunSetup::with(remote(&cluster)).timeout(Duration::from_millis(700));
+    let text = format!("{:#}", run_phases(yaml, "backup", json!({}), setup).await.0.unwrap_err());
     assert!(
         text.contains("timed out after 700ms in phase \"slow\" (KubeTask)"),
         "{text}"
     );
-    // The delete is sent from a background task once the phase's future is dropped.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while fake.deleted_pods().is_empty() && Instant::now() < deadline {
+    // The delete is sent from a background task once the phase's future is dropped. The wait is
+    // a hang guard (a minute for what takes milliseconds), not a speed claim.
+    for _ in 0..1200 {
+        if !fake.deleted_pods().is_empty() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(fake.deleted_pods().len(), 1);
     assert!(fake.pod_names("jobs").is_empty());
 }
 
-fn seed_workload(fake: &FakeKube) {
-    fake.put(
-        "deployments",
-        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
-               "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {}}}),
-    );
-    let containers = json!([
-        {"name": "app", "image": "i", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
-        {"name": "sidecar", "image": "s"}
-    ]);
-    let volumes = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]);
-    fake.put(
-        "pods",
-        running_pod(
-            "app",
-            "web-b",
-            json!({"app": "web"}),
-            containers.clone(),
-            volumes.clone(),
-        ),
-    );
-    fake.put(
-        "pods",
-        running_pod("app", "web-a", json!({"app": "web"}), containers, volumes),
-    );
-    fake.put(
-        "pods",
-        running_pod(
-            "app",
-            "db-0",
-            json!({"app": "db"}),
-            json!([{"name": "db", "image": "d"}]),
-            json!([]),
-        ),
-    );
-    fake.put(
-        "secrets",
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "app"},
-               "type": "Opaque", "data": {"k": b64("s3cr3t-from-cluster")}}),
-    );
-    fake.put(
-        "configmaps",
-        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "app"}, "data": {"mode": "full"}}),
-    );
-    fake.put(
-        "secrets",
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-creds", "namespace": "kanister"},
-               "data": {"access": b64("AKIAFAKE123"), "secret": b64("store-secret-key-456")}}),
-    );
-    fake.put(
-        "profiles",
-        json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Profile", "metadata": {"name": "store", "namespace": "kanister"},
-               "location": {"type": "s3Compliant", "bucket": "bk", "endpoint": "http://minio:9000", "prefix": "pre", "region": "us-east-1"},
-               "credential": {"type": "keyPair", "keyPair": {"idField": "access", "secretField": "secret",
-                              "secret": {"apiVersion": "v1", "kind": "Secret", "name": "store-creds", "namespace": "kanister"}}},
-               "skipSSLVerify": false}),
-    );
-}
-
 async fn context(fake: &FakeKube, cluster: &Cluster) -> Value {
-    seed_workload(fake);
+    fake.seed_workload();
     let object = ObjectRef {
         kind: "Deployment".into(),
         namespace: "app".into(),
         name: "web".into(),
     };
-    build_context(
-        cluster,
-        &object,
-        &["s".to_string()],
-        &["cfg".to_string()],
-        Some(("kanister", "store")),
-    )
-    .await
-    .unwrap()
+    let wanted = ClusterInputs {
+        secret_names: &["s".to_string()],
+        config_map_names: &["cfg".to_string()],
+    };
+    let mut ctx = build_context(cluster, &object, &wanted).await.unwrap();
+    ctx["Profile"] = read_profile(cluster, "kanister", "store").await.unwrap();
+    ctx
 }
 
 #[tokio::test]
@@ -436,21 +371,7 @@ async fn build_context_gives_kanisters_parameters() {
 async fn secrets_read_from_the_cluster_are_redacted_in_remote_exec_logs() {
     let (fake, cluster) = start().await;
     let ctx = context(&fake, &cluster).await;
-    let yaml = r#"
-apiVersion: cr.kanister.io/v1alpha1
-kind: Blueprint
-actions:
-  backup:
-    phases:
-    - func: KubeExec
-      name: leak
-      args:
-        namespace: "{{ .Deployment.Namespace }}"
-        pod: "{{ index .Deployment.Pods 0 }}"
-        container: app
-        command: [sh, -c, 'echo "pw {{ .Secrets.s.Data.k | toString }}"; echo "key {{ .Profile.Credential.KeyPair.Secret }}" >&2']
-"#;
-    let (result, log) = run(&cluster, yaml, ctx).await;
+    let (result, log) = run(&cluster, SECRETS_PRINTING_BLUEPRINT, ctx).await;
     result.unwrap();
     assert_eq!(fake.exec_calls().len(), 1, "ran through the API server");
     assert!(log.contains("pw ***") && log.contains("key ***"), "{log}");
@@ -468,22 +389,13 @@ async fn build_context_binds_a_stateful_set_under_its_own_name() {
         json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db", "namespace": "app"},
                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "db"}}, "serviceName": "db", "template": {}}}),
     );
-    fake.put(
-        "pods",
-        running_pod(
-            "app",
-            "db-0",
-            json!({"app": "db"}),
-            json!([{"name": "db", "image": "d"}]),
-            json!([]),
-        ),
-    );
+    fake.seed_workload(); // its pod db-0 (app: db) is the stateful set's
     let object = ObjectRef {
         kind: "StatefulSet".into(),
         namespace: "app".into(),
         name: "db".into(),
     };
-    let ctx = build_context(&cluster, &object, &[], &[], None)
+    let ctx = build_context(&cluster, &object, &ClusterInputs::default())
         .await
         .unwrap();
     assert_eq!(ctx["StatefulSet"]["Pods"], json!(["db-0"]));

@@ -6,7 +6,7 @@ mod common;
 use common::s3::S3Server;
 use common::tree::make_tree;
 use common::*;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn assert_no_secrets(label: &str, out: &Output) {
     for stream in [&out.stdout, &out.stderr] {
@@ -172,4 +172,141 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
     }
     // The check above is only meaningful if the logs were really verbose.
     assert!(total_bytes_seen > 10_000, "trace logging produced only {total_bytes_seen} bytes");
+}
+
+// ---------------------------------------------------------------------------------------------
+// blueprint run and template render: a profile's keys and a Secret from the context
+
+const PROFILE_KEY_ID: &str = "AKIABLUEPRINTPROFILE9";
+const PROFILE_KEY_SECRET: &str = "bp-profile-secret-Vw3nR8tL2qZ6";
+const CONTEXT_SECRET: &str = "ctx-secret-from-a-Secret-Hk5pM1";
+
+/// Neither a secret nor its base64 form (how a Kubernetes Secret holds it) is in any output.
+fn assert_none_of(label: &str, out: &Output, secrets: &[&str]) {
+    use base64::Engine;
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        for secret in secrets {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+            assert!(!text.contains(secret) && !text.contains(&encoded), "{label}: output contains {secret}:\n{text}");
+        }
+    }
+}
+
+/// Runs `cmd` with `input` on its stdin; panics with both streams unless it exits `code`.
+fn run_with_stdin(cmd: &mut Command, input: &str, code: i32) -> Output {
+    use std::io::Write;
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{cmd:?}\n--- stdout\n{}\n--- stderr\n{}", stdout(&out), stderr(&out));
+    out
+}
+
+const SECRET_BLUEPRINT: &str = r####"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: secrets}
+actions:
+  backup:
+    outputArtifacts:
+      done: {keyValue: {ok: "{{ .Phases.use.Output.ok }}"}}
+    phases:
+    - func: KubeExec
+      name: use
+      args:
+        namespace: ns
+        pod: p
+        command: [sh, -c, 'echo "id={{ .Profile.Credential.KeyPair.ID }} key={{ .Profile.Credential.KeyPair.Secret }}"; echo "pw={{ .Secrets.db.Data.password | toString }}" >&2; echo "###Phase-output###: {\"key\":\"ok\",\"value\":\"yes\"}"']
+  fail:
+    phases:
+    - func: KubeExec
+      name: leak
+      args: {namespace: ns, pod: p, command: [sh, -c, 'echo "key={{ .Profile.Credential.KeyPair.Secret }}"; echo "pw={{ .Secrets.db.Data.password | toString }}" >&2; exit 3']}
+  badTemplate:
+    phases:
+    - func: KubeExec
+      name: render
+      args: {namespace: ns, pod: p, command: ['{{ range .Profile.Credential.KeyPair.Secret }}x{{ end }}']}
+"####;
+
+#[test]
+fn blueprint_run_and_template_render_print_no_secret_at_any_verbosity() {
+    use base64::Engine;
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = serde_json::json!({
+        "Location": {"type": "s3Compliant", "bucket": "b", "endpoint": "http://127.0.0.1:9"},
+        "Credential": {"Type": "keyPair", "KeyPair": {"ID": PROFILE_KEY_ID, "Secret": PROFILE_KEY_SECRET}}
+    });
+    let profile_file = tmp.path().join("profile.json");
+    std::fs::write(&profile_file, profile.to_string()).unwrap();
+    let at_file = format!("@{}", profile_file.display());
+    let secret = base64::engine::general_purpose::STANDARD.encode(CONTEXT_SECRET);
+    let secrets_ctx = serde_json::json!({"Secrets": {"db": {"apiVersion": "v1", "kind": "Secret", "data": {"password": secret}}}});
+    let ctx = tmp.path().join("ctx.json");
+    std::fs::write(&ctx, secrets_ctx.to_string()).unwrap();
+    // template render takes the profile from the context file.
+    let mut with_profile = secrets_ctx.clone();
+    with_profile["Profile"] = profile.clone();
+    let template_ctx = tmp.path().join("template-ctx.json");
+    std::fs::write(&template_ctx, with_profile.to_string()).unwrap();
+    let bp = tmp.path().join("bp.yaml");
+    std::fs::write(&bp, SECRET_BLUEPRINT).unwrap();
+    let all = [PROFILE_KEY_ID, PROFILE_KEY_SECRET, CONTEXT_SECRET];
+    let mut total_bytes_seen = 0;
+
+    for format in ["human", "json"] {
+        let run = |action: &str, code: i32, env: &[(&str, &str)], profile_arg: &[&str]| -> Output {
+            let mut cmd = loud(forgesafe(), format);
+            cmd.args(["blueprint", "run"]).arg(&bp).args(["--action", action, "--local", "--context"]).arg(&ctx).args(profile_arg);
+            cmd.envs(env.iter().copied());
+            let out = run_expect(&mut cmd, code);
+            assert_none_of(&format!("{format} blueprint run {action} {profile_arg:?}"), &out, &all);
+            out
+        };
+        let out = run("backup", 0, &[], &["--profile", &at_file]);
+        assert!(stderr(&out).contains("key=***") && stderr(&out).contains("pw=***"), "the command's output is logged, redacted:\n{}", stderr(&out));
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), serde_json::json!({"done": {"keyValue": {"ok": "yes"}}}));
+        total_bytes_seen += out.stderr.len();
+        let profile_text = profile.to_string();
+        run("backup", 0, &[("FORGESAFE_PROFILE", profile_text.as_str())], &[]);
+        let out = run("fail", 69, &[], &["--profile", &at_file]);
+        assert!(stderr(&out).contains("exited with code 3"), "{}", stderr(&out));
+        let out = run("badTemplate", 69, &[], &["--profile", &at_file]);
+        assert!(stderr(&out).contains("range can't iterate over ***"), "{}", stderr(&out));
+
+        let render = |template: &str, code: i32| -> Output {
+            let mut cmd = loud(forgesafe(), format);
+            cmd.args(["template", "render", "--context"]).arg(&template_ctx);
+            let out = run_with_stdin(&mut cmd, template, code);
+            assert_none_of(&format!("{format} template render {template:?}"), &out, &all);
+            out
+        };
+        let out = render("{{ if .Profile.Credential.KeyPair.Secret }}key set{{ end }} {{ len (.Secrets.db.Data.password | toString) }}", 0);
+        assert_eq!(stdout(&out), format!("key set {}", CONTEXT_SECRET.len()));
+        let out = render("{{ range .Profile.Credential.KeyPair.Secret }}x{{ end }}", 69);
+        assert!(stderr(&out).contains("range can't iterate over ***"), "{}", stderr(&out));
+    }
+    // The check above is only meaningful if the logs were really verbose.
+    assert!(total_bytes_seen > 2_000, "trace logging produced only {total_bytes_seen} bytes");
+}
+
+#[tokio::test]
+async fn blueprint_run_against_a_cluster_prints_no_secret_it_read_there() {
+    use common::fake_kube::{FakeKube, SECRETS_PRINTING_BLUEPRINT, SEEDED_SECRET_VALUES};
+    let fake = FakeKube::start().await;
+    fake.seed_workload();
+    let tmp = tempfile::tempdir().unwrap();
+    let bp = tmp.path().join("bp.yaml");
+    std::fs::write(&bp, SECRETS_PRINTING_BLUEPRINT).unwrap();
+    for format in ["human", "json"] {
+        let mut cmd = loud(forgesafe(), format);
+        cmd.args(["blueprint", "run"]).arg(&bp);
+        cmd.args(["--action", "backup", "--object", "Deployment/app/web", "--profile-ref", "kanister/store"]);
+        cmd.env("KUBECONFIG", fake.kubeconfig_path()).env("POD_NAME", "not-a-pod-of-the-fake");
+        let out = tokio::task::spawn_blocking(move || run_expect(&mut cmd, 0)).await.unwrap();
+        assert_none_of(&format!("{format} blueprint run against the cluster"), &out, SEEDED_SECRET_VALUES);
+        assert!(stderr(&out).contains("pw ***") && stderr(&out).contains("key *** ***"), "{}", stderr(&out));
+    }
+    assert_eq!(fake.exec_calls().len(), 2, "both runs went through the API server's exec");
 }

@@ -98,7 +98,9 @@ fn path_label(path: &str) -> String {
     }
 }
 
-fn render_output_artifacts(action: &str, a: &Action, ctx: &Value) -> Result<Value> {
+/// `{name: {"keyValue": {...}, "kopiaSnapshot": "..."}}`, Kanister's artifact JSON; empty parts
+/// are left out as Kanister's `omitempty` does. `ctx` must already be prepared (`prepare_context`).
+pub fn render_output_artifacts(action: &str, a: &Action, ctx: &Value) -> Result<Value> {
     let mut out = Map::new();
     for (name, art) in &a.output_artifacts {
         let where_ = |what: &str| format!("action {action:?}, output artifact {name:?}, {what}");

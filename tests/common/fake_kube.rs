@@ -157,6 +157,94 @@ impl FakeKube {
     pub fn deleted_pods(&self) -> Vec<String> {
         self.store.deleted_pods.lock().unwrap().clone()
     }
+
+    /// A Deployment `app/web` (two running pods `web-a`, `web-b` with a claim mounted at /data,
+    /// and a pod of another app), a Secret `app/s`, a ConfigMap `app/cfg`, and a Kanister Profile
+    /// `kanister/store` whose key pair is in the Secret `kanister/store-creds`. Its secret values
+    /// are [`SEEDED_SECRET_VALUES`].
+    pub fn seed_workload(&self) {
+        self.put(
+            "deployments",
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "app"},
+                   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {}}}),
+        );
+        let containers = json!([
+            {"name": "app", "image": "i", "volumeMounts": [{"name": "data", "mountPath": "/data"}]},
+            {"name": "sidecar", "image": "s"}
+        ]);
+        let volumes = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]);
+        self.put(
+            "pods",
+            running_pod(
+                "app",
+                "web-b",
+                json!({"app": "web"}),
+                containers.clone(),
+                volumes.clone(),
+            ),
+        );
+        self.put(
+            "pods",
+            running_pod("app", "web-a", json!({"app": "web"}), containers, volumes),
+        );
+        self.put(
+            "pods",
+            running_pod(
+                "app",
+                "db-0",
+                json!({"app": "db"}),
+                json!([{"name": "db", "image": "d"}]),
+                json!([]),
+            ),
+        );
+        self.put(
+            "secrets",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "app"},
+                   "type": "Opaque", "data": {"k": b64("s3cr3t-from-cluster")}}),
+        );
+        self.put(
+            "configmaps",
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "app"}, "data": {"mode": "full"}}),
+        );
+        self.put(
+            "secrets",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "store-creds", "namespace": "kanister"},
+                   "data": {"access": b64("AKIAFAKE123"), "secret": b64("store-secret-key-456")}}),
+        );
+        self.put(
+            "profiles",
+            json!({"apiVersion": "cr.kanister.io/v1alpha1", "kind": "Profile", "metadata": {"name": "store", "namespace": "kanister"},
+                   "location": {"type": "s3Compliant", "bucket": "bk", "endpoint": "http://minio:9000", "prefix": "pre", "region": "us-east-1"},
+                   "credential": {"type": "keyPair", "keyPair": {"idField": "access", "secretField": "secret",
+                                  "secret": {"apiVersion": "v1", "kind": "Secret", "name": "store-creds", "namespace": "kanister"}}},
+                   "skipSSLVerify": false}),
+        );
+    }
+}
+
+/// The secret values `seed_workload` stores (decoded), which no output may show.
+pub const SEEDED_SECRET_VALUES: &[&str] = &["s3cr3t-from-cluster", "AKIAFAKE123", "store-secret-key-456"];
+
+/// A blueprint whose `backup` action prints every seeded secret value, on stdout and stderr, from
+/// the seeded workload's first pod (with the Secret `s` and the Profile `kanister/store`).
+pub const SECRETS_PRINTING_BLUEPRINT: &str = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+actions:
+  backup:
+    secretNames: [s]
+    phases:
+    - func: KubeExec
+      name: leak
+      args:
+        namespace: "{{ .Deployment.Namespace }}"
+        pod: "{{ index .Deployment.Pods 0 }}"
+        container: app
+        command: [sh, -c, 'echo "pw {{ .Secrets.s.Data.k | toString }}"; echo "key {{ .Profile.Credential.KeyPair.Secret }} {{ .Profile.Credential.KeyPair.ID }}" >&2']
+"#;
+
+fn b64(text: &str) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, text)
 }
 
 /// A running pod with the given labels and containers (`(name, mounts)`), for exec and lists.

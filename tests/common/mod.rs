@@ -4,6 +4,7 @@
 
 pub mod accept_loop;
 pub mod emulators;
+pub mod executor;
 pub mod fake_github;
 pub mod fake_kube;
 pub mod fake_lfs;

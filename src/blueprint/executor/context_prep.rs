@@ -1,9 +1,7 @@
-//! Getting the template context ready: `.Time` fixed once per action, secrets registered for
-//! redaction before anything runs, and `.Phases` / `.CurrentPhase` kept up to date.
+//! Keeping the template context up to date while an action runs: `.Time` fixed once per action,
+//! and `.Phases` / `.CurrentPhase` as phases run.
 
 use super::phase_call::Outputs;
-use crate::secret;
-use base64::Engine;
 use serde_json::{json, Map, Value};
 
 /// Sets `.Time` (RFC3339Nano, UTC, Go's format: trailing zeros of the fraction dropped) unless
@@ -24,49 +22,6 @@ fn rfc3339_nano(t: chrono::DateTime<chrono::Utc>) -> String {
         format!("{base}Z")
     } else {
         format!("{base}.{fraction}Z")
-    }
-}
-
-/// Registers every value under `.Secrets.*.Data.*` (decoded, and as given) and the secret values
-/// of `.Profile.Credential` (its key pair, and its Kubernetes Secret's data) with the redaction
-/// list, so rendered commands and streamed output never show them. Only values: registering
-/// field names or types (`keyPair`, `Secret`) would star those words out of every log line.
-pub fn register_secrets(ctx: &Value) {
-    if let Some(Value::Object(secrets)) = ctx.get("Secrets") {
-        secrets.values().for_each(register_secret_object_data);
-    }
-    if let Some(credential) = ctx.get("Profile").and_then(|p| field(p, "Credential")) {
-        if let Some(Value::Object(key_pair)) = field(credential, "KeyPair") {
-            key_pair.values().for_each(register_secret_value);
-        }
-        if let Some(secret) = field(credential, "Secret") {
-            register_secret_object_data(secret);
-        }
-    }
-}
-
-/// The `data`/`stringData` values of a Kubernetes Secret object.
-fn register_secret_object_data(secret: &Value) {
-    for name in ["data", "Data", "stringData"] {
-        if let Some(Value::Object(data)) = secret.get(name) {
-            data.values().for_each(register_secret_value);
-        }
-    }
-}
-
-/// A field by its Go name, in any casing (the Profile CR uses lower case).
-fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
-    v.as_object()?.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v)
-}
-
-fn register_secret_value(v: &Value) {
-    if let Value::String(text) = v {
-        secret::register(text);
-        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) {
-            if let Ok(decoded) = String::from_utf8(bytes) {
-                secret::register(&decoded);
-            }
-        }
     }
 }
 
@@ -118,17 +73,5 @@ mod tests {
         record_phase(&mut ctx, "b", &Outputs::new());
         assert_eq!(ctx["Phases"]["a"]["Output"]["k"], "v");
         assert!(ctx["Phases"]["b"]["Output"].is_object());
-    }
-
-    #[test]
-    fn secrets_and_credentials_are_registered() {
-        // "c2VjcmV0LXZhbHVlLTE=" is base64 of "secret-value-1".
-        let ctx = json!({
-            "Secrets": {"s": {"data": {"k": "c2VjcmV0LXZhbHVlLTE="}}},
-            "Profile": {"Credential": {"KeyPair": {"ID": "key-id-22", "Secret": "profile-secret-33"}}}
-        });
-        register_secrets(&ctx);
-        let text = secret::redact("a secret-value-1 b profile-secret-33 c key-id-22");
-        assert_eq!(text, "a *** b *** c ***");
     }
 }

@@ -2,11 +2,10 @@
 //! run is local): both streams captured for outputs and errors, and streamed line by line,
 //! redacted, to the log as they arrive.
 
-use super::captured::Captured;
 use super::log_sink::{emit, LogSink};
+use crate::command_output::{read_lines, Captured, StreamKind};
 use anyhow::{bail, Context as _, Result};
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 pub async fn run_local(argv: &[String], log: &LogSink, label: &str) -> Result<Captured> {
@@ -24,9 +23,10 @@ pub async fn run_local(argv: &[String], log: &LogSink, label: &str) -> Result<Ca
         .with_context(|| format!("cannot start {program:?}"))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
+    let on_line = |kind: StreamKind, line: &str| emit(log, &format!("{label} {}: {line}", kind.name()));
     let (out, err, status) = tokio::join!(
-        collect_lines(stdout, log, label, "stdout"),
-        collect_lines(stderr, log, label, "stderr"),
+        read_lines(stdout, StreamKind::Stdout, &on_line),
+        read_lines(stderr, StreamKind::Stderr, &on_line),
         child.wait()
     );
     let status = status.context("waiting for the command")?;
@@ -36,30 +36,4 @@ pub async fn run_local(argv: &[String], log: &LogSink, label: &str) -> Result<Ca
         exit_code: status.code(),
         error: None,
     })
-}
-
-/// Reads a stream to its end, logging each line; lines of any length are fine.
-async fn collect_lines(
-    stream: impl AsyncRead + Unpin,
-    log: &LogSink,
-    label: &str,
-    name: &str,
-) -> Result<String> {
-    let mut reader = BufReader::new(stream);
-    let mut all = Vec::new();
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).await?;
-        if n == 0 {
-            break;
-        }
-        all.extend_from_slice(&line);
-        let text = String::from_utf8_lossy(&line);
-        emit(
-            log,
-            &format!("{label} {name}: {}", text.trim_end_matches(['\n', '\r'])),
-        );
-    }
-    Ok(String::from_utf8_lossy(&all).into_owned())
 }

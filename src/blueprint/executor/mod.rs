@@ -5,8 +5,6 @@
 //! explicit registry; the other files are small helpers with one job each.
 
 pub mod args;
-mod artifacts;
-mod captured;
 mod context_prep;
 pub mod functions;
 mod local_command;
@@ -16,8 +14,8 @@ mod request;
 mod run;
 mod timeouts;
 
-pub use captured::{tail_lines, Captured, CommandFailed};
-pub use functions::{BuiltinFunctions, FUNCTION_NAMES};
+pub use crate::command_output::{tail_lines, Captured, CommandFailed};
+pub use functions::{registry, BuiltinFunctions, PhaseFunction, Registry};
 pub use log_sink::{stderr_sink, tracing_sink, LogSink};
 pub use phase_call::{Outputs, PhaseCall, PhaseFunctions};
 pub use request::{PhaseOutcome, RunOutcome, RunRequest};

@@ -6,13 +6,13 @@
 //! 3. The deferPhase, always (after success, failure or timeout); its failure is reported.
 //! 4. Output artifacts, only when everything above succeeded.
 
-use super::artifacts::render_artifacts;
-use super::context_prep::{fix_time, record_phase, register_secrets, set_current_phase};
+use super::context_prep::{fix_time, record_phase, set_current_phase};
 use super::log_sink::emit;
 use super::phase_call::{Outputs, PhaseCall, PhaseFunctions};
 use super::request::{PhaseOutcome, RunOutcome, RunRequest};
 use crate::blueprint::model::Phase;
-use crate::blueprint::render::render_phase;
+use crate::blueprint::context::register_secrets;
+use crate::blueprint::render::{render_output_artifacts, render_phase};
 use crate::blueprint::template::prepare_context;
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde_json::{Map, Value};
@@ -87,7 +87,7 @@ pub async fn run_action(req: RunRequest) -> Result<RunOutcome> {
         (Err(main), Err(defer)) => bail!("{main:#}\nand then the deferPhase failed too: {defer:#}"),
     }
 
-    let artifacts = render_artifacts(
+    let artifacts = render_output_artifacts(
         &action_name,
         action,
         &prepare_context(runner.context.clone()),

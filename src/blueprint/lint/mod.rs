@@ -8,12 +8,9 @@
 //! no value positions).
 
 mod locate;
-mod phase_functions;
 mod schema;
 mod semantics;
 mod suggest;
-
-pub use phase_functions::{PhaseFunction, PHASE_FUNCTIONS};
 
 use locate::SourceMap;
 use semantics::Found;

@@ -6,9 +6,9 @@
 //! read as its list of phases, so its templates are still checked.
 
 use super::locate::Seg;
-use super::phase_functions;
 use super::schema::Problem;
 use super::suggest::hint;
+use crate::blueprint::executor::functions::{registry, Registry};
 use crate::blueprint::template::{self, FieldRef, TemplateErrorKind};
 use serde_yaml::Value;
 use std::collections::BTreeMap;
@@ -216,6 +216,7 @@ pub fn check(doc: &Value, object_kind: Option<&str>) -> Vec<Found> {
     }
     let mut c = Checker {
         found: Vec::new(),
+        functions: registry(),
         artifacts,
         object_kind,
     };
@@ -227,6 +228,7 @@ pub fn check(doc: &Value, object_kind: Option<&str>) -> Vec<Found> {
 
 struct Checker<'a> {
     found: Vec<Found>,
+    functions: Registry,
     artifacts: BTreeMap<&'a str, ArtifactShape>,
     object_kind: Option<&'a str>,
 }
@@ -304,15 +306,12 @@ impl<'a> Checker<'a> {
 
     fn phase(&mut self, phase: &PhaseView, scope: &PhaseScope) {
         if let Some(func) = phase.func {
-            match phase_functions::find(func) {
+            match self.functions.find(func) {
                 None => self.found.push(Found::At(Problem {
                     path: [phase.path.clone(), vec![seg("func")]].concat(),
                     message: format!(
                         "unknown phase function {func:?}{}",
-                        hint(
-                            func,
-                            phase_functions::PHASE_FUNCTIONS.iter().map(|f| f.name)
-                        )
+                        hint(func, self.functions.names())
                     ),
                 })),
                 Some(f) => {

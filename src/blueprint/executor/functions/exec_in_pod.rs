@@ -3,10 +3,10 @@
 //! to the log, redacted, as they come.
 
 use super::FunctionEnv;
-use crate::blueprint::executor::captured::Captured;
 use crate::blueprint::executor::local_command::run_local;
 use crate::blueprint::executor::log_sink::{emit, LogSink};
-use crate::kube::{self, StreamKind};
+use crate::command_output::{Captured, StreamKind};
+use crate::kube;
 use anyhow::Result;
 
 pub async fn exec_in_pod(
@@ -30,19 +30,6 @@ pub async fn exec_in_pod(
     }
     emit(log, &format!("{label}: exec: {}", command.join(" ")));
     let cluster = env.cluster().await?;
-    let on_line = |kind: StreamKind, line: &str| {
-        let stream = if kind == StreamKind::Stdout {
-            "stdout"
-        } else {
-            "stderr"
-        };
-        emit(log, &format!("{label} {stream}: {line}"));
-    };
-    let out = kube::exec(cluster, namespace, pod, container, command, &on_line).await?;
-    Ok(Captured {
-        stdout: out.stdout,
-        stderr: out.stderr,
-        exit_code: out.exit_code,
-        error: out.failure,
-    })
+    let on_line = |kind: StreamKind, line: &str| emit(log, &format!("{label} {}: {line}", kind.name()));
+    kube::exec(cluster, namespace, pod, container, command, &on_line).await
 }

@@ -1,19 +1,24 @@
 //! KubeExec: run a command in a container of a pod; outputs come from its stdout only.
 
 use super::exec_in_pod::exec_in_pod;
-use super::FunctionEnv;
+use super::outputs::outputs_from_stdout;
+use super::{FunctionEnv, PhaseFunction};
 use crate::blueprint::executor::args::{optional_str, required_list, required_str};
 use crate::blueprint::executor::phase_call::{Outputs, PhaseCall};
-use crate::phase_output::parse_outputs;
 use anyhow::Result;
 use futures::future::BoxFuture;
-use serde_json::Value;
 
 pub const NAME: &str = "KubeExec";
 pub const ARG_NAMESPACE: &str = "namespace";
 pub const ARG_POD: &str = "pod";
 pub const ARG_CONTAINER: &str = "container";
 pub const ARG_COMMAND: &str = "command";
+
+pub const FUNCTION: PhaseFunction = PhaseFunction {
+    name: NAME,
+    required_args: &[ARG_NAMESPACE, ARG_POD, ARG_COMMAND],
+    run: Some(run),
+};
 
 pub fn run<'a>(env: &'a FunctionEnv, call: &'a PhaseCall<'a>) -> BoxFuture<'a, Result<Outputs>> {
     Box::pin(kube_exec(env, call))
@@ -35,12 +40,4 @@ async fn kube_exec(env: &FunctionEnv, call: &PhaseCall<'_>) -> Result<Outputs> {
     .await?;
     let captured = captured.into_result(&format!("command in pod {namespace}/{pod}"))?;
     outputs_from_stdout(&captured.stdout)
-}
-
-/// Phase outputs from a command's stdout (never stderr: tools log there freely).
-pub fn outputs_from_stdout(stdout: &str) -> Result<Outputs> {
-    Ok(parse_outputs(stdout)?
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect())
 }

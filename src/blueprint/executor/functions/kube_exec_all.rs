@@ -1,8 +1,8 @@
 //! KubeExecAll: run a command in every pod × container pair at once; outputs of all merged.
 
 use super::exec_in_pod::exec_in_pod;
-use super::kube_exec::outputs_from_stdout;
-use super::FunctionEnv;
+use super::outputs::outputs_from_stdout;
+use super::{FunctionEnv, PhaseFunction};
 use crate::blueprint::executor::args::{required_list, required_str, required_words};
 use crate::blueprint::executor::phase_call::{Outputs, PhaseCall};
 use anyhow::{bail, Result};
@@ -13,6 +13,12 @@ pub const ARG_NAMESPACE: &str = "namespace";
 pub const ARG_PODS: &str = "pods";
 pub const ARG_CONTAINERS: &str = "containers";
 pub const ARG_COMMAND: &str = "command";
+
+pub const FUNCTION: PhaseFunction = PhaseFunction {
+    name: NAME,
+    required_args: &[ARG_NAMESPACE, ARG_PODS, ARG_CONTAINERS, ARG_COMMAND],
+    run: Some(run),
+};
 
 pub fn run<'a>(env: &'a FunctionEnv, call: &'a PhaseCall<'a>) -> BoxFuture<'a, Result<Outputs>> {
     Box::pin(kube_exec_all(env, call))

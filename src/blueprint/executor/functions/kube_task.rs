@@ -1,14 +1,14 @@
 //! KubeTask: run a command in a new pod, wait for it, take outputs from its logs, and delete
 //! the pod afterwards, also when the phase fails or the action times out.
 
+use super::outputs::outputs_from_stdout;
 use super::pod_override;
-use super::FunctionEnv;
+use super::{FunctionEnv, PhaseFunction};
 use crate::blueprint::executor::args::{optional_str, required_list, required_str};
-use crate::blueprint::executor::captured::Captured;
+use crate::command_output::Captured;
 use crate::blueprint::executor::log_sink::emit;
 use crate::blueprint::executor::phase_call::{Outputs, PhaseCall};
 use crate::kube::{self, Cluster};
-use crate::phase_output::parse_outputs;
 use anyhow::{bail, Result};
 use futures::future::BoxFuture;
 use serde_json::{json, Value};
@@ -18,6 +18,13 @@ pub const ARG_NAMESPACE: &str = "namespace";
 pub const ARG_IMAGE: &str = "image";
 pub const ARG_COMMAND: &str = "command";
 pub const ARG_POD_OVERRIDE: &str = "podOverride";
+
+/// `namespace` is optional: the task then runs in our own namespace.
+pub const FUNCTION: PhaseFunction = PhaseFunction {
+    name: NAME,
+    required_args: &[ARG_IMAGE, ARG_COMMAND],
+    run: Some(run),
+};
 
 /// Kanister's name prefix for task pods, so they are recognisable in `kubectl get pods`.
 const GENERATE_NAME: &str = "kanister-job-";
@@ -91,10 +98,7 @@ async fn wait_and_read(
     };
     let captured = captured.into_result(&format!("task pod {namespace}/{name}"))?;
     // Pod logs interleave stdout and stderr; Kanister parses KubeTask outputs from them as is.
-    Ok(parse_outputs(&captured.stdout)?
-        .into_iter()
-        .map(|(k, v)| (k, Value::String(v)))
-        .collect())
+    outputs_from_stdout(&captured.stdout)
 }
 
 /// Without a `namespace` argument the task runs in our own namespace (`POD_NAMESPACE`, else the

@@ -1,36 +1,23 @@
-//! The phase functions forgesafe runs itself, in one explicit registry, and the environment they
-//! share (the cluster connection, whether to run commands locally, polling bounds).
+//! The phase functions forgesafe runs itself (one file each, listed in `registry`), and the
+//! environment they share (the cluster connection, whether to run commands locally, polling
+//! bounds).
 
 mod exec_in_pod;
 mod kube_exec;
 mod kube_exec_all;
 mod kube_task;
+mod outputs;
 mod pod_override;
+mod registry;
 mod scale_workload;
+
+pub use registry::{registry, PhaseFunction, Registry};
 
 use super::phase_call::{Outputs, PhaseCall, PhaseFunctions};
 use crate::kube::Cluster;
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use futures::future::BoxFuture;
 use std::time::Duration;
-
-type Runner = for<'a> fn(&'a FunctionEnv, &'a PhaseCall<'a>) -> BoxFuture<'a, Result<Outputs>>;
-
-/// Every phase function, by its Kanister name. Adding one means adding a line here.
-const REGISTRY: &[(&str, Runner)] = &[
-    (kube_exec::NAME, kube_exec::run),
-    (kube_exec_all::NAME, kube_exec_all::run),
-    (kube_task::NAME, kube_task::run),
-    (scale_workload::NAME, scale_workload::run),
-];
-
-/// The names of the functions this executor runs (for lint and error messages).
-pub const FUNCTION_NAMES: &[&str] = &[
-    kube_exec::NAME,
-    kube_exec_all::NAME,
-    kube_task::NAME,
-    scale_workload::NAME,
-];
 
 /// What the phase functions share.
 pub struct FunctionEnv {
@@ -59,9 +46,10 @@ impl FunctionEnv {
     }
 }
 
-/// The production `PhaseFunctions`: looks the function up in `REGISTRY` and runs it.
+/// The production `PhaseFunctions`: looks the function up in the registry and runs it.
 pub struct BuiltinFunctions {
     pub env: FunctionEnv,
+    registry: Registry,
 }
 
 impl BuiltinFunctions {
@@ -75,6 +63,7 @@ impl BuiltinFunctions {
                 poll_interval: Duration::from_secs(2),
                 scale_wait: Duration::from_secs(10 * 60),
             },
+            registry: registry(),
         }
     }
 
@@ -109,23 +98,10 @@ impl Default for BuiltinFunctions {
 impl PhaseFunctions for BuiltinFunctions {
     fn run<'a>(&'a self, call: PhaseCall<'a>) -> BoxFuture<'a, Result<Outputs>> {
         Box::pin(async move {
-            let runner = lookup(call.func)?;
+            let runner = self.registry.runner(call.func, call.args)?;
             runner(&self.env, &call).await
         })
     }
-}
-
-fn lookup(func: &str) -> Result<Runner> {
-    REGISTRY
-        .iter()
-        .find(|(name, _)| *name == func)
-        .map(|(_, runner)| *runner)
-        .ok_or_else(|| {
-            anyhow!(
-                "unknown phase function {func:?}: forgesafe runs {}",
-                FUNCTION_NAMES.join(", ")
-            )
-        })
 }
 
 /// `POD_NAME` (set through the downward API), else the hostname, which Kubernetes sets to the
@@ -141,20 +117,4 @@ fn this_pod_name() -> Option<String> {
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn registry_and_names_agree() {
-        let registered: Vec<&str> = REGISTRY.iter().map(|(n, _)| *n).collect();
-        assert_eq!(registered, FUNCTION_NAMES);
-        assert!(lookup("BackupData")
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("unknown phase function \"BackupData\""));
-    }
 }

@@ -1,7 +1,7 @@
 //! ScaleWorkload: set a Deployment's or StatefulSet's replicas through the scale subresource,
 //! wait (bounded) until that many are ready, and output the count it had before.
 
-use super::FunctionEnv;
+use super::{FunctionEnv, PhaseFunction};
 use crate::blueprint::executor::args::{optional_bool, optional_str, required_i64};
 use crate::blueprint::executor::log_sink::emit;
 use crate::blueprint::executor::phase_call::{Outputs, PhaseCall};
@@ -18,6 +18,13 @@ pub const ARG_KIND: &str = "kind";
 pub const ARG_REPLICAS: &str = "replicas";
 pub const ARG_WAIT_FOR_READY: &str = "waitForReady";
 pub const OUTPUT_ORIGINAL_REPLICA_COUNT: &str = "originalReplicaCount";
+
+/// Kind, name and namespace default to the workload the action is bound to.
+pub const FUNCTION: PhaseFunction = PhaseFunction {
+    name: NAME,
+    required_args: &[ARG_REPLICAS],
+    run: Some(run),
+};
 
 pub fn run<'a>(env: &'a FunctionEnv, call: &'a PhaseCall<'a>) -> BoxFuture<'a, Result<Outputs>> {
     Box::pin(scale_workload(env, call))
@@ -69,7 +76,7 @@ fn target(call: &PhaseCall<'_>) -> Result<(WorkloadKind, String, String)> {
         .into_iter()
         .find_map(|k| {
             call.context
-                .get(k.context_key())
+                .get(k.kind_name())
                 .filter(|v| v.is_object())
                 .map(|v| (k, v))
         });

@@ -1,8 +1,13 @@
-//! A finished command's streams and exit status, and the error a failed one becomes: it carries
-//! the last lines of both streams, because that is usually all a user needs to see why.
+//! A finished command's output, one type whether it ran here or in a pod: both streams, the exit
+//! status, and the error a failed one becomes. The error carries the last lines of both streams,
+//! because that is usually all a user needs to see why.
+//!
+//! Also the one reader of a running command's streams: every line is handed to a callback as it
+//! arrives (for live logs) and kept whole (for outputs and errors), lines of any length.
 
 use crate::secret;
 use std::fmt;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 /// How many trailing lines of stdout and stderr a failure shows (Kanister shows 10).
 pub const TAIL_LINES: usize = 10;
@@ -68,26 +73,64 @@ impl fmt::Display for CommandFailed {
 
 impl std::error::Error for CommandFailed {}
 
+/// Which stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    Stdout,
+    Stderr,
+}
+
+impl StreamKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamKind::Stdout => "stdout",
+            StreamKind::Stderr => "stderr",
+        }
+    }
+}
+
+/// Called with every complete line (without its line break) as it arrives.
+pub type OnLine<'a> = &'a (dyn Fn(StreamKind, &str) + Send + Sync);
+
+/// Reads a stream to its end, reporting each line; returns all of it.
+pub async fn read_lines(stream: impl AsyncRead + Unpin, kind: StreamKind, on_line: OnLine<'_>) -> std::io::Result<String> {
+    let mut reader = BufReader::new(stream);
+    let (mut all, mut line) = (Vec::new(), Vec::new());
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).await? == 0 {
+            break;
+        }
+        all.extend_from_slice(&line);
+        on_line(kind, String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+    }
+    Ok(String::from_utf8_lossy(&all).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     #[test]
     fn failure_keeps_only_the_last_ten_lines() {
         let stdout: String = (1..=15).map(|i| format!("out{i}\n")).collect();
-        let c = Captured {
-            stdout,
-            stderr: "e1\ne2\n".into(),
-            exit_code: Some(3),
-            error: None,
-        };
+        let c = Captured { stdout, stderr: "e1\ne2\n".into(), exit_code: Some(3), error: None };
         let text = c.into_result("command in pod p").unwrap_err().to_string();
         assert!(text.contains("exited with code 3"), "{text}");
-        assert!(
-            text.contains("out6\nout7") && text.contains("out15"),
-            "{text}"
-        );
+        assert!(text.contains("out6\nout7") && text.contains("out15"), "{text}");
         assert!(!text.contains("out5\n"), "{text}");
         assert!(text.contains("e1\ne2"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn every_line_is_reported_and_kept_even_a_long_one_without_a_final_newline() {
+        let long = "x".repeat(100_000);
+        let input = format!("one\r\n{long}\nlast");
+        let seen = Mutex::new(Vec::new());
+        let on_line = |kind: StreamKind, line: &str| seen.lock().unwrap().push((kind, line.len()));
+        let all = read_lines(input.as_bytes(), StreamKind::Stderr, &on_line).await.unwrap();
+        assert_eq!(all, input);
+        assert_eq!(*seen.lock().unwrap(), [(StreamKind::Stderr, 3), (StreamKind::Stderr, 100_000), (StreamKind::Stderr, 4)]);
     }
 }
