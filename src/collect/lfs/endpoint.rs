@@ -49,10 +49,11 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The endpoint for the mirror `repo` of `clone_url`.
-pub fn discover(repo: &gix::Repository, clone_url: &str) -> Result<Endpoint> {
+/// The endpoint for a mirror of `clone_url` whose HEAD holds `lfsconfig` (the bytes of its
+/// `.lfsconfig`, if any).
+pub fn discover(lfsconfig: Option<&[u8]>, clone_url: &str) -> Result<Endpoint> {
     let clone = Url::parse(clone_url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
-    if let Some(configured) = lfsconfig_url(repo)? {
+    if let Some(configured) = lfsconfig.map(lfs_url_from_config).transpose()?.flatten() {
         let url = Url::parse(&configured)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
@@ -80,37 +81,11 @@ pub fn derive_from_clone_url(clone: &Url) -> Result<Url> {
     Ok(url)
 }
 
-/// `lfs.url` (else `remote.origin.lfsurl`) from `HEAD:.lfsconfig`, if HEAD is a commit with
-/// such a file.
-fn lfsconfig_url(repo: &gix::Repository) -> Result<Option<String>> {
-    let Ok(commit) = repo.head_commit() else {
-        // Unborn HEAD (an empty repository), or HEAD naming something odd: no .lfsconfig.
-        return Ok(None);
-    };
-    let tree = commit.tree().context("cannot read the HEAD commit's tree")?;
-    let Some(entry) = tree.lookup_entry_by_path(".lfsconfig").context("cannot look up .lfsconfig in HEAD")? else {
-        return Ok(None);
-    };
-    if !entry.mode().is_blob() {
-        return Ok(None);
-    }
-    let blob = entry.object().context("cannot read HEAD:.lfsconfig")?;
-    lfs_url_from_config(&blob.data)
-}
-
-/// git-config syntax; only the two keys git-lfs would use for the endpoint are read.
+/// `lfs.url` (else `remote.origin.lfsurl`): only the two keys git-lfs would use for the
+/// endpoint are read.
 pub fn lfs_url_from_config(text: &[u8]) -> Result<Option<String>> {
-    let config = gix::config::File::try_from(gix::bstr::BStr::new(text)).context("the repository's .lfsconfig is not valid git-config syntax")?;
-    for key in ["lfs.url", "remote.origin.lfsurl"] {
-        if let Some(value) = config.string(key) {
-            let value = value.to_string();
-            let value = value.trim();
-            if !value.is_empty() {
-                return Ok(Some(value.to_string()));
-            }
-        }
-    }
-    Ok(None)
+    crate::collect::mirror::objects::config_value(text, &["lfs.url", "remote.origin.lfsurl"])
+        .context("the repository's .lfsconfig is not valid git-config syntax")
 }
 
 #[cfg(test)]

@@ -124,10 +124,8 @@ fn sync(git_dir: &Path, clone_url: &str, credentials: Option<(&str, &Secret)>) -
     }
 
     store.prepare()?;
-    let repo = gix::open_opts(git_dir, gix::open::Options::isolated())
-        .with_context(|| format!("cannot open the mirror at {}", git_dir.display()))?;
-    let endpoint = endpoint::discover(&repo, clone_url)?;
-    drop(repo);
+    let lfsconfig = crate::collect::mirror::objects::MirrorObjects::open(git_dir)?.head_file(".lfsconfig")?;
+    let endpoint = endpoint::discover(lfsconfig.as_deref(), clone_url)?;
     let client = LfsClient::new(endpoint, credentials, crate::http::RetryPolicy::lfs())?;
     if credentials.is_some() && !client.sends_credentials() {
         tracing::info!(

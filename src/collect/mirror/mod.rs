@@ -26,6 +26,7 @@
 mod credentials;
 mod errors;
 pub mod layout;
+pub mod objects;
 mod parallel;
 mod refs;
 mod session;
