@@ -17,16 +17,6 @@ fn server() -> &'static S3Server {
     SERVER.get_or_init(S3Server::start)
 }
 
-fn local_profile(repo: &Path) -> String {
-    serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string()
-}
-
-fn restic_local(repo: &Path) -> Command {
-    let mut cmd = restic();
-    cmd.arg("-r").arg(repo);
-    cmd
-}
-
 fn lock_ids(mut restic: Command) -> Vec<String> {
     let out = ok(restic.args(["list", "locks", "--no-lock"]));
     stdout(&out).lines().map(str::to_string).filter(|l| !l.is_empty()).collect()

@@ -7,17 +7,6 @@ use common::tree::make_tree;
 use common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
-
-fn local_profile(repo: &Path) -> String {
-    serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string()
-}
-
-fn restic_local(repo: &Path) -> Command {
-    let mut cmd = restic();
-    cmd.arg("-r").arg(repo);
-    cmd
-}
 
 fn push(profile: &str, name: &str, dir: &Path, extra: &[&str]) -> String {
     let out = ok(forgesafe_pw().args(["location", "push", "-p", profile, "-s", name]).args(extra).arg(dir));

@@ -6,10 +6,8 @@ use super::require_tool;
 use super::s3::{free_port, spawn_from_keeper_thread};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Azurite's published development account (the same in every Azurite install).
 pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
@@ -26,21 +24,12 @@ fn tool(env: &str, under_test_tools: &str, hint: &str) -> PathBuf {
     require_tool(under_test_tools.rsplit('/').next().unwrap(), hint)
 }
 
-fn start(mut cmd: Command, port: u16, what: &str) -> Child {
+/// Starts the emulator and waits until it answers `probe` (a request only it would answer so).
+fn start(mut cmd: Command, port: u16, what: &str, probe: impl Fn(u16) -> bool) -> Child {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    // Die with the test process even if it never reaches Drop.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
     let mut child = spawn_from_keeper_thread(cmd);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(child.try_wait().unwrap().is_none(), "{what} exited at start (port {port} taken?)");
-        assert!(Instant::now() < deadline, "{what} did not listen on port {port} within 60 s");
-        std::thread::sleep(Duration::from_millis(100));
+    if let Err(why) = super::wait_until_serving(&mut child, port, probe) {
+        panic!("{what} did not start on port {port}: {why}");
     }
     child
 }
@@ -78,7 +67,7 @@ impl GcsServer {
         let mut cmd = Command::new(binary);
         cmd.args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string(), "-backend", "filesystem", "-filesystem-root"])
             .arg(root.path().join("storage"));
-        let child = start(cmd, port, "fake-gcs-server");
+        let child = start(cmd, port, "fake-gcs-server", |port| http(port, "GET", "/storage/v1/b", &[], "").0 == 200);
         GcsServer { child, port, _root: root }
     }
 
@@ -127,7 +116,8 @@ impl AzuriteServer {
         let mut cmd = Command::new(binary);
         cmd.args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--skipApiVersionCheck", "--disableTelemetry", "--location"])
             .arg(root.path());
-        let child = start(cmd, port, "azurite-blob");
+        // Azurite refuses an unsigned listing with its own 403 answer.
+        let child = start(cmd, port, "azurite-blob", |port| http(port, "GET", &format!("/{AZURITE_ACCOUNT}?comp=list"), &[], "").1.contains("AuthorizationFailure"));
         AzuriteServer { child, port, _root: root }
     }
 

@@ -99,13 +99,6 @@ impl Giftless {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
-            unsafe {
-                use std::os::unix::process::CommandExt;
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
             let mut child = spawn_from_keeper_thread(cmd);
             match wait_until_serving(&mut child, port, answers_the_batch_api) {
                 Ok(()) => return Giftless { child, port, storage, log, _dir: dir },

@@ -115,6 +115,18 @@ pub fn require_tool(name: &str, install_hint: &str) -> PathBuf {
     found.unwrap_or_else(|| panic!("required test tool `{name}` is not installed: {install_hint} (or run ./tests/run, which installs it)"))
 }
 
+/// A profile for a repository in a local directory (forgesafe's `local` location type).
+pub fn local_profile(repo: &Path) -> String {
+    serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string()
+}
+
+/// Stock restic on a local repository.
+pub fn restic_local(repo: &Path) -> Command {
+    let mut cmd = restic();
+    cmd.arg("-r").arg(repo);
+    cmd
+}
+
 /// Stock restic, the independent reader of what forgesafe writes.
 pub fn restic() -> Command {
     let mut cmd = Command::new(require_tool("restic", "apt-get install restic"));

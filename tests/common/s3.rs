@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+
 
 pub struct S3Server {
     child: Child,
@@ -34,26 +34,9 @@ impl S3Server {
             let port = free_port();
             let mut cmd = Command::new(moto_binary());
             cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
-            // Die with the test process even if it never reaches Drop (statics are not dropped).
-            unsafe {
-                cmd.pre_exec(|| {
-                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                    Ok(())
-                });
-            }
             let mut child = spawn_from_keeper_thread(cmd);
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let mut exited = false;
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                if child.try_wait().unwrap().is_some() {
-                    exited = true;
-                    break;
-                }
-                assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 60 s");
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            // moto's own API answers only from moto; our child must still be the one running.
-            if !exited && child.try_wait().unwrap().is_none() && http_status(port, "GET", "/moto-api/data.json") == 200 {
+            // moto's own API answers only from moto.
+            if super::wait_until_serving(&mut child, port, |port| http_status(port, "GET", "/moto-api/data.json") == 200).is_ok() {
                 return S3Server { child, port };
             }
             let _ = child.kill();
@@ -98,9 +81,17 @@ impl S3Server {
     }
 }
 
-/// PR_SET_PDEATHSIG fires when the spawning *thread* exits, and test threads end early: spawn
-/// from a thread that lives as long as the process.
+/// Starts a test server that dies with the test process even if it never reaches Drop (statics
+/// are not dropped): PR_SET_PDEATHSIG. It fires when the spawning *thread* exits, and test threads
+/// end early: spawn from a thread that lives as long as the process.
 pub fn spawn_from_keeper_thread(mut cmd: Command) -> Child {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         tx.send(cmd.spawn()).unwrap();
