@@ -24,6 +24,9 @@ pub struct BackupOptions {
     pub limits: PushLimits,
     /// Retention for the snapshot's path, applied right after the push.
     pub retention: Option<KeepOptions>,
+    /// Names the backup run the snapshot belongs to (the shards of one Indexed Job share it), as
+    /// the tag `run:ID`.
+    pub run_id: Option<String>,
 }
 
 /// What a backup did.
@@ -41,8 +44,14 @@ pub fn backup(store: &Store, options: &BackupOptions, out: &mut impl Write) -> R
     let [dest] = collected.destinations.as_slice() else {
         bail!("backup pushes one destination, but the config has {}: give --dest", collected.destinations.len());
     };
-    let name = options.snapshot_name.clone().unwrap_or_else(|| dest.file_name().map_or("forge".into(), |n| n.to_string_lossy().into_owned()));
-    let request = PushRequest { limits: options.limits, retention: options.retention.clone(), ..PushRequest::new(PushSource::Path(dest.clone()), name) };
+    let mut name = options.snapshot_name.clone().unwrap_or_else(|| dest.file_name().map_or("forge".into(), |n| n.to_string_lossy().into_owned()));
+    let mut tags: Vec<String> = options.run_id.iter().map(|id| format!("run:{id}")).collect();
+    // Each shard has its own path, so shards never select (or forget) each other's snapshots.
+    if let Some(shard) = options.collect.shard {
+        name = shard.path_of(&name);
+        tags.push(format!("shard:{shard}"));
+    }
+    let request = PushRequest { limits: options.limits, retention: options.retention.clone(), tags, ..PushRequest::new(PushSource::Path(dest.clone()), name) };
     let pushed = store::push(store, &request)?;
     crate::phase_output::write_line(out, &options.artifact_key, &pushed.artifact())?;
     tracing::info!(snapshot = %pushed.snapshot_id, added_bytes = pushed.physical_size, "pushed the collected volume");

@@ -31,6 +31,9 @@ pub struct BackupArgs {
     limits: super::location::LimitArgs,
     #[command(flatten)]
     keep: crate::store::KeepOptions,
+    /// The backup run this is part of (shards of one run share it; e.g. the Job's uid), kept as the tag run:ID.
+    #[arg(long, env = "FORGESAFE_RUN_ID")]
+    run_id: Option<String>,
 }
 
 pub fn run_collect(args: CollectArgs) -> Result<()> {
@@ -46,6 +49,7 @@ pub fn run_backup(args: BackupArgs) -> Result<()> {
         allow_partial: args.allow_partial,
         limits: args.limits.into(),
         retention: Some(args.keep),
+        run_id: args.run_id,
     };
     backup(&store, &options, &mut std::io::stdout().lock()).map(drop)
 }

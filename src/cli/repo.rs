@@ -19,6 +19,9 @@ pub struct SnapshotsArgs {
     /// Only snapshots pushed under this --path name.
     #[arg(short = 's', long)]
     path: Option<String>,
+    /// The runs of `backup --shard` under this --path, each with its shards' snapshots.
+    #[arg(long, value_name = "PATH", conflicts_with = "path")]
+    shards_of: Option<String>,
 }
 
 #[derive(Args)]
@@ -95,8 +98,11 @@ pub fn init(args: InitArgs) -> Result<()> {
 
 pub fn snapshots(args: SnapshotsArgs) -> Result<()> {
     let store = args.repo.store()?;
-    let list = store::list_snapshots(&store, args.path.as_deref())?;
-    println!("{}", serde_json::to_string_pretty(&list)?);
+    let text = match &args.shards_of {
+        Some(base) => serde_json::to_string_pretty(&store::shard_runs(&store, base)?)?,
+        None => serde_json::to_string_pretty(&store::list_snapshots(&store, args.path.as_deref())?)?,
+    };
+    println!("{text}");
     Ok(())
 }
 

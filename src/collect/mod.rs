@@ -7,7 +7,8 @@
 //! * `forge/` — the forges' APIs behind one trait (list repositories, metadata, release assets);
 //! * `mirror/` — bare git mirrors with gix, and the volume's layout;
 //! * `lfs/` — Git LFS objects of the mirrors;
-//! * `metadata.rs` — one JSON file per item; `state.rs` — what is remembered between runs.
+//! * `metadata.rs` — one JSON file per item; `state.rs` — what is remembered between runs;
+//! * `shard.rs` — which repositories one of several pods backs up (`--shard INDEX/COUNT`).
 
 pub mod config;
 pub mod forge;
@@ -18,8 +19,10 @@ mod options;
 mod plan;
 pub mod report;
 mod run;
+mod shard;
 pub mod state;
 
 pub use options::{one_job, CollectOptions, GitUrls, GithubAccount, SourceSpec};
 pub use report::{CollectReport, RepoOutcome, RepoStatus, Totals};
 pub use run::{collect, run_config, RunSettings};
+pub use shard::Shard;

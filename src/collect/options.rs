@@ -21,6 +21,10 @@ pub struct CollectOptions {
     /// Repositories mirrored at once.
     #[arg(long, global = true, default_value_t = 4)]
     pub parallel: usize,
+    /// Only this shard of the account: INDEX/COUNT, INDEX from 0 (a Kubernetes Indexed Job's
+    /// JOB_COMPLETION_INDEX). Each repository belongs to one shard, by its full name.
+    #[arg(long, global = true, value_name = "INDEX/COUNT", env = "FORGESAFE_SHARD")]
+    pub shard: Option<super::shard::Shard>,
     #[command(subcommand)]
     pub source: Option<SourceSpec>,
 }
@@ -80,6 +84,8 @@ pub struct Resolved {
     pub config: Config,
     /// Replaces every destination path of the config.
     pub dest_override: Option<PathBuf>,
+    /// Only the repositories of this shard.
+    pub shard: Option<super::shard::Shard>,
     /// Keys of a config file that were read but are not acted on, one line each.
     pub warnings: Vec<String>,
 }
@@ -91,7 +97,7 @@ impl CollectOptions {
         match (&self.config, &self.source) {
             (Some(path), None) => {
                 let loaded = config::load(path)?;
-                Ok(Resolved { config: loaded.config, dest_override: self.dest.clone(), warnings: loaded.warnings })
+                Ok(Resolved { config: loaded.config, dest_override: self.dest.clone(), shard: self.shard, warnings: loaded.warnings })
             }
             (None, Some(source)) => {
                 let dest = self.dest.as_deref().ok_or_else(|| anyhow!("`collect {}` needs --dest DIR: the folder the mirrors go to", source.name()))?;
@@ -99,7 +105,7 @@ impl CollectOptions {
                     SourceSpec::Github(account) => account.config(dest)?,
                     SourceSpec::Url(urls) => urls.config(dest)?,
                 };
-                Ok(Resolved { config, dest_override: None, warnings: Vec::new() })
+                Ok(Resolved { config, dest_override: None, shard: self.shard, warnings: Vec::new() })
             }
             (None, None) => bail!("nothing to collect: give --config FILE, or `collect github --user NAME --dest DIR`, or `collect url URL --dest DIR`"),
             (Some(_), Some(_)) => bail!("give either --config FILE or a source (github, url), not both"),

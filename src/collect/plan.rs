@@ -10,6 +10,7 @@ use super::config::{BackupJob, ForgeSource, LocalDestination, PlainGitSource, So
 use super::forge::{self, wiki_url_of, Forge, RepoSummary};
 use super::mirror::{layout, MirrorJob, MirrorOptions, SshSettings};
 use super::report::{RepoOutcome, Step};
+use super::shard::Shard;
 use super::state::CollectState;
 use crate::secret::Secret;
 
@@ -54,7 +55,10 @@ pub struct LfsPlan {
 /// Lists `job`'s sources for `destination` (listing caches are read from and written to
 /// `state`). Fails only on what cannot run at all; a source whose listing fails is one failed
 /// entry of the plan.
-pub fn plan(job: &BackupJob, destination: &LocalDestination, state: &mut CollectState) -> Result<DestinationPlan> {
+/// With `shard`, only the repositories that shard owns are planned (the mirrors on disk are
+/// still compared with the whole listing, so another shard's repository is never "no longer
+/// listed").
+pub fn plan(job: &BackupJob, destination: &LocalDestination, shard: Option<Shard>, state: &mut CollectState) -> Result<DestinationPlan> {
     let dest = &destination.path;
     let mut plan = DestinationPlan { repos: Vec::new(), forges: Vec::new(), unlisted_sources: Vec::new(), no_longer_listed: Vec::new() };
     for source in &job.sources {
@@ -67,7 +71,10 @@ pub fn plan(job: &BackupJob, destination: &LocalDestination, state: &mut Collect
                         plan.no_longer_listed.extend(layout::unlisted_mirrors(dest, destination.structured, listed));
                         let index = plan.forges.len();
                         for repo in repos {
-                            plan.repos.push(forge_repo(destination, source, forge.as_ref(), repo, index)?);
+                            let full_name = format!("{}/{}", layout::host_of(&repo.clone_url), repo.full_name);
+                            if shard.is_none_or(|s| s.owns(&full_name)) {
+                                plan.repos.push(forge_repo(destination, source, forge.as_ref(), repo, index)?);
+                            }
                         }
                         plan.forges.push(forge);
                     }
@@ -77,7 +84,13 @@ pub fn plan(job: &BackupJob, destination: &LocalDestination, state: &mut Collect
                     }
                 }
             }
-            Source::Plain(source) => plan.repos.push(plain_repo(destination, source)),
+            Source::Plain(source) => {
+                let repo = plain_repo(destination, source);
+                let full_name = format!("{}/{}", layout::host_of(&source.url), repo.name);
+                if shard.is_none_or(|s| s.owns(&full_name)) {
+                    plan.repos.push(repo);
+                }
+            }
         }
     }
     Ok(plan)

@@ -24,6 +24,8 @@ pub struct RunSettings {
     pub dest_override: Option<PathBuf>,
     /// Repositories mirrored at once.
     pub parallelism: usize,
+    /// Only the repositories of this shard.
+    pub shard: Option<super::shard::Shard>,
 }
 
 /// `forgesafe collect`: what `options` name, collected, with the config's warnings and the
@@ -34,7 +36,7 @@ pub fn collect(options: &CollectOptions) -> Result<CollectReport> {
     for warning in &resolved.warnings {
         tracing::warn!("{warning}");
     }
-    let settings = RunSettings { dest_override: resolved.dest_override, parallelism: options.parallel };
+    let settings = RunSettings { dest_override: resolved.dest_override, parallelism: options.parallel, shard: resolved.shard };
     let report = run_config(&resolved.config, &settings)?;
     report.log_summary();
     Ok(report)
@@ -62,7 +64,7 @@ pub fn run_config(config: &Config, settings: &RunSettings) -> Result<CollectRepo
             std::fs::create_dir_all(dest).map_err(|e| anyhow!("cannot create the destination {}: {e}", dest.display()))?;
             report.destinations.push(dest.clone());
             let mut state = CollectState::load(dest);
-            let plan = plan(job, destination, &mut state)?;
+            let plan = plan(job, destination, settings.shard, &mut state)?;
             report.repositories.extend(plan.unlisted_sources.iter().cloned());
             report.repositories.extend(run_plan(&plan, settings.parallelism, &mut state));
             report.no_longer_listed.extend(plan.no_longer_listed.iter().cloned());

@@ -17,18 +17,64 @@ pub struct SnapshotSummaryLine {
     pub hostname: String,
     #[serde(rename = "logicalSize")]
     pub logical_size: u64,
+    /// `INDEX/COUNT` for a snapshot pushed by `backup --shard`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+    /// The backup run it belongs to (`backup --run-id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 impl SnapshotSummaryLine {
     fn of(s: &SnapshotFile) -> Self {
+        let tag = |prefix: &str| s.tags.iter().find_map(|t| t.strip_prefix(prefix).map(str::to_string));
         SnapshotSummaryLine {
             id: full_id(&s.id),
             path: s.label.clone(),
             time: s.time.to_string(),
             hostname: s.hostname.clone(),
             logical_size: logical_size(s),
+            shard: tag("shard:"),
+            run: tag("run:"),
         }
     }
+}
+
+/// The shards of one backup run of a path (`backup --shard I/N` under `PATH/shard-I-of-N`).
+#[derive(Debug, serde::Serialize)]
+pub struct ShardRun {
+    /// The run's id; snapshots pushed without one are grouped by shard count alone.
+    pub run: Option<String>,
+    pub count: u32,
+    /// Each shard's snapshot (the newest of the run, should a shard have been pushed twice).
+    pub shards: Vec<SnapshotSummaryLine>,
+    /// Every shard of the run has a snapshot: a restore can pull them all.
+    pub complete: bool,
+}
+
+/// The sharded runs of `base`, oldest first.
+pub fn shard_runs(store: &Store, base: &str) -> Result<Vec<ShardRun>> {
+    let prefix = format!("{}/shard-", base.trim_end_matches('/'));
+    let lines = list_snapshots(store, None)?;
+    let mut runs: BTreeMap<(Option<String>, u32), BTreeMap<String, SnapshotSummaryLine>> = BTreeMap::new();
+    let mut order: Vec<(Option<String>, u32)> = Vec::new();
+    for line in lines.into_iter().filter(|l| l.path.starts_with(&prefix)) {
+        let Some((_, count)) = line.shard.as_deref().and_then(|s| s.split_once('/')) else { continue };
+        let Ok(count) = count.parse::<u32>() else { continue };
+        let key = (line.run.clone(), count);
+        if !order.contains(&key) {
+            order.push(key.clone());
+        }
+        // Lines come oldest first: a later push of the same shard replaces an earlier one.
+        runs.entry(key).or_default().insert(line.shard.clone().unwrap_or_default(), line);
+    }
+    Ok(order
+        .into_iter()
+        .map(|key| {
+            let shards: Vec<SnapshotSummaryLine> = runs.remove(&key).unwrap_or_default().into_values().collect();
+            ShardRun { complete: shards.len() == key.1 as usize, run: key.0, count: key.1, shards }
+        })
+        .collect())
 }
 
 fn logical_size(s: &SnapshotFile) -> u64 {

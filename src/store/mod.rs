@@ -22,7 +22,7 @@ mod tar_stream;
 pub mod target;
 
 pub use delete::{delete, DeleteOutcome};
-pub use listing::{health, list_snapshots, stats, Health, HealthRequest, PathStats, RepositoryStats, SnapshotSummaryLine};
+pub use listing::{health, list_snapshots, shard_runs, stats, Health, HealthRequest, PathStats, RepositoryStats, ShardRun, SnapshotSummaryLine};
 pub use lock::{LockKind, LockSettings};
 pub use maintenance::{check, unlock};
 pub use pull::{pull, PullOutcome, PullRequest, PullTarget};

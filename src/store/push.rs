@@ -33,12 +33,14 @@ pub struct PushRequest {
     pub time: Option<String>,
     /// Retention for this path, applied (with a prune) right after a successful push.
     pub retention: Option<KeepOptions>,
+    /// More tags for the snapshot (e.g. `shard:1/3`, `run:ID`), besides `forgesafe` and `path:NAME`.
+    pub tags: Vec<String>,
 }
 
 impl PushRequest {
     /// A push of `source` under `name`, without quotas, a set time or retention.
     pub fn new(source: PushSource, name: impl Into<String>) -> Self {
-        PushRequest { source, name: name.into(), limits: PushLimits::default(), time: None, retention: None }
+        PushRequest { source, name: name.into(), limits: PushLimits::default(), time: None, retention: None, tags: Vec::new() }
     }
 }
 
@@ -127,6 +129,9 @@ fn archive(store: &Store, request: &PushRequest, source_path: Option<PathBuf>, t
     snap.tags.add(TAG.to_string());
     // restic's CLI splits tags at commas; the label keeps the exact name.
     snap.tags.add(format!("path:{}", request.name.replace(',', "_")));
+    for tag in &request.tags {
+        snap.tags.add(tag.replace(',', "_"));
+    }
 
     let mut opts = BackupOptions::default();
     // The parent (for the fast unchanged-file check) is the newest snapshot of the same name and
