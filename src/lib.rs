@@ -11,6 +11,7 @@ pub mod phase_output;
 pub mod profile;
 pub mod progress;
 pub mod secret;
+pub mod serve;
 pub mod store;
 
 /// Exit status of every failure, as kando (kanister #3376).

@@ -7,6 +7,7 @@ mod demo;
 mod location;
 mod output;
 mod repo;
+mod serve;
 
 use crate::logging::{self, LogFormat};
 use crate::secret::redact;
@@ -51,6 +52,8 @@ enum Command {
     Blueprint(blueprint::BlueprintArgs),
     /// Render a Go template (Kanister's dialect) from stdin.
     Template(blueprint::TemplateArgs),
+    /// Run the sidecar: answer /healthz and /readyz until SIGTERM or SIGINT.
+    Serve(serve::ServeArgs),
     /// The embedded default: push a local folder to ./forgesafe-data/ and pull it back.
     Demo(demo::DemoArgs),
 }
@@ -111,6 +114,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Blueprint(a) => blueprint::run_blueprint(a),
         Command::Template(a) => blueprint::run_template(a),
         Command::Backup(a) => collect::run_backup(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(()) => 0,
