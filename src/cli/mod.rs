@@ -7,6 +7,7 @@ mod demo;
 mod location;
 mod output;
 mod repo;
+mod serve;
 
 use crate::logging::{self, LogFormat};
 use crate::secret::redact;
@@ -59,6 +60,8 @@ enum Command {
     Blueprint(blueprint::BlueprintArgs),
     /// Render a Go template (Kanister's dialect) from stdin.
     Template(blueprint::TemplateArgs),
+    /// Run the sidecar: answer /healthz and /readyz until SIGTERM or SIGINT.
+    Serve(serve::ServeArgs),
     /// The embedded default: push a local folder to ./forgesafe-data/ and pull it back.
     Demo(demo::DemoArgs),
 }
@@ -126,7 +129,8 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
     };
     logging::init(cli.log_format, cli.verbose, cli.quiet);
-    crate::shutdown::install(true);
+    // serve shuts down gracefully on its own; every other command removes its locks and exits.
+    crate::shutdown::install(!matches!(cli.command, Command::Serve(_)));
     crate::progress::enable(!cli.quiet && logging::is_human(cli.log_format) && std::io::stderr().is_terminal());
     let result = match cli.command {
         Command::Location(a) => location::run(a),
@@ -143,6 +147,7 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Blueprint(a) => blueprint::run_blueprint(a),
         Command::Template(a) => blueprint::run_template(a),
         Command::Backup(a) => collect::run_backup(a),
+        Command::Serve(a) => serve::run(a),
     };
     match result {
         Ok(()) => 0,

@@ -13,6 +13,7 @@ pub mod git;
 pub mod git_http_server;
 pub mod http_request;
 pub mod lfs;
+pub mod podman;
 pub mod proxy;
 pub mod s3;
 pub mod ssh_server;
