@@ -7,6 +7,7 @@ pub mod cli;
 pub mod collect;
 pub mod command_output;
 pub mod demo;
+pub mod drill;
 pub mod http;
 pub mod kube;
 pub mod logging;

@@ -123,12 +123,18 @@ fn several_documents_all_sources_and_warnings() {
     for expected in [
         "conf.yml, document 1: source.bitbucket: source `bitbucket` is not supported",
         "conf.yml, document 1: destination.s3: `s3` is not supported",
-        "conf.yml, document 1: `cron` is not acted on",
-        "conf.yml, document 1: `metrics` is not acted on",
         "conf.yml, document 2: destination.local[0].inclde: not a gickup key",
     ] {
         assert!(warnings.contains(expected), "missing warning `{expected}` in:\n{warnings}");
     }
+    // `serve` acts on the schedule and the metrics; a command that runs once says so.
+    assert!(!warnings.contains("cron") && !warnings.contains("metrics"), "{warnings}");
+    let serve_only = loaded.serve_only.join("\n");
+    for expected in ["conf.yml, document 1: `cron` is acted on by `forgesafe serve` only", "conf.yml, document 1: `metrics` is acted on by `forgesafe serve` only"] {
+        assert!(serve_only.contains(expected), "missing note `{expected}` in:\n{serve_only}");
+    }
+    let prometheus = jobs[0].metrics.prometheus.as_ref().expect("metrics.prometheus read");
+    assert_eq!((prometheus.endpoint.as_str(), prometheus.listen_addr.as_str()), ("/metrics", ":6178"), "gickup's default listen_addr");
 }
 
 fn error_of(text: &str) -> String {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::fake_github::{comment_json, issue_json, repo_json, FakeGithub, RepoMeta};
-use common::git::{all_files, assert_fsck_clean, local_refs, ls_remote, Upstream};
+use common::git::{all_files, assert_fsck_clean, git, local_refs, ls_remote, Upstream};
 use common::git_http_server::{GitHttpServer, ServerOptions};
 use common::*;
 use serde_json::json;
@@ -455,7 +455,7 @@ fn the_summary_and_failures_go_through_the_log_and_config_warnings_are_printed_o
 
     // Human format, default verbosity: the warning once, the summary and the failure.
     let err = stderr(&collect(&[]));
-    assert_eq!(err.matches("`cron` is not acted on").count(), 1, "each config warning once: {err}");
+    assert_eq!(err.matches("`cron` is acted on by `forgesafe serve` only").count(), 1, "each config warning once: {err}");
     assert!(err.contains("INFO forgesafe collect: 1 new, 0 updated, 0 unchanged, 1 failed"), "{err}");
     assert!(err.contains("ERROR forgesafe collect: FAILED srv/missing: repository:"), "{err}");
 
@@ -463,7 +463,7 @@ fn the_summary_and_failures_go_through_the_log_and_config_warnings_are_printed_o
     let err = stderr(&collect(&["--log-format", "json"]));
     let events: Vec<serde_json::Value> = err.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     let message = |level: &str, text: &str| events.iter().filter(|e| e["level"] == level && e["message"].as_str().is_some_and(|m| m.contains(text))).count();
-    assert_eq!(message("WARN", "conf.yml: `cron` is not acted on"), 1, "{err}");
+    assert_eq!(message("WARN", "conf.yml: `cron` is acted on by `forgesafe serve` only"), 1, "{err}");
     assert_eq!(message("INFO", "forgesafe collect: 0 new, 0 updated, 1 unchanged, 1 failed"), 1, "{err}");
     assert_eq!(message("ERROR", "forgesafe collect: FAILED srv/missing"), 1, "{err}");
     assert!(err.lines().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok() || l.starts_with("forgesafe: error: ")), "{err}");
@@ -483,4 +483,60 @@ fn dest_and_parallel_given_before_the_source_are_used() {
     assert_eq!(local_refs(&dest.join("local/srv/app.git")), ls_remote(up.bare.to_str().unwrap()));
     let out = run_expect(forgesafe().args(["collect", "url"]).arg(&up.bare), 69);
     assert!(stderr(&out).contains("needs --dest DIR"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_collect_reports_force_pushes_deleted_refs_and_repositories_gone_once_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    app.checkout_new_branch("feature");
+    let first_tip = app.commit("f.txt", "one\n");
+    app.commit("f.txt", "two\n");
+    app.push(&["feature"]);
+    app.checkout_new_branch("old");
+    app.push(&["old"]);
+    Upstream::create(&server.path("private/octo/lib.git"), tmp.path());
+    let github = FakeGithub::start(TOKEN, vec![gh_repo(1, "app", &server), gh_repo(2, "lib", &server)], 100);
+    let dest = tmp.path().join("volume");
+    let conf = write_config(tmp.path(), &github.base_url(), &dest);
+    let changes_dir = dest.join(".forgesafe/changes");
+    assert!(collect(&conf).status.success());
+    assert!(!changes_dir.exists(), "nothing changed upstream, no report");
+
+    // A fast-forward is not a rewrite; a force-push, a deleted branch and a repository gone are.
+    app.checkout("main");
+    app.commit("m.txt", "forward\n");
+    app.push(&["main"]);
+    app.checkout("feature");
+    let old_tip = git(&app.work, &["rev-parse", "HEAD"]);
+    git(&app.work, &["reset", "-q", "--hard", &first_tip]);
+    let new_tip = app.commit("f.txt", "rewritten\n");
+    app.force_push(&["feature"]);
+    git(&app.work, &["push", "-q", "origin", "--delete", "old"]);
+    github.set_repos(vec![gh_repo(1, "app", &server)]);
+    let out = collect(&conf);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("octo/app: refs/heads/feature was FORCE-PUSHED upstream (old tip {}", &old_tip[..12])), "{err}");
+    assert!(err.contains("octo/app: refs/heads/old was DELETED upstream"), "{err}");
+    assert!(err.contains("127.0.0.1/octo/lib.git is GONE from the forge's listing"), "{err}");
+    let reports: Vec<_> = fs::read_dir(&changes_dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(&reports[0]).unwrap()).unwrap();
+    assert_eq!(report["repositories"].as_array().unwrap().len(), 1, "main moved forward: not a rewrite: {report}");
+    let app_changes = &report["repositories"][0];
+    assert_eq!(app_changes["mirror"], "127.0.0.1/octo/app.git");
+    assert_eq!(app_changes["force_pushed"], serde_json::json!([{"ref": "refs/heads/feature", "old": old_tip, "new": new_tip}]));
+    // `old` was branched from feature's old tip.
+    assert_eq!(app_changes["deleted"], serde_json::json!([{"ref": "refs/heads/old", "old": old_tip}]));
+    assert_eq!(report["gone"], serde_json::json!(["127.0.0.1/octo/lib.git"]));
+    assert!(report.get("earlier_snapshot").is_none(), "a collect alone knows no snapshots");
+    // The mirrors record follows the new tips.
+    let record: serde_json::Value = serde_json::from_slice(&fs::read(dest.join(".forgesafe/mirrors.json")).unwrap()).unwrap();
+    assert_eq!(record["mirrors"]["127.0.0.1/octo/app.git"]["refs"]["refs/heads/feature"], serde_json::json!(new_tip));
+
+    // The gone repository is reported once: the next run has nothing new to say.
+    assert!(collect(&conf).status.success());
+    assert_eq!(fs::read_dir(&changes_dir).unwrap().count(), 1);
 }

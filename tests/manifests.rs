@@ -18,7 +18,7 @@ use std::process::Command;
 const OLDEST: &str = "1.30";
 const NEWEST: &str = "1.37";
 
-const KUSTOMIZATIONS: [&str; 6] = ["base", "overlays/kasten", "overlays/kanister", "overlays/sidecar", "overlays/cronjob", "overlays/sharded"];
+const KUSTOMIZATIONS: [&str; 7] = ["base", "overlays/kasten", "overlays/kanister", "overlays/sidecar", "overlays/cronjob", "overlays/sharded", "overlays/scheduled"];
 
 fn manifests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests")
@@ -328,4 +328,34 @@ fn the_sidecar_patch_adds_forgesafe_next_to_the_workloads_data_volume() {
     assert!(forgesafe["securityContext"].get("runAsUser").is_none(), "the sidecar runs as the app's user (pod securityContext), not root");
     let bp = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("blueprints/volume-backup.yaml")).unwrap();
     assert!(bp.contains("default \\\"/data\\\"") && bp.contains("name: forgesafe-volume-backup"));
+}
+
+#[test]
+fn the_scheduled_overlay_runs_serve_on_its_own_schedule_with_drills_and_is_scraped() {
+    let objects = render("overlays/scheduled");
+    let deployment = find(&objects, "Deployment", "forge-backup");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_pod_is_hardened("scheduled Deployment", pod, &objects);
+    let command = strs(&pod["containers"][0]["command"]);
+    assert_eq!(command[..2], ["forgesafe", "serve"]);
+    for (flag, value) in [("--config", "/config/conf.yml"), ("--schedule", "0 2 * * *"), ("--window", "01:00-05:00"), ("--drill-schedule", "0 6 * * 0")] {
+        let at = command.iter().position(|a| a == flag).unwrap_or_else(|| panic!("{flag} missing: {command:?}"));
+        assert_eq!(command[at + 1], value, "{command:?}");
+    }
+    // The binary takes exactly this command line: with the ConfigMap's conf.yml (its token file
+    // moved here) and no profile, it gets as far as asking for the repository, so every flag, the
+    // schedule and the window were accepted.
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("token"), "t0ken").unwrap();
+    let conf = find(&objects, "ConfigMap", "forge-backup-config")["data"]["conf.yml"].as_str().unwrap().replace("/secrets/forge/token", &tmp.path().join("token").display().to_string());
+    std::fs::write(tmp.path().join("conf.yml"), conf).unwrap();
+    let args: Vec<String> = command[1..].iter().map(|a| a.replace("/config/conf.yml", &tmp.path().join("conf.yml").display().to_string()).replace("0.0.0.0:8080", "127.0.0.1:0")).collect();
+    let out = common::run_expect(common::forgesafe().args(&args), 69);
+    assert!(common::stderr(&out).contains("a schedule needs a repository to push to"), "{}", common::stderr(&out));
+    let annotations = &deployment["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(annotations["prometheus.io/path"], "/metrics");
+    assert_eq!(annotations["prometheus.io/port"], "8080");
+    assert!(pod["terminationGracePeriodSeconds"].as_u64() > Some(25), "Kubernetes must wait longer than serve's --grace");
+    let service = find(&objects, "Service", "forge-backup");
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], "http");
 }

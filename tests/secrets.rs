@@ -108,6 +108,8 @@ fn the_repository_care_commands_print_no_secret_either() {
         run(&["health", "-p", &profile, "-s", "v", "--max-age", "1h", "--json"], 0);
         run(&["health", "-p", &profile, "-s", "never", "--max-age", "1h"], 1);
         run(&["unlock", "-p", &profile, "--remove-all"], 0);
+        run(&["drill", "-p", &profile, "-s", "v", "--json"], 0);
+        run(&["drill", "-p", &profile, "-s", "never"], 69);
         run(&["location", "push", "-p", &profile, "-s", "v", "--max-snapshot-size", "1KiB", src_s], 69);
         run(&["location", "delete", "-p", &profile, "-s", "other", "--snapshot", "latest"], 69);
     }
@@ -146,6 +148,7 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
     .unwrap();
     let profile = serde_json::json!({"Location": {"type": "local", "path": tmp.path().join("repository")}}).to_string();
     let mut total_bytes_seen = 0;
+    let mut serve_bytes_seen = 0;
 
     for format in ["human", "json"] {
         let data = tmp.path().join(format!("demo-{format}"));
@@ -166,12 +169,42 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
         run(&["collect", "--config", conf], 0, &[]);
         run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 0, &[]);
         run(&["demo", "--source", app.bare.to_str().unwrap(), "--data", data.to_str().unwrap()], 0, &[]);
+        // serve with a schedule: its first run starts after 1s; the run is over when the log says so.
+        let mut cmd = loud(forgesafe_pw(), format);
+        cmd.env("GH_TOKEN_FOR_TEST", TOKEN).args(["serve", "--listen", "127.0.0.1:0", "--config", conf, "-p", &profile, "-s", "forge", "--schedule", "@every 1s"]);
+        let out = serve_until(cmd, "scheduled backup run succeeded");
+        for secret in [TOKEN, PASSWORD] {
+            assert!(!out.contains(secret), "{format} serve: output contains a secret:\n{out}");
+        }
+        serve_bytes_seen += out.len();
         // Failures: a token the forge rejects, a wrong repository password.
         run(&["collect", "--config", conf], 69, &[("GH_TOKEN_FOR_TEST", WRONG_TOKEN)]);
         run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 69, &[("FORGESAFE_PASSWORD", WRONG_PASSWORD)]);
     }
     // The check above is only meaningful if the logs were really verbose.
     assert!(total_bytes_seen > 10_000, "trace logging produced only {total_bytes_seen} bytes");
+    assert!(serve_bytes_seen > 10_000, "serve's trace logging produced only {serve_bytes_seen} bytes");
+}
+
+/// Runs `serve` until its stderr shows `line`, then stops it with SIGTERM; returns all it printed.
+fn serve_until(mut cmd: Command, line: &str) -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut seen = String::new();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    loop {
+        let mut next = String::new();
+        assert!(stderr.read_line(&mut next).unwrap() > 0, "serve ended before logging {line:?}:\n{seen}");
+        seen.push_str(&next);
+        if next.contains(line) {
+            break;
+        }
+    }
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    stderr.read_to_string(&mut seen).unwrap();
+    child.stdout.take().unwrap().read_to_string(&mut seen).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{seen}");
+    seen
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@ use clap::Args;
 pub struct CollectArgs {
     #[command(flatten)]
     what: CollectOptions,
+    /// How long to wait for another run (serve's schedule, a backup) that is writing the same destination.
+    #[arg(long, value_name = "DURATION", default_value = "5m", env = "FORGESAFE_LOCK_WAIT", value_parser = humantime::parse_duration)]
+    lock_wait: std::time::Duration,
 }
 
 #[derive(Args)]
@@ -37,7 +40,7 @@ pub struct BackupArgs {
 }
 
 pub fn run_collect(args: CollectArgs) -> Result<()> {
-    collect::collect(&args.what)?.ensure_complete(false)
+    collect::collect(&args.what, args.lock_wait)?.ensure_complete(false)
 }
 
 pub fn run_backup(args: BackupArgs) -> Result<()> {
@@ -51,7 +54,7 @@ pub fn run_backup(args: BackupArgs) -> Result<()> {
         retention: Some(args.keep),
         run_id: args.run_id,
     };
-    backup(&store, &options, &mut std::io::stdout().lock()).map(drop)
+    backup(&store, &options, args.repo.lock_wait, &mut std::io::stdout().lock()).map(drop)
 }
 
 #[cfg(test)]

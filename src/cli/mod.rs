@@ -60,8 +60,10 @@ enum Command {
     Blueprint(blueprint::BlueprintArgs),
     /// Render a Go template (Kanister's dialect) from stdin.
     Template(blueprint::TemplateArgs),
-    /// Run the sidecar: answer /healthz and /readyz until SIGTERM or SIGINT.
+    /// Run the sidecar: /healthz, /readyz, /status, /metrics; backups and drills on a schedule.
     Serve(serve::ServeArgs),
+    /// Rehearse a restore: pull a snapshot into a scratch folder and verify every mirror in it.
+    Drill(serve::DrillArgs),
     /// The embedded default: push a local folder to ./forgesafe-data/ and pull it back.
     Demo(demo::DemoArgs),
 }
@@ -78,12 +80,21 @@ pub struct RepoArgs {
     /// Cache for remote repositories' index and snapshot files.
     #[arg(long, env = "FORGESAFE_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
-    /// How long to wait for another process's repository lock (e.g. a running backup) before failing.
+    /// How long to wait for another process's repository lock (e.g. a running backup), and for
+    /// another run writing the same destination (backup, serve), before failing.
     #[arg(long, value_name = "DURATION", default_value = "5m", env = "FORGESAFE_LOCK_WAIT", value_parser = humantime::parse_duration)]
     lock_wait: std::time::Duration,
 }
 
 impl RepoArgs {
+    /// The repository when a profile is given anywhere (flag or environment), else `None`.
+    fn store_if_configured(&self) -> anyhow::Result<Option<crate::store::Store>> {
+        match crate::profile::load_text_if_given(self.profile.as_deref())? {
+            Some(_) => self.store().map(Some),
+            None => Ok(None),
+        }
+    }
+
     fn store(&self) -> anyhow::Result<crate::store::Store> {
         let location = crate::profile::load(self.profile.as_deref())?;
         let password = crate::password::load(self.password_file.as_deref())?;
@@ -148,12 +159,15 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Template(a) => blueprint::run_template(a),
         Command::Backup(a) => collect::run_backup(a),
         Command::Serve(a) => serve::run(a),
+        Command::Drill(a) => serve::drill(a),
     };
     match result {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<crate::ExitStatus>().is_some() => {
             let status = e.downcast_ref::<crate::ExitStatus>().expect("checked above");
-            println!("{}", redact(&status.message));
+            if !status.message.is_empty() {
+                println!("{}", redact(&status.message));
+            }
             status.code
         }
         Err(e) => {

@@ -8,8 +8,12 @@
 //! * `mirror/` — bare git mirrors with gix, and the volume's layout;
 //! * `lfs/` — Git LFS objects of the mirrors;
 //! * `metadata.rs` — one JSON file per item; `state.rs` — what is remembered between runs;
-//! * `shard.rs` — which repositories one of several pods backs up (`--shard INDEX/COUNT`).
+//! * `shard.rs` — which repositories one of several pods backs up (`--shard INDEX/COUNT`);
+//! * `volume_lock.rs` — one run at a time per destination; `record.rs` — every mirror's refs as
+//!   the run left them; `changes.rs` — refs force-pushed or deleted, repositories gone;
+//! * `verify.rs` — a restored volume checked as a restore drill needs it.
 
+pub mod changes;
 pub mod config;
 pub mod forge;
 pub mod lfs;
@@ -17,12 +21,16 @@ pub mod metadata;
 pub mod mirror;
 mod options;
 mod plan;
+pub mod record;
 pub mod report;
 mod run;
 mod shard;
 pub mod state;
+pub mod verify;
+pub mod volume_lock;
 
-pub use options::{one_job, CollectOptions, GitUrls, GithubAccount, SourceSpec};
+pub use options::{one_job, CollectOptions, GitUrls, GithubAccount, Resolved, SourceSpec};
+pub use changes::ChangeReport;
 pub use report::{CollectReport, RepoOutcome, RepoStatus, Totals};
 pub use run::{collect, run_config, RunSettings};
 pub use shard::Shard;

@@ -27,6 +27,10 @@ pub struct CollectOptions {
     pub shard: Option<super::shard::Shard>,
     #[command(subcommand)]
     pub source: Option<SourceSpec>,
+    /// Set by `serve`, which acts on the config's `cron` and `metrics` keys itself (so the notes
+    /// for a command that runs once are not printed).
+    #[arg(skip)]
+    pub serving: bool,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -86,8 +90,25 @@ pub struct Resolved {
     pub dest_override: Option<PathBuf>,
     /// Only the repositories of this shard.
     pub shard: Option<super::shard::Shard>,
-    /// Keys of a config file that were read but are not acted on, one line each.
+    /// Keys of a config file that were read but are not acted on, one line each (for a command
+    /// that runs once, also the keys only `serve` acts on).
     pub warnings: Vec<String>,
+}
+
+impl Resolved {
+    /// The one folder a backup collects into and pushes: `--dest`, or the config's only
+    /// destination.
+    pub fn single_destination(&self) -> Result<PathBuf> {
+        if let Some(dest) = &self.dest_override {
+            return Ok(dest.clone());
+        }
+        let mut paths: Vec<&PathBuf> = self.config.jobs.iter().flat_map(|job| job.destinations.iter().map(|d| &d.path)).collect();
+        paths.dedup();
+        match paths.as_slice() {
+            [one] => Ok((*one).clone()),
+            many => bail!("backup pushes one destination, but the config has {}: give --dest", many.len()),
+        }
+    }
 }
 
 impl CollectOptions {
@@ -97,7 +118,11 @@ impl CollectOptions {
         match (&self.config, &self.source) {
             (Some(path), None) => {
                 let loaded = config::load(path)?;
-                Ok(Resolved { config: loaded.config, dest_override: self.dest.clone(), shard: self.shard, warnings: loaded.warnings })
+                let mut warnings = loaded.warnings;
+                if !self.serving {
+                    warnings.extend(loaded.serve_only);
+                }
+                Ok(Resolved { config: loaded.config, dest_override: self.dest.clone(), shard: self.shard, warnings })
             }
             (None, Some(source)) => {
                 let dest = self.dest.as_deref().ok_or_else(|| anyhow!("`collect {}` needs --dest DIR: the folder the mirrors go to", source.name()))?;
@@ -175,6 +200,7 @@ pub fn one_job(sources: Vec<Source>, dest: &Path, structured: bool, lfs: bool) -
             sources,
             destinations: vec![LocalDestination { path: dest.to_path_buf(), structured, bare: true, mirror: true, lfs, zip: false, keep: None }],
             cron: None,
+            metrics: Default::default(),
         }],
     }
 }

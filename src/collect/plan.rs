@@ -141,7 +141,8 @@ fn plain_repo(destination: &LocalDestination, source: &PlainGitSource) -> RepoPl
     }
 }
 
-/// Host keys of ssh remotes are pinned on the volume, beside the collector's state.
+/// Host keys of ssh remotes are pinned on the volume, beside the collector's state; a fetch stops
+/// when the process is asked to (serve's SIGTERM).
 fn mirror_options(dest: &Path, ssh_key: Option<PathBuf>) -> MirrorOptions {
-    MirrorOptions { ssh: SshSettings { key: ssh_key, known_hosts: Some(layout::known_hosts(dest)) }, ..Default::default() }
+    MirrorOptions { ssh: SshSettings { key: ssh_key, known_hosts: Some(layout::known_hosts(dest)) }, should_interrupt: crate::shutdown::stop_flag() }
 }

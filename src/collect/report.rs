@@ -25,6 +25,8 @@ pub struct CollectReport {
     pub destinations: Vec<PathBuf>,
     /// Requests to the forges' APIs.
     pub api: ApiCounts,
+    /// What upstream rewrote or removed, one report per destination.
+    pub changes: Vec<super::changes::ChangeReport>,
 }
 
 /// The counts of a run, as the summary line shows them.
@@ -214,6 +216,9 @@ impl CollectReport {
         for kept in &self.no_longer_listed {
             tracing::warn!("forgesafe collect: {kept} is no longer listed upstream (deleted, renamed or hidden); its mirror is kept");
         }
+        for changes in &self.changes {
+            changes.log_summary();
+        }
     }
 
     /// The partial-failure policy: a failed repository fails the run, unless `allow_partial`.
@@ -236,7 +241,7 @@ mod tests {
     use super::*;
 
     fn mirrored(change: MirrorChange, bytes: u64) -> Result<MirrorOutcome> {
-        Ok(MirrorOutcome { change, bytes_fetched: bytes, refs_pruned: 0 })
+        Ok(MirrorOutcome { change, bytes_fetched: bytes, refs_pruned: 0, rewritten: Vec::new(), refs: Default::default() })
     }
 
     #[test]

@@ -5,18 +5,22 @@
 //! never stops the others; its last good mirror is kept.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use super::config::{Config, LocalDestination};
+use super::changes::ChangeReport;
+use super::config::{BackupJob, Config, LocalDestination};
 use super::forge::MetadataOutcome;
 use super::lfs::sync_lfs;
 use super::metadata::MetadataWriter;
 use super::mirror::{is_not_found, layout, mirror_all_reporting, MirrorJob};
 use super::options::CollectOptions;
 use super::plan::{plan, DestinationPlan, MetadataPlan, RepoPlan};
+use super::record::MirrorsRecord;
 use super::report::{CollectReport, RepoOutcome, Step};
 use super::state::CollectState;
+use super::volume_lock::VolumeLock;
 
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -26,47 +30,55 @@ pub struct RunSettings {
     pub parallelism: usize,
     /// Only the repositories of this shard.
     pub shard: Option<super::shard::Shard>,
+    /// How long to wait for another run that holds a destination.
+    pub lock_wait: Duration,
 }
 
 /// `forgesafe collect`: what `options` name, collected, with the config's warnings and the
 /// run's summary logged once each. Failed repositories are in the report (see
-/// [`CollectReport::ensure_complete`]); an error means nothing could run.
-pub fn collect(options: &CollectOptions) -> Result<CollectReport> {
+/// [`CollectReport::ensure_complete`]); an error means nothing could run. Each destination is
+/// locked against other runs for as long as it is written, waiting up to `lock_wait`.
+pub fn collect(options: &CollectOptions, lock_wait: Duration) -> Result<CollectReport> {
     let resolved = options.resolve()?;
     for warning in &resolved.warnings {
-        tracing::warn!("{warning}");
+        warn_once(warning);
     }
-    let settings = RunSettings { dest_override: resolved.dest_override, parallelism: options.parallel, shard: resolved.shard };
+    let settings = RunSettings { dest_override: resolved.dest_override, parallelism: options.parallel, shard: resolved.shard, lock_wait };
     let report = run_config(&resolved.config, &settings)?;
     report.log_summary();
     Ok(report)
+}
+
+/// A config warning is logged once per process, not on every run of `serve`.
+fn warn_once(warning: &str) {
+    static SEEN: std::sync::Mutex<std::collections::BTreeSet<String>> = std::sync::Mutex::new(std::collections::BTreeSet::new());
+    if SEEN.lock().unwrap_or_else(|e| e.into_inner()).insert(warning.to_string()) {
+        tracing::warn!("{warning}");
+    }
 }
 
 /// Collects every job of `config` into its destinations.
 pub fn run_config(config: &Config, settings: &RunSettings) -> Result<CollectReport> {
     let mut report = CollectReport::default();
     for job in &config.jobs {
-        let destinations: Vec<LocalDestination> = match &settings.dest_override {
-            // The config's own settings (layout, lfs) still apply; only the folder changes.
-            Some(path) => {
-                let base = job.destinations.first();
-                let lfs = base.is_some_and(|d| d.lfs);
-                let structured = base.is_none_or(|d| d.structured);
-                vec![LocalDestination { path: path.clone(), structured, bare: true, mirror: true, lfs, zip: false, keep: None }]
-            }
-            None => job.destinations.clone(),
-        };
-        if destinations.is_empty() {
-            bail!("document {} of the config has no local destination: add destination.local[].path, or pass --dest", job.document + 1);
-        }
-        for destination in &destinations {
+        for destination in &destinations_of(job, settings)? {
             let dest = &destination.path;
             std::fs::create_dir_all(dest).map_err(|e| anyhow!("cannot create the destination {}: {e}", dest.display()))?;
+            let _lock = VolumeLock::acquire(dest, "collect", settings.lock_wait)?;
             report.destinations.push(dest.clone());
             let mut state = CollectState::load(dest);
             let plan = plan(job, destination, settings.shard, &mut state)?;
             report.repositories.extend(plan.unlisted_sources.iter().cloned());
-            report.repositories.extend(run_plan(&plan, settings.parallelism, &mut state));
+            let outcomes = run_plan(&plan, settings.parallelism, &mut state);
+            MirrorsRecord::update(dest, &plan.repos, &outcomes)?;
+            let newly_gone: Vec<String> = plan.no_longer_listed.iter().filter(|name| !state.unlisted.contains(*name)).cloned().collect();
+            state.unlisted = plan.no_longer_listed.iter().cloned().collect();
+            let mut changes = ChangeReport::from_run(dest, &plan.repos, &outcomes, newly_gone);
+            if !changes.is_empty() {
+                changes.write(dest)?;
+            }
+            report.changes.push(changes);
+            report.repositories.extend(outcomes);
             report.no_longer_listed.extend(plan.no_longer_listed.iter().cloned());
             for forge in &plan.forges {
                 report.api += forge.api_counts();
@@ -75,6 +87,24 @@ pub fn run_config(config: &Config, settings: &RunSettings) -> Result<CollectRepo
         }
     }
     Ok(report)
+}
+
+/// Where one job writes: its own destinations, or `--dest` with the config's settings (layout,
+/// LFS) kept and only the folder changed.
+fn destinations_of(job: &BackupJob, settings: &RunSettings) -> Result<Vec<LocalDestination>> {
+    let destinations = match &settings.dest_override {
+        Some(path) => {
+            let base = job.destinations.first();
+            let lfs = base.is_some_and(|d| d.lfs);
+            let structured = base.is_none_or(|d| d.structured);
+            vec![LocalDestination { path: path.clone(), structured, bare: true, mirror: true, lfs, zip: false, keep: None }]
+        }
+        None => job.destinations.clone(),
+    };
+    if destinations.is_empty() {
+        bail!("document {} of the config has no local destination: add destination.local[].path, or pass --dest", job.document + 1);
+    }
+    Ok(destinations)
 }
 
 /// Mirrors run on a bounded pool while this thread writes metadata; then each repository's
@@ -89,8 +119,18 @@ fn run_plan(plan: &DestinationPlan, parallelism: usize, state: &mut CollectState
     };
     let (mirrored, metadata) = std::thread::scope(|scope| {
         let mirrors = scope.spawn(|| mirror_all_reporting(jobs, parallelism, &on_done));
-        let metadata: Vec<Option<Result<MetadataOutcome>>> =
-            plan.repos.iter().map(|repo| repo.metadata.as_ref().map(|wanted| sync_metadata(plan, repo, wanted, state))).collect();
+        let metadata: Vec<Option<Result<MetadataOutcome>>> = plan
+            .repos
+            .iter()
+            .map(|repo| {
+                repo.metadata.as_ref().map(|wanted| {
+                    if crate::shutdown::stop_requested() {
+                        return Err(anyhow!("not read: the process is stopping"));
+                    }
+                    sync_metadata(plan, repo, wanted, state)
+                })
+            })
+            .collect();
         (mirrors.join().expect("the mirror pool does not panic"), metadata)
     });
     bar.finish_and_clear();

@@ -19,6 +19,10 @@ pub struct CollectState {
     pub pages: PageCache,
     #[serde(default)]
     pub repos: BTreeMap<String, RepoMetaState>,
+    /// Mirrors whose repository the forge no longer listed in the last run, so the change report
+    /// names a repository as gone once, in the run that first misses it.
+    #[serde(default)]
+    pub unlisted: std::collections::BTreeSet<String>,
 }
 
 fn path_in(dest: &Path) -> PathBuf {

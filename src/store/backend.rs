@@ -192,6 +192,10 @@ impl WriteBackend for GatedBackend {
         if let Some(confirmer) = self.state.lock_confirmer.get() {
             confirmer.confirm().map_err(|why| RusticError::new(ErrorKind::Backend, why))?;
         }
+        if crate::shutdown::stop_requested() {
+            self.state.write_failed.store(true, Ordering::SeqCst);
+            return Err(RusticError::new(ErrorKind::Backend, "the process is stopping (SIGTERM): nothing more is written and no snapshot is recorded"));
+        }
         if self.state.lock_lost() {
             return Err(RusticError::new(
                 ErrorKind::Backend,

@@ -24,8 +24,8 @@ pub mod target;
 pub use delete::{delete, DeleteOutcome};
 pub use listing::{health, list_snapshots, shard_runs, stats, Health, HealthRequest, PathStats, RepositoryStats, ShardRun, SnapshotSummaryLine};
 pub use lock::{LockKind, LockSettings};
-pub use maintenance::{check, unlock};
-pub use pull::{pull, PullOutcome, PullRequest, PullTarget};
+pub use maintenance::{check, check_snapshot, unlock, SnapshotCheck};
+pub use pull::{pull, read_file, FileInSnapshot, PullOutcome, PullRequest, PullTarget};
 pub use push::{push, PushLimits, PushOutcome, PushRequest, PushSource};
 pub use retention::{forget, ForgetOutcome, ForgetRequest, KeepOptions, RetentionLine};
 pub use select::SnapshotChoice;
@@ -111,6 +111,16 @@ impl Store {
     pub fn locks(&self, repo: &Repository<OpenStatus>) -> Result<lock::Locks> {
         let key = lock::LockKey::from_master(&repo.key())?;
         Ok(lock::Locks::new(self.spec.repository_files()?, key, self.description.clone()))
+    }
+
+    /// Whether the location answers: `Ok(true)` with a repository there, `Ok(false)` empty (a
+    /// first push creates it). Reads only the config file's presence: no key derivation, no lock,
+    /// nothing written, so a readiness probe can call it every minute.
+    pub fn probe(&self) -> Result<bool> {
+        let backends = self.spec.to_backends(Arc::new(GateState::default()))?;
+        let doing = format!("cannot reach the repository at {}", self.description);
+        let repo = Repository::new(&RepositoryOptions::default().no_cache(true), &backends).map_err(|e| errors::from_rustic(e, &doing))?;
+        Ok(repo.config_id().map_err(|e| errors::from_rustic(e, &doing))?.is_some())
     }
 
     /// Opens the repository without a lock (init, health, unlock); with `create_if_missing`, an

@@ -100,7 +100,31 @@ pub struct RepoMeta {
 pub struct FakeGithub {
     port: u16,
     state: Arc<Mutex<State>>,
+    hold: Arc<Hold>,
     _served: Served,
+}
+
+/// Requests whose target contains a fragment wait, unanswered, until released: a run of the
+/// collector parked at a known point, so a test can act while it is in progress.
+#[derive(Default)]
+struct Hold {
+    fragment: Mutex<Option<String>>,
+    released: std::sync::Condvar,
+    waiting: std::sync::atomic::AtomicUsize,
+}
+
+impl Hold {
+    fn wait_if_held(&self, target: &str) {
+        let mut fragment = self.fragment.lock().unwrap();
+        if !fragment.as_deref().is_some_and(|f| target.contains(f)) {
+            return;
+        }
+        self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        while fragment.as_deref().is_some_and(|f| target.contains(f)) {
+            fragment = self.released.wait(fragment).unwrap();
+        }
+        self.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 const QUOTA: u64 = 5000;
@@ -120,11 +144,12 @@ impl FakeGithub {
             files: Default::default(),
             asset_redirect: None,
         }));
+        let hold = Arc::new(Hold::default());
         let served = {
-            let state = state.clone();
-            serve(move |stream, port| handle_connection(stream, &state, port))
+            let (state, hold) = (state.clone(), hold.clone());
+            serve(move |stream, port| handle_connection(stream, &state, &hold, port))
         };
-        FakeGithub { port: served.port, state, _served: served }
+        FakeGithub { port: served.port, state, hold, _served: served }
     }
 
     pub fn base_url(&self) -> String {
@@ -168,6 +193,21 @@ impl FakeGithub {
         self.state.lock().unwrap().requests.clear();
     }
 
+    /// From now on, requests whose target contains `fragment` wait until [`FakeGithub::release`].
+    pub fn hold(&self, fragment: &str) {
+        *self.hold.fragment.lock().unwrap() = Some(fragment.to_string());
+    }
+
+    pub fn release(&self) {
+        *self.hold.fragment.lock().unwrap() = None;
+        self.hold.released.notify_all();
+    }
+
+    /// How many requests are waiting on the hold right now.
+    pub fn held(&self) -> usize {
+        self.hold.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn quota_remaining(&self) -> u64 {
         self.state.lock().unwrap().quota_remaining
     }
@@ -206,9 +246,10 @@ pub fn repo_json(id: u64, owner: &str, name: &str, private: bool) -> Value {
     })
 }
 
-fn handle_connection(stream: TcpStream, state: &Mutex<State>, port: u16) {
+fn handle_connection(stream: TcpStream, state: &Mutex<State>, hold: &Hold, port: u16) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let Some(RequestHead { method, target, headers }) = read_head(&mut reader) else { return };
+    hold.wait_if_held(&target);
     let request = RecordedRequest { method, target, headers };
     let response = respond(&mut state.lock().unwrap(), &request, port);
     let mut stream = stream;

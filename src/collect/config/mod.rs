@@ -20,9 +20,7 @@ pub use types::*;
 /// Keys (at any level) that parse but that forgesafe does not act on, each with what to do
 /// instead; each one that is set produces a warning. Remove a key when its feature lands.
 pub const NOT_ACTED_ON: &[(&str, &str)] = &[
-    ("cron", "forgesafe runs once per call; schedule it with a Kasten policy, a Kubernetes CronJob or cron"),
     ("log", "forgesafe logs to stderr (FORGESAFE_LOG sets the level; JSON lines in a pod)"),
-    ("metrics", "metrics are not exported yet; the run summary on stderr has the counts"),
     ("zip", "mirrors stay plain bare repositories; the snapshot that `backup` pushes is compressed and deduplicated"),
     ("keep", "history is kept as snapshots in the repository; keep N of them with a retention policy instead of N folders"),
 ];
@@ -37,6 +35,8 @@ pub struct LoadedConfig {
     pub config: Config,
     /// One line per key that was read but is not acted on, or not understood.
     pub warnings: Vec<String>,
+    /// One line per key that only `forgesafe serve` acts on (`cron`, `metrics`).
+    pub serve_only: Vec<String>,
 }
 
 /// Read a config file, resolving tokens against the process environment.
@@ -51,5 +51,5 @@ pub fn load(path: &Path) -> Result<LoadedConfig> {
 pub fn parse_str(text: &str, file_label: &str, env: EnvLookup<'_>) -> Result<LoadedConfig> {
     let mut reader = parse::Reader::new(file_label, env);
     let config = reader.read_all(text)?;
-    Ok(LoadedConfig { config, warnings: reader.warnings })
+    Ok(LoadedConfig { config, warnings: reader.warnings, serve_only: reader.serve_only })
 }

@@ -20,16 +20,20 @@ const ALL_SOURCES: &str = "github, gitlab, gitea, gogs, bitbucket, onedev, sourc
 /// gickup destinations other than `local` (it can also push to forges and S3).
 const UNSUPPORTED_DESTINATIONS: &[&str] = &["gitea", "gogs", "gitlab", "github", "onedev", "sourcehut", "s3", "bitbucket"];
 const TOP_LEVEL_KEYS: &[&str] = &["source", "destination", "cron", "log", "metrics"];
+/// Keys only the long-running `serve` acts on (the schedule, the metrics endpoint, heartbeats).
+const SERVE_ONLY_KEYS: &[&str] = &["cron", "metrics"];
 
 pub struct Reader<'a> {
     file: &'a str,
     env: EnvLookup<'a>,
     pub warnings: Vec<String>,
+    /// Notes on keys that only `serve` acts on, for a command that runs once.
+    pub serve_only: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(file: &'a str, env: EnvLookup<'a>) -> Self {
-        Reader { file, env, warnings: Vec::new() }
+        Reader { file, env, warnings: Vec::new(), serve_only: Vec::new() }
     }
 
     pub fn read_all(&mut self, text: &str) -> Result<Config> {
@@ -65,6 +69,10 @@ impl<'a> Reader<'a> {
                 self.warn(format!("{place}: `{key}` is not a gickup key; ignored"));
             } else if let Some(why) = not_acted_on(&key) {
                 self.warn(format!("{place}: `{key}` is not acted on by forgesafe: {why}"));
+            } else if SERVE_ONLY_KEYS.contains(&key.as_str()) {
+                self.serve_only.push(format!(
+                    "{place}: `{key}` is acted on by `forgesafe serve` only; this command runs once (run serve, or schedule it with a Kasten policy or a CronJob)"
+                ));
             }
         }
         let sources = match map.get("source") {
@@ -82,7 +90,47 @@ impl<'a> Reader<'a> {
             self.warn(format!("{place}: source: no supported source entries; this document backs up nothing"));
         }
         let cron = map.get("cron").and_then(Value::as_str).map(str::to_string);
-        Ok(Some(BackupJob { document: index, sources, destinations, cron }))
+        let metrics = match map.get("metrics") {
+            Some(value) => self.read_metrics(place, value)?,
+            None => MetricsSettings::default(),
+        };
+        Ok(Some(BackupJob { document: index, sources, destinations, cron, metrics }))
+    }
+
+    /// gickup's `metrics: {prometheus: {endpoint, listen_addr}, heartbeat: {urls}, push}`.
+    fn read_metrics(&mut self, place: &str, value: &Value) -> Result<MetricsSettings> {
+        let Some(map) = value.as_mapping() else {
+            bail!("{place}: metrics: expected a mapping such as `prometheus: {{listen_addr: \":6178\"}}`");
+        };
+        let mut settings = MetricsSettings::default();
+        for key in string_keys(map, place, "metrics.")? {
+            let item = &map[key.as_str()];
+            match key.as_str() {
+                "prometheus" => {
+                    let text = |name: &str, default: &str| -> Result<String> {
+                        match item.get(name) {
+                            None | Some(Value::Null) => Ok(default.to_string()),
+                            Some(Value::String(s)) => Ok(s.clone()),
+                            Some(_) => bail!("{place}: metrics.prometheus.{name}: expected a string"),
+                        }
+                    };
+                    settings.prometheus = Some(PrometheusSettings { endpoint: text("endpoint", "/metrics")?, listen_addr: text("listen_addr", ":6178")? });
+                }
+                "heartbeat" => {
+                    let urls = item.get("urls").map(|v| entry_list(place, "metrics.heartbeat.urls", v)).transpose()?.unwrap_or(&[]);
+                    for (i, url) in urls.iter().enumerate() {
+                        let Some(url) = url.as_str() else { bail!("{place}: metrics.heartbeat.urls[{i}]: expected a URL") };
+                        if !(url.starts_with("http://") || url.starts_with("https://")) {
+                            bail!("{place}: metrics.heartbeat.urls[{i}]: not an http(s) URL; give the ping URL of the monitoring service");
+                        }
+                        settings.heartbeat_urls.push(Secret::new(url.to_string()));
+                    }
+                }
+                "push" => self.warn(format!("{place}: metrics.push (ntfy, gotify) is not acted on by forgesafe: alert on /metrics instead (forgesafe_last_success_timestamp_seconds)")),
+                other => self.warn(format!("{place}: metrics.{other}: not a gickup key; ignored")),
+            }
+        }
+        Ok(settings)
     }
 
     fn read_sources(&mut self, place: &str, value: &Value) -> Result<Vec<Source>> {

@@ -18,8 +18,28 @@ pub struct BackupJob {
     pub document: usize,
     pub sources: Vec<Source>,
     pub destinations: Vec<LocalDestination>,
-    /// gickup's own scheduler expression, kept so a caller can show it; not acted on.
+    /// gickup's scheduler expression (standard cron): `forgesafe serve` runs on it.
     pub cron: Option<String>,
+    /// gickup's `metrics` key: acted on by `forgesafe serve`.
+    pub metrics: MetricsSettings,
+}
+
+/// gickup's `metrics:`: a Prometheus endpoint and heartbeat URLs (its `push` notifiers are not
+/// acted on, with a warning).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MetricsSettings {
+    pub prometheus: Option<PrometheusSettings>,
+    /// Requested with GET after every successful run (healthchecks.io, Dead Man's Snitch): the URL
+    /// is often the secret itself, so it is kept as one.
+    pub heartbeat_urls: Vec<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSettings {
+    /// gickup's default `/metrics`.
+    pub endpoint: String,
+    /// gickup's default `:6178` (Go's form: every interface).
+    pub listen_addr: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -31,6 +31,7 @@ mod parallel;
 mod refs;
 mod session;
 mod ssh;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -42,14 +43,16 @@ use anyhow::{bail, Context, Result};
 pub use errors::{is_not_found, retry_may_help, RemoteAuthFailed, RemoteFailed, RemoteNotFound};
 pub use layout::MIRROR_REFSPEC;
 pub use parallel::{mirror_all_reporting, mirror_all, MirrorJob};
+pub use refs::{read_refs, MirrorRefs, RefRewrite};
 pub use ssh::{is_ssh_url, SshSettings};
+pub use verify::{is_ancestor, verify_mirror, MirrorCheck, MirrorDefect};
 
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Default)]
 pub struct MirrorOptions {
     /// Set to `true` (e.g. from a signal handler) to abort a running fetch; gix checks it
-    /// while receiving the pack.
+    /// while receiving the pack. A collect run passes the process's stop flag (serve's SIGTERM).
     pub should_interrupt: Arc<AtomicBool>,
     /// How to reach `ssh://` and `user@host:path` remotes.
     pub ssh: SshSettings,
@@ -66,7 +69,7 @@ pub enum MirrorChange {
     Unchanged,
 }
 
-/// What one mirror run did; a later step can add the refs before and after the fetch here.
+/// What one mirror run did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MirrorOutcome {
     pub change: MirrorChange,
@@ -74,6 +77,12 @@ pub struct MirrorOutcome {
     pub bytes_fetched: u64,
     /// Refs deleted because they vanished upstream.
     pub refs_pruned: usize,
+    /// Refs force-pushed or deleted upstream since the last run, with their old tips.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rewritten: Vec<RefRewrite>,
+    /// The mirror's refs after this run (for the volume's record; too long for a report).
+    #[serde(skip)]
+    pub refs: MirrorRefs,
 }
 
 /// Create or update the bare mirror of `url` at `dest`.
@@ -120,7 +129,7 @@ fn clone_new(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts:
         let _ = std::fs::remove_dir_all(&staged);
         return Err(err).with_context(|| format!("cannot move the new mirror into {}", dest.display()));
     }
-    Ok(MirrorOutcome { change: MirrorChange::New, bytes_fetched: report.bytes_fetched, refs_pruned: 0 })
+    Ok(MirrorOutcome { change: MirrorChange::New, bytes_fetched: report.bytes_fetched, refs_pruned: 0, rewritten: Vec::new(), refs: report.after })
 }
 
 fn update_existing(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts: &MirrorOptions) -> Result<MirrorOutcome> {
@@ -137,7 +146,7 @@ fn update_existing(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>,
     } else {
         MirrorChange::Updated { refs_changed: report.diff.refs_changed() }
     };
-    Ok(MirrorOutcome { change, bytes_fetched: report.bytes_fetched, refs_pruned: report.diff.deleted.len() })
+    Ok(MirrorOutcome { change, bytes_fetched: report.bytes_fetched, refs_pruned: report.diff.deleted.len(), rewritten: report.rewritten, refs: report.after })
 }
 
 /// Open without the user's global/system git config: a backup must not change behaviour

@@ -42,7 +42,12 @@ pub fn mirror_all_reporting(
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                 let Some((index, job)) = next else { break };
                 let credentials = job.credentials.as_ref().map(|(user, token)| (user.as_str(), token));
-                let result = mirror(&job.url, &job.dest, credentials, &job.options);
+                // A stopping process (serve's SIGTERM) starts no new fetch; the mirror stays as it was.
+                let result = if job.options.should_interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+                    Err(anyhow::anyhow!("not fetched: the process is stopping"))
+                } else {
+                    mirror(&job.url, &job.dest, credentials, &job.options)
+                };
                 if let Err(err) = &result {
                     tracing::warn!(url = %job.url, "mirror failed: {err:#}");
                 }

@@ -72,6 +72,45 @@ impl RefState {
     }
 }
 
+impl RefState {
+    /// The refs as text, for the volume's record and the change report.
+    pub fn to_record(&self) -> MirrorRefs {
+        MirrorRefs {
+            head: self.head_target.as_ref().map(|h| h.to_str_lossy().into_owned()),
+            refs: self.refs.iter().map(|(name, id)| (name.to_str_lossy().into_owned(), id.to_hex().to_string())).collect(),
+        }
+    }
+}
+
+/// A mirror's refs as recorded in the volume (`.forgesafe/mirrors.json`): what a restore drill
+/// expects to find, and what the next collect compares against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MirrorRefs {
+    /// The branch `HEAD` names, if symbolic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// Ref name -> object id (hex).
+    pub refs: BTreeMap<String, String>,
+}
+
+/// A ref upstream rewrote: moved to a commit its old tip is not an ancestor of (a force-push),
+/// or deleted. The old tip is still in the mirror's objects and in earlier snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RefRewrite {
+    #[serde(rename = "ref")]
+    pub name: String,
+    pub old: String,
+    /// The new tip; `None` when the ref was deleted upstream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<String>,
+}
+
+/// The refs of the mirror at `git_dir` as they are on disk.
+pub fn read_refs(git_dir: &std::path::Path) -> Result<MirrorRefs> {
+    let repo = gix::open_opts(git_dir, gix::open::Options::isolated()).with_context(|| format!("cannot open the mirror at {}", git_dir.display()))?;
+    Ok(RefState::of_repository(&repo)?.to_record())
+}
+
 /// How the remote differs from the mirror.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RefDiff {

@@ -10,7 +10,7 @@ use super::credentials;
 use super::errors::{classify, Step};
 use super::layout::MIRROR_REFSPEC;
 use super::MirrorOptions;
-use super::refs::{prune, set_head, RefDiff, RefState};
+use super::refs::{prune, set_head, MirrorRefs, RefDiff, RefRewrite, RefState};
 use crate::secret::Secret;
 
 /// What one sync did to the repository.
@@ -19,6 +19,10 @@ pub struct SyncReport {
     pub diff: RefDiff,
     /// Size of the pack received (0 when nothing was fetched).
     pub bytes_fetched: u64,
+    /// Refs force-pushed or deleted upstream, with their old tips.
+    pub rewritten: Vec<RefRewrite>,
+    /// The mirror's refs after the sync (equal to what the remote advertised).
+    pub after: MirrorRefs,
 }
 
 pub fn sync(
@@ -65,7 +69,7 @@ pub fn sync(
         head_moved = diff.head_moved,
         "compared remote refs with the mirror"
     );
-    let mut report = SyncReport { diff, bytes_fetched: 0 };
+    let mut report = SyncReport { diff, bytes_fetched: 0, rewritten: Vec::new(), after: MirrorRefs::default() };
 
     if report.diff.needs_fetch() {
         let outcome = prepare
@@ -85,6 +89,7 @@ pub fn sync(
         drop(prepare);
     }
 
+    report.rewritten = rewrites(repo, &report.diff, &local_state, &remote_state);
     prune(repo, &report.diff.deleted)?;
     if let (true, Some(target)) = (report.diff.head_moved, remote_state.head_target.as_ref()) {
         set_head(repo, target)?;
@@ -101,7 +106,34 @@ pub fn sync(
             left.deleted.len()
         );
     }
+    report.after = after.to_record();
     Ok(report)
+}
+
+/// Which moved refs were force-pushed (the old tip is not an ancestor of the new one; both are
+/// in the mirror once the pack arrived) and which were deleted. When ancestry cannot be decided
+/// the move is reported: a false alarm is cheaper than a rewrite nobody hears of.
+fn rewrites(repo: &gix::Repository, diff: &RefDiff, local: &RefState, remote: &RefState) -> Vec<RefRewrite> {
+    let mut rewritten = Vec::new();
+    for name in &diff.moved {
+        let (Some(old), Some(new)) = (local.refs.get(name), remote.refs.get(name)) else { continue };
+        let fast_forward = match super::verify::is_ancestor_in(repo, *old, *new) {
+            Ok(answer) => answer,
+            Err(err) => {
+                tracing::debug!(r#ref = %name, "cannot tell whether the move is a fast-forward ({err:#}); reporting it as a rewrite");
+                false
+            }
+        };
+        if !fast_forward {
+            rewritten.push(RefRewrite { name: name.to_string(), old: old.to_hex().to_string(), new: Some(new.to_hex().to_string()) });
+        }
+    }
+    for name in &diff.deleted {
+        if let Some(old) = local.refs.get(name) {
+            rewritten.push(RefRewrite { name: name.to_string(), old: old.to_hex().to_string(), new: None });
+        }
+    }
+    rewritten
 }
 
 fn received_pack_size(status: &gix::remote::fetch::Status) -> u64 {
