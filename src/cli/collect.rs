@@ -16,24 +16,31 @@ pub struct CollectArgs {
     lock_wait: std::time::Duration,
 }
 
+/// What a backup collects and where it pushes it: the same for `backup` and `serve`'s runs.
+#[derive(Args)]
+pub struct BackupJobArgs {
+    #[command(flatten)]
+    pub what: CollectOptions,
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Name the snapshot is filed under (default: the destination folder's name).
+    #[arg(short = 's', long)]
+    pub path: Option<String>,
+    #[command(flatten)]
+    pub limits: super::location::LimitArgs,
+    #[command(flatten)]
+    pub keep: crate::store::KeepOptions,
+}
+
 #[derive(Args)]
 pub struct BackupArgs {
     #[command(flatten)]
-    what: CollectOptions,
-    #[command(flatten)]
-    repo: RepoArgs,
-    /// Name the snapshot is filed under (default: the destination folder's name).
-    #[arg(short = 's', long)]
-    path: Option<String>,
+    job: BackupJobArgs,
     #[arg(short = 'o', long, default_value = "kandoOutput")]
     output_name: String,
     /// Exit 0 even when some repositories failed (their last good mirrors are pushed either way).
     #[arg(long)]
     allow_partial: bool,
-    #[command(flatten)]
-    limits: super::location::LimitArgs,
-    #[command(flatten)]
-    keep: crate::store::KeepOptions,
     /// The backup run this is part of (shards of one run share it; e.g. the Job's uid), kept as the tag run:ID.
     #[arg(long, env = "FORGESAFE_RUN_ID")]
     run_id: Option<String>,
@@ -44,17 +51,18 @@ pub fn run_collect(args: CollectArgs) -> Result<()> {
 }
 
 pub fn run_backup(args: BackupArgs) -> Result<()> {
-    let store = args.repo.store()?; // fail on a bad profile before any network work
+    let job = args.job;
+    let store = job.repo.store()?; // fail on a bad profile before any network work
     let options = BackupOptions {
-        collect: args.what,
-        snapshot_name: args.path,
+        collect: job.what,
+        snapshot_name: job.path,
         artifact_key: args.output_name,
         allow_partial: args.allow_partial,
-        limits: args.limits.into(),
-        retention: Some(args.keep),
+        limits: job.limits.into(),
+        retention: Some(job.keep),
         run_id: args.run_id,
     };
-    backup(&store, &options, args.repo.lock_wait, &mut std::io::stdout().lock()).map(drop)
+    backup(&store, &options, job.repo.lock_wait, &mut std::io::stdout().lock()).map(drop)
 }
 
 #[cfg(test)]
@@ -77,7 +85,7 @@ mod tests {
     fn collect_options(args: &[&str]) -> CollectOptions {
         match Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}")).command {
             Command::Collect(a) => a.what,
-            Command::Backup(a) => a.what,
+            Command::Backup(a) => a.job.what,
         }
     }
 

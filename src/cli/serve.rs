@@ -2,9 +2,8 @@
 //! `forgesafe drill` (a restore rehearsed once): arguments -> one library call each.
 
 use super::RepoArgs;
-use crate::collect::CollectOptions;
 use crate::serve::{ServeRequest, Window};
-use crate::store::{KeepOptions, SnapshotChoice};
+use crate::store::SnapshotChoice;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -15,14 +14,10 @@ pub struct ServeArgs {
     /// Address of the HTTP endpoints (/healthz, /readyz, /status, /metrics); port 0 picks a free port.
     #[arg(long, default_value = "0.0.0.0:8080", env = "FORGESAFE_LISTEN")]
     listen: SocketAddr,
-    /// What a scheduled run backs up: --config conf.yml, or a source such as `url URL --dest DIR`.
+    /// What a scheduled run backs up (--config conf.yml, or a source such as `url URL --dest DIR`)
+    /// and where it pushes it.
     #[command(flatten)]
-    what: CollectOptions,
-    #[command(flatten)]
-    repo: RepoArgs,
-    /// Name the snapshots are filed under (default: the destination folder's name).
-    #[arg(short = 's', long)]
-    path: Option<String>,
+    job: super::collect::BackupJobArgs,
     /// When to back up: 5 cron fields (6 with seconds first), @daily, or @every 6h; in the
     /// process's time zone (TZ). Default: the config's `cron`; none: serve only answers and waits.
     #[arg(long, env = "FORGESAFE_SCHEDULE")]
@@ -39,10 +34,6 @@ pub struct ServeArgs {
     /// After SIGTERM, how long the run in progress may take to stop (Kubernetes waits 30s).
     #[arg(long, default_value = "25s", value_parser = humantime::parse_duration)]
     grace: Duration,
-    #[command(flatten)]
-    limits: super::location::LimitArgs,
-    #[command(flatten)]
-    keep: KeepOptions,
 }
 
 #[derive(Args)]
@@ -64,20 +55,21 @@ pub struct DrillArgs {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let has_source = args.what.config.is_some() || args.what.source.is_some();
+    let job = args.job;
+    let has_source = job.what.config.is_some() || job.what.source.is_some();
     crate::serve::run(ServeRequest {
         listen: args.listen,
-        collect: has_source.then_some(args.what),
-        store: args.repo.store_if_configured()?,
-        path: args.path,
+        collect: has_source.then_some(job.what),
+        store: job.repo.store_if_configured()?,
+        path: job.path,
         schedule: args.schedule,
         windows: args.windows,
         drill_schedule: args.drill_schedule,
         drill_work_dir: args.drill_work_dir,
         grace: args.grace,
-        lock_wait: args.repo.lock_wait,
-        limits: args.limits.into(),
-        retention: Some(args.keep),
+        lock_wait: job.repo.lock_wait,
+        limits: job.limits.into(),
+        retention: Some(job.keep),
     })
 }
 
