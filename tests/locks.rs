@@ -262,3 +262,37 @@ fn hostname() -> String {
     let out = Command::new("hostname").output().expect("hostname");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+/// Three first pushes into an empty location at the same moment (a sharded Job's first night): the
+/// config is created only if absent, so exactly one repository comes out of it — one config, one
+/// key — and every push's snapshot is in it, whole, on S3 and on local disk.
+#[test]
+fn first_pushes_at_the_same_moment_into_an_empty_location_make_one_repository() {
+    server().create_bucket("first");
+    let tmp = tempfile::tempdir().unwrap();
+    let local = tmp.path().join("local-repo");
+    let sources: Vec<PathBuf> = (0..3).map(|i| small_tree(tmp.path(), &format!("first{i}"), 40 + i)).collect();
+    for (profile, restic) in [
+        (server().profile("first", "fresh"), Box::new(|| server().restic("first", "fresh")) as Box<dyn Fn() -> Command>),
+        (local_profile(&local), Box::new(|| restic_local(&local))),
+    ] {
+        let pushes: Vec<_> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, dir)| {
+                let mut cmd = forgesafe_pw();
+                cmd.args(["location", "push", "-p", &profile, "-s", &format!("shard{i}")]).arg(dir);
+                cmd.spawn_output()
+            })
+            .collect();
+        let ids: Vec<String> = pushes.into_iter().map(|p| parse_push_output(&stdout(&p.join_ok())).1).collect();
+        let keys = stdout(&ok(restic().args(["list", "keys", "--no-lock"])));
+        assert_eq!(keys.lines().count(), 1, "one key, the winner's: {keys}");
+        ok(restic().args(["check", "--read-data"]));
+        for (i, id) in ids.iter().enumerate() {
+            let target = tmp.path().join(format!("restored-{}-{i}", profile.len()));
+            ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", &format!("shard{i}"), "--snapshot", id]).arg(&target));
+            assert_same_tree(&sources[i], &target);
+        }
+    }
+}

@@ -34,6 +34,10 @@ pub struct GateState {
     /// Most bytes the push may read from its source, and how many it has read.
     source_limit: OnceLock<u64>,
     bytes_read: AtomicU64,
+    /// Key files this command wrote (a new repository's first key).
+    keys_written: Mutex<Vec<Id>>,
+    /// Another process created the repository's config first while this one was creating it.
+    config_taken: AtomicBool,
 }
 
 impl GateState {
@@ -97,6 +101,15 @@ impl GateState {
         self.bytes_written.load(Ordering::SeqCst)
     }
 
+    /// Whether this command's creation of the repository lost to another process's.
+    pub fn config_taken(&self) -> bool {
+        self.config_taken.load(Ordering::SeqCst)
+    }
+
+    pub fn keys_written(&self) -> Vec<Id> {
+        self.keys_written.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Why the snapshot file must not be written, if anything.
     fn snapshot_veto(&self) -> Option<String> {
         if !self.source_errors().is_empty() {
@@ -131,10 +144,41 @@ pub struct GatedBackend {
     inner: Arc<dyn WriteBackend>,
     state: Arc<GateState>,
     local_root: Option<PathBuf>,
+    /// For a remote repository: where the config file is created only if absent.
+    files: Option<super::storage::RepositoryFiles>,
 }
 
 impl GatedBackend {
-    fn write_local_atomically(&self, root: &Path, tpe: FileType, id: &Id, content: &BytesList) -> std::io::Result<()> {
+    /// The repository's config is created, never replaced: two first pushes into an empty location
+    /// at the same moment would otherwise each write a key and a config, and the one whose config
+    /// was overwritten would go on encrypting with a master key the repository no longer has.
+    /// The loser learns it here (`config_taken`), and `Store::open` opens the winner's repository.
+    fn create_config(&self, id: &Id, content: &BytesList) -> RusticResult<()> {
+        let created = match (&self.local_root, &self.files) {
+            (Some(root), _) => match self.write_local_atomically(root, FileType::Config, id, content, false) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(RusticError::with_source(ErrorKind::InputOutput, "cannot write the repository's config", e)),
+            },
+            (None, Some(files)) => files
+                .create_new("config", content.slice().concat())
+                .map_err(|e| RusticError::new(ErrorKind::Backend, "cannot write the repository's config").attach_context("cause", format!("{e:#}"))),
+            (None, None) => Err(RusticError::new(ErrorKind::Internal, "no way to create the repository's config")),
+        };
+        match created {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                self.state.config_taken.store(true, Ordering::SeqCst);
+                Err(RusticError::new(ErrorKind::Repository, "another process created this repository at the same moment"))
+            }
+            Err(e) => {
+                self.state.write_failed.store(true, Ordering::SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    fn write_local_atomically(&self, root: &Path, tpe: FileType, id: &Id, content: &BytesList, replace: bool) -> std::io::Result<()> {
         let hex = id.to_hex();
         let hex = hex.as_str();
         let path = match tpe {
@@ -151,7 +195,11 @@ impl GatedBackend {
         tmp.as_file().sync_all()?;
         // restic's own files are read-only once written; keep that.
         std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o444))?;
-        tmp.persist(&path).map_err(|e| e.error)?;
+        if replace {
+            tmp.persist(&path).map_err(|e| e.error)?;
+        } else {
+            tmp.persist_noclobber(&path).map_err(|e| e.error)?;
+        }
         Ok(())
     }
 }
@@ -207,9 +255,12 @@ impl WriteBackend for GatedBackend {
                 return Err(RusticError::new(ErrorKind::InputOutput, veto));
             }
         }
+        if tpe == FileType::Config {
+            return self.create_config(id, &content);
+        }
         let size: u64 = content.slice().iter().map(|piece| piece.len() as u64).sum();
         let written = match &self.local_root {
-            Some(root) => self.write_local_atomically(root, tpe, id, &content).map_err(|e| {
+            Some(root) => self.write_local_atomically(root, tpe, id, &content, true).map_err(|e| {
                 RusticError::with_source(ErrorKind::InputOutput, "cannot write a repository file", e)
             }),
             None => self.inner.write_bytes(tpe, id, cacheable, content),
@@ -217,6 +268,9 @@ impl WriteBackend for GatedBackend {
         match &written {
             Ok(()) => {
                 self.state.bytes_written.fetch_add(size, Ordering::SeqCst);
+                if tpe == FileType::Key {
+                    self.state.keys_written.lock().unwrap_or_else(|e| e.into_inner()).push(*id);
+                }
             }
             Err(_) => self.state.write_failed.store(true, Ordering::SeqCst),
         }
@@ -346,8 +400,12 @@ impl BackendSpec {
             .options(self.options.clone())
             .to_backends()
             .map_err(|e| super::errors::from_rustic(e, "cannot reach the repository"))?;
+        let files = match self.local_root {
+            Some(_) => None,
+            None => Some(self.repository_files()?),
+        };
         let gated: Arc<dyn WriteBackend> =
-            Arc::new(GatedBackend { inner: backends.repository(), state: gate, local_root: self.local_root.clone() });
+            Arc::new(GatedBackend { inner: backends.repository(), state: gate, local_root: self.local_root.clone(), files });
         Ok(RepositoryBackends::new(gated, None))
     }
 }

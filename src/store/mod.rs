@@ -143,10 +143,20 @@ impl Store {
             ));
         }
         tracing::info!(location = %self.description, "initialising a new repository");
-        let repo = repo
-            .init(&credentials, &KeyOptions::default(), &config_options()?)
-            .map_err(|e| errors::from_rustic(e, &format!("cannot initialise a repository at {}", self.description)))?;
-        Ok(Opened { repo, gate, created: true, lock: None })
+        match repo.init(&credentials, &KeyOptions::default(), &config_options()?) {
+            Ok(repo) => Ok(Opened { repo, gate, created: true, lock: None }),
+            Err(_) if gate.config_taken() => {
+                // Another process created the repository first (the config is written only if
+                // absent): the key this one wrote belongs to no config; remove it and use theirs.
+                let files = self.spec.repository_files()?;
+                for id in gate.keys_written() {
+                    files.remove(&format!("keys/{}", id.to_hex().as_str()))?;
+                }
+                tracing::info!(location = %self.description, "another process created the repository at the same moment; using it");
+                self.open(false)
+            }
+            Err(e) => Err(errors::from_rustic(e, &format!("cannot initialise a repository at {}", self.description))),
+        }
     }
 }
 

@@ -83,6 +83,17 @@ impl RepositoryFiles {
         Ok(())
     }
 
+    /// Writes the file only if there is none yet (S3's `If-None-Match: *`, GCS's generation 0,
+    /// Azure's `If-None-Match`, an exclusive create on disk). `Ok(false)` when one was there first.
+    pub fn create_new(&self, path: &str, bytes: Vec<u8>) -> Result<bool> {
+        let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
+        match self.operator.write_options(path, bytes, options) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == opendal::ErrorKind::ConditionNotMatch => Ok(false),
+            Err(e) => Err(e).with_context(|| format!("cannot create {path} in the repository")),
+        }
+    }
+
     pub fn exists(&self, path: &str) -> Result<bool> {
         self.operator.exists(path).with_context(|| format!("cannot look for {path} in the repository"))
     }
