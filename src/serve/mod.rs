@@ -179,6 +179,10 @@ async fn serve(plan: Plan) -> Result<()> {
     let stop_signal = shutdown::signal()?;
     let describe = |s: &Timetable| state::ScheduleStatus { expression: s.recurrence.to_string(), windows: s.windows.iter().map(Window::to_string).collect(), next_run: None };
     let state = ServeState::new(plan.backup.as_ref().map(|b| describe(&b.timetable)), plan.drill.as_ref().map(|d| describe(&d.timetable)));
+    if plan.store.is_none() {
+        // Nothing to reach: ready as soon as the endpoints answer.
+        state.set_readiness(state::Readiness { ready: true, reason: None, checked: Some(chrono::Utc::now()) });
+    }
 
     let listener = tokio::net::TcpListener::bind(plan.listen)
         .await
@@ -195,7 +199,9 @@ async fn serve(plan: Plan) -> Result<()> {
     }
     tracing::info!(%address, scheduled = plan.backup.is_some(), drills = plan.drill.is_some(), "serving /healthz, /readyz, /status and /metrics");
 
-    tokio::spawn(readiness(state.clone(), plan.store.clone()));
+    if let Some(store) = plan.store.clone() {
+        tokio::spawn(readiness(state.clone(), store));
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut worker = tokio::spawn(worker::run(plan.backup.clone(), plan.drill.clone(), state.clone(), stop_rx));
 
@@ -224,24 +230,23 @@ async fn serve(plan: Plan) -> Result<()> {
 }
 
 /// Readiness: the config and profile were loaded (or serve would not have started), and the
-/// repository answered at the last check. Checked once a minute, not on every probe.
-async fn readiness(state: ServeState, store: Option<Arc<Store>>) {
+/// repository answered at the last check. Checked once a minute, not on every probe; until the
+/// first check has answered, `/readyz` says "starting".
+async fn readiness(state: ServeState, store: Arc<Store>) {
     loop {
-        let readiness = match store.clone() {
-            None => state::Readiness { ready: true, reason: None, checked: Some(chrono::Utc::now()) },
-            Some(store) => {
-                let probe = tokio::task::spawn_blocking(move || store.probe()).await;
-                let result = probe.map_err(|e| anyhow!("the check did not finish: {e}")).and_then(|r| r);
-                match result {
-                    Ok(_) => state::Readiness { ready: true, reason: None, checked: Some(chrono::Utc::now()) },
-                    Err(err) => {
-                        let reason = crate::secret::redact(&crate::store::errors::one_line(&format!("{err:#}")));
-                        if state.is_ready() || state.status().readiness.checked.is_none() {
-                            tracing::warn!("not ready: {reason}");
-                        }
-                        state::Readiness { ready: false, reason: Some(reason), checked: Some(chrono::Utc::now()) }
-                    }
+        let probe = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.probe()).await
+        };
+        let result = probe.map_err(|e| anyhow!("the check did not finish: {e}")).and_then(|r| r);
+        let readiness = match result {
+            Ok(_) => state::Readiness { ready: true, reason: None, checked: Some(chrono::Utc::now()) },
+            Err(err) => {
+                let reason = crate::secret::redact(&crate::store::errors::one_line(&format!("{err:#}")));
+                if state.is_ready() || state.status().readiness.checked.is_none() {
+                    tracing::warn!("not ready: {reason}");
                 }
+                state::Readiness { ready: false, reason: Some(reason), checked: Some(chrono::Utc::now()) }
             }
         };
         state.set_readiness(readiness);
