@@ -178,3 +178,12 @@ fn token_file_is_read_when_given() {
     assert_eq!(gitea.token.as_ref().unwrap().expose(), "filetoken");
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
+
+#[test]
+fn only_an_explicit_bare_false_is_warned_about() {
+    let config = |destination: &str| format!("source:\n  any:\n    - url: https://example.org/a.git\ndestination:\n  local:\n    - path: /b\n{destination}");
+    let warnings = |text: String| parse_str(&text, "conf.yml", &no_env).unwrap().warnings.join("\n");
+    assert_eq!(warnings(config("")), "", "gickup's `bare` unset: forgesafe's bare mirrors need no warning");
+    assert_eq!(warnings(config("      bare: true\n")), "");
+    assert!(warnings(config("      bare: false\n")).contains("`bare: false` is ignored"));
+}

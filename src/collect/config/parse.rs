@@ -242,8 +242,10 @@ impl<'a> Reader<'a> {
                 let Some(dir) = raw.path.filter(|p| !p.trim().is_empty()) else {
                     bail!("{place}: {path}.path: missing; set the folder the mirrors go to, e.g. `path: /backups`");
                 };
-                if !raw.bare {
-                    self.warn(format!("{place}: {path}.bare: forgesafe always writes bare mirrors (`bare` unset or false is ignored)"));
+                // gickup writes working copies unless `bare: true`; forgesafe always writes bare
+                // mirrors, so only an explicit `bare: false` asks for something we do not do.
+                if entry.get("bare") == Some(&Value::Bool(false)) {
+                    self.warn(format!("{place}: {path}.bare: forgesafe always writes bare mirrors (`bare: false` is ignored)"));
                 }
                 destinations.push(LocalDestination {
                     path: dir.into(),
