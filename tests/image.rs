@@ -1,8 +1,9 @@
 //! The container image and the manifests, run for real in podman: the image as a new user would
 //! run it (an arbitrary UID in group 0, read-only root, profile and password as mounted files), the
 //! base Deployment started by `podman kube play` with the blueprint's phases exec'd into it as
-//! Kasten's KubeExec does, and the CronJob's pod run once. The image is built once for this test
-//! binary (see `common::podman::test_image` for what it is built from) and removed at exit.
+//! Kasten's KubeExec does, the CronJob's pod run once, and the sharded Indexed Job's three pods
+//! run at once. The image is built once for this test binary (see `common::podman::test_image`
+//! for what it is built from) and removed at exit.
 
 mod common;
 
@@ -11,6 +12,7 @@ use common::s3::{free_port, S3Server};
 use common::tree::{assert_same_tree, make_tree};
 use common::{ok, stdout, ACCESS_KEY, PASSWORD, SECRET_KEY};
 use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
@@ -216,12 +218,18 @@ fn names(objects: &[Value]) -> Vec<String> {
 }
 
 fn write_play(tmp: &Path, config_maps: &[Value], workload: &Value) -> PathBuf {
+    write_play_all(tmp, config_maps, std::slice::from_ref(workload))
+}
+
+/// One `kube play` file: the ConfigMaps first (podman needs them before the workloads), then
+/// every workload, which podman starts together.
+fn write_play_all(tmp: &Path, config_maps: &[Value], workloads: &[Value]) -> PathBuf {
     let mut text = String::new();
-    for object in config_maps.iter().chain(std::iter::once(workload)) {
+    for object in config_maps.iter().chain(workloads) {
         text.push_str("---\n");
         text.push_str(&serde_yaml::to_string(object).unwrap());
     }
-    let file = tmp.join(format!("play-{}.yaml", workload["metadata"]["name"].as_str().unwrap()));
+    let file = tmp.join(format!("play-{}.yaml", workloads[0]["metadata"]["name"].as_str().unwrap()));
     std::fs::write(&file, text).unwrap();
     file
 }
@@ -372,4 +380,170 @@ fn the_cronjobs_pod_template_runs_once_as_a_pod_and_backs_up() {
     assert_eq!(snaps.as_array().unwrap().len(), 1);
     assert!(snaps[0]["tags"].as_array().unwrap().contains(&json!("path:forge/forge/forge-backup")), "{snaps}");
     ok(&mut server.restic("cron", "nightly").args(["check"]));
+}
+
+/// Kubernetes expands `$(NAME)` in a container's command from the container's env; podman 4.3's
+/// `kube play` passes it through literally (it does fill the env itself, `fieldRef`s to the pod's
+/// annotations included). So the pod runs the same command through bash, which expands the same
+/// variables from the same env: `exec 'forgesafe' … '--shard' "${SHARD_INDEX}"'/3' …`.
+fn expand_like_kubernetes(command: &[Value], env: &[Value]) -> Value {
+    let words: Vec<String> = command
+        .iter()
+        .map(|arg| {
+            let arg = arg.as_str().unwrap();
+            assert!(!arg.contains('\''), "a quote in {arg:?}");
+            env.iter().map(|e| e["name"].as_str().unwrap()).fold(format!("'{arg}'"), |word, name| word.replace(&format!("$({name})"), &format!("'\"${{{name}}}\"'")))
+        })
+        .collect();
+    json!(["bash", "-o", "errexit", "-c", format!("exec {}", words.join(" "))])
+}
+
+/// The mirrors under a volume folder: `<host>/<owner>/<name>.git`.
+fn mirrors_in(dir: &Path) -> BTreeSet<String> {
+    common::git::all_files(dir)
+        .into_iter()
+        .filter(|f| f.file_name().unwrap() == "HEAD" && f.parent().unwrap().extension().is_some_and(|e| e == "git"))
+        .map(|f| f.parent().unwrap().strip_prefix(dir).unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The uid the Job controller would give tonight's Job (and label its pods with).
+const JOB_UID: &str = "5b0f6c1e-2d3a-4e8f-9a7b-1c2d3e4f5a6b";
+
+#[test]
+fn the_sharded_jobs_three_pods_back_up_one_shard_each_into_one_repository_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = S3Server::start();
+    server.create_bucket("shards");
+    let forge = common::git_http_server::GitHttpServer::start();
+    let account = ["api", "web", "docs", "infra", "mobile", "billing", "search", "design"];
+    let upstreams: Vec<_> = account.iter().map(|n| common::git::Upstream::create(&forge.path(&format!("acme/{n}.git")), tmp.path())).collect();
+    let volume = shared_dir(&tmp.path().join("backups"));
+    let sources: String = account.iter().map(|n| format!("    - url: {}\n", forge.url(&format!("acme/{n}.git")))).collect();
+    let conf = format!("source:\n  any:\n{sources}destination:\n  local:\n    - path: /backups\n");
+    let profile = server.profile("shards", "forge");
+    let values = [("conf.yml", conf), ("token", "unused-token".to_string()), ("password", format!("{PASSWORD}\n")), ("profile.json", profile.clone())];
+    let pod_spec = "/spec/jobTemplate/spec/template/spec";
+    let (config_maps, cron) = podman_objects(tmp.path(), "overlays/sharded", "CronJob", "forge-backup-sharded", pod_spec, &volume, free_port(), &values);
+    let job = &cron["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["completionMode"], "Indexed");
+    assert_eq!((job["completions"].as_u64(), job["parallelism"].as_u64()), (Some(3), Some(3)), "three shards, all at once");
+    let template = cron.pointer(pod_spec).unwrap();
+    let container = &template["containers"][0];
+    let env = container["env"].as_array().unwrap();
+    let index_source = env.iter().find(|e| e["name"] == "SHARD_INDEX").unwrap();
+    assert_eq!(index_source["valueFrom"]["fieldRef"]["fieldPath"], "metadata.annotations['batch.kubernetes.io/job-completion-index']");
+    let command = container["command"].as_array().unwrap();
+    let base_path = command.windows(2).find(|w| w[0] == "--path").map(|w| w[1].as_str().unwrap().to_string()).unwrap();
+    assert_eq!(base_path, "forge/forge/forge-backup", "backup --shard adds the shard to the path itself");
+    let run_source = env.iter().find(|e| e["name"] == "FORGESAFE_RUN_ID").unwrap();
+    assert_eq!(run_source["valueFrom"]["fieldRef"]["fieldPath"], "metadata.labels['batch.kubernetes.io/controller-uid']");
+    assert_eq!(template["volumes"][0]["name"], "backups");
+    let mount = container["volumeMounts"].as_array().unwrap().iter().position(|m| m["name"] == "backups").unwrap();
+    let sub_path_expr = container["volumeMounts"][mount]["subPathExpr"].as_str().unwrap().to_string();
+
+    // What the Job controller makes of the template: pod INDEX with the completion-index
+    // annotation. podman 4.3 ignores `subPathExpr` (and `subPath`) on a hostPath volume and mounts
+    // the whole folder, so each pod gets as its volume the sub-folder the expression names on
+    // the shared volume instead; and `$(SHARD_INDEX)` in the command is left to bash (see
+    // `expand_like_kubernetes`). The index itself still comes from the annotation, via the env.
+    // And each pod gets ConfigMaps of its own, with the same data: podman 4.3 keeps a ConfigMap
+    // as one named volume and writes its files again for every pod that mounts it, and with one
+    // shared ConfigMap a pod already running read an empty profile.json ("profile is not valid
+    // JSON (EOF …)") while the next pod was being set up.
+    let shard_dirs: Vec<PathBuf> = (0..3).map(|index| volume.join(sub_path_expr.replace("$(SHARD_INDEX)", &index.to_string()))).collect();
+    let mut pods_config_maps = Vec::new();
+    let pods: Vec<Value> = shard_dirs
+        .iter()
+        .enumerate()
+        .map(|(index, dir)| {
+            let mut spec = template.clone();
+            spec["volumes"][0] = json!({"name": "backups", "hostPath": {"path": shared_dir(dir), "type": "Directory"}});
+            for volume in spec["volumes"].as_array_mut().unwrap().iter_mut().filter(|v| v.get("configMap").is_some()) {
+                let own = format!("{}-{index}", volume["configMap"]["name"].as_str().unwrap());
+                let mut copy = config_maps.iter().find(|c| c["metadata"]["name"] == volume["configMap"]["name"]).unwrap().clone();
+                copy["metadata"]["name"] = json!(own);
+                volume["configMap"]["name"] = json!(own);
+                pods_config_maps.push(copy);
+            }
+            let container = &mut spec["containers"][0];
+            container["command"] = expand_like_kubernetes(command, env);
+            container["volumeMounts"][mount].as_object_mut().unwrap().remove("subPathExpr");
+            let mut metadata = cron.pointer("/spec/jobTemplate/spec/template/metadata").unwrap().clone();
+            metadata["name"] = json!(unique_name(&format!("shard-{index}")));
+            metadata["annotations"] = json!({"batch.kubernetes.io/job-completion-index": index.to_string()});
+            metadata["labels"]["batch.kubernetes.io/controller-uid"] = json!(JOB_UID);
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
+        })
+        .collect();
+    let pod_names = names(&pods);
+    let containers: Vec<String> = pod_names.iter().map(|p| format!("{p}-forgesafe")).collect();
+    let play = write_play_all(tmp.path(), &pods_config_maps, &pods);
+    // No `forgesafe init` first: the first night's three first pushes into the empty bucket make
+    // one repository between them (its config is created only if absent).
+
+    let played = Instant::now();
+    let _pods = KubePlay::play(&play, &pod_names.iter().map(String::as_str).collect::<Vec<_>>(), &names(&pods_config_maps));
+    let mut logs: Vec<Option<String>> = vec![None; containers.len()];
+    while logs.iter().any(Option::is_none) {
+        for (index, container) in containers.iter().enumerate() {
+            if logs[index].is_some() {
+                continue;
+            }
+            let (status, code) = container_state(container);
+            if status == "exited" || status == "stopped" {
+                let out = podman().args(["logs", container]).output().unwrap();
+                let text = format!("{}{}", stdout(&out), common::stderr(&out));
+                assert_eq!(code, 0, "shard {index} failed:\n{text}");
+                logs[index] = Some(text);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("three shards from kube play to the last exit: {:.1} s", played.elapsed().as_secs_f64());
+    // podman starts the pods one after the other; how long all three then ran side by side is
+    // reported, not asserted (it is up to podman and the machine's load, not forgesafe).
+    let time_of = |container: &str, field: &str| -> i64 { stdout(&podman_ok(&["inspect", "--format", &format!("{{{{.State.{field}.UnixNano}}}}"), container])).trim().parse().unwrap() };
+    let starts: Vec<i64> = containers.iter().map(|c| time_of(c, "StartedAt")).collect();
+    let first_end = containers.iter().map(|c| time_of(c, "FinishedAt")).min().unwrap();
+    let (first_start, last_start) = (*starts.iter().min().unwrap(), *starts.iter().max().unwrap());
+    eprintln!("the pods started within {:.1} s; all three ran side by side for {:.1} s", (last_start - first_start) as f64 / 1e9, (first_end - last_start) as f64 / 1e9);
+    for (index, (container, logs)) in containers.iter().zip(&logs).enumerate() {
+        let logs = logs.as_deref().unwrap();
+        assert!(logs.contains("###Phase-output###"), "shard {index} prints the artifact line:\n{logs}");
+        for secret in [SECRET_KEY, PASSWORD] {
+            assert!(!logs.contains(secret), "a secret in shard {index}'s output");
+        }
+        let env = stdout(&podman_ok(&["inspect", "--format", "{{range .Config.Env}}{{println .}}{{end}}", container]));
+        assert!(env.lines().any(|l| l == format!("SHARD_INDEX={index}")), "the downward API gave shard {index} its index:\n{env}");
+    }
+
+    // Every repository of the account mirrored, each by exactly one shard, each shard in its folder.
+    let on_volume: Vec<String> = std::fs::read_dir(&volume).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(on_volume.len(), 3, "only the shards' folders on the volume: {on_volume:?}");
+    let per_shard: Vec<_> = shard_dirs.iter().map(|d| mirrors_in(d)).collect();
+    let account_mirrors: BTreeSet<String> = account.iter().map(|n| format!("127.0.0.1/acme/{n}.git")).collect();
+    assert_eq!(per_shard.iter().flatten().cloned().collect::<BTreeSet<_>>(), account_mirrors, "every repository is mirrored: {per_shard:?}");
+    assert_eq!(per_shard.iter().map(|s| s.len()).sum::<usize>(), account.len(), "by exactly one shard: {per_shard:?}");
+    assert!(per_shard.iter().all(|s| !s.is_empty()), "each shard has repositories of its own (else pick other names): {per_shard:?}");
+    own(&volume);
+    for (name, upstream) in account.iter().zip(&upstreams) {
+        let dir = shard_dirs.iter().map(|d| d.join(format!("127.0.0.1/acme/{name}.git"))).find(|d| d.is_dir()).unwrap();
+        assert_eq!(common::git::local_refs(&dir), common::git::ls_remote(upstream.bare.to_str().unwrap()), "{name}");
+    }
+
+    // One run (the Job's uid) of three shards, complete; each shard under its own path: backup
+    // files a shard under `<--path>/shard-I-of-N`.
+    let out = ok(common::forgesafe_pw().args(["snapshots", "-p", &profile, "--shards-of", &base_path]));
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!((&runs[0]["run"], &runs[0]["count"], &runs[0]["complete"]), (&json!(JOB_UID), &json!(3), &json!(true)), "{runs}");
+    let shards: BTreeMap<String, String> =
+        runs[0]["shards"].as_array().unwrap().iter().map(|s| (s["shard"].as_str().unwrap().to_string(), s["path"].as_str().unwrap().to_string())).collect();
+    let expected: BTreeMap<String, String> = (0..3).map(|i| (format!("{i}/3"), format!("{base_path}/shard-{i}-of-3"))).collect();
+    assert_eq!(shards, expected, "{runs}");
+    let snaps = ok(&mut server.restic("shards", "forge").args(["snapshots", "--json"]));
+    assert_eq!(serde_json::from_slice::<Value>(&snaps.stdout).unwrap().as_array().unwrap().len(), 3, "one snapshot per shard");
+    ok(common::forgesafe_pw().args(["check", "--read-data", "-p", &profile]));
+    ok(&mut server.restic("shards", "forge").args(["check", "--read-data"]));
 }

@@ -303,8 +303,11 @@ fn the_sharded_job_runs_one_shard_per_index_each_under_its_own_path() {
     let container = &pod["containers"][0];
     let command = strs(&container["command"]);
     assert!(command.windows(2).any(|w| w == ["--shard".to_string(), format!("$(SHARD_INDEX)/{shards}")]), "{command:?}");
-    assert!(command.windows(2).any(|w| w[0] == "--path" && w[1].contains("$(SHARD_INDEX)")), "each shard under its own --path: {command:?}");
+    // backup --shard adds shard-I-of-N to --path itself: the path names the account only.
+    assert!(command.windows(2).any(|w| w == ["--path".to_string(), "forge/forge/forge-backup".to_string()]), "{command:?}");
     let index = container["env"].as_array().unwrap().iter().find(|e| e["name"] == "SHARD_INDEX").unwrap();
+    let run = container["env"].as_array().unwrap().iter().find(|e| e["name"] == "FORGESAFE_RUN_ID").expect("each night's shards are one run");
+    assert_eq!(run["valueFrom"]["fieldRef"]["fieldPath"], "metadata.labels['batch.kubernetes.io/controller-uid']");
     assert_eq!(index["valueFrom"]["fieldRef"]["fieldPath"], "metadata.annotations['batch.kubernetes.io/job-completion-index']");
     let backups = mount_of_path(container["volumeMounts"].as_array().unwrap(), "/backups").unwrap();
     assert!(backups["subPathExpr"].as_str().unwrap().contains("$(SHARD_INDEX)"), "each shard in its own folder");
