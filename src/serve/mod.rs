@@ -68,6 +68,7 @@ struct Plan {
 /// Runs until SIGTERM or SIGINT, then returns Ok (exit 0): no new run starts, the one in progress
 /// gets `grace` to finish (it stops at its next safe point), and no lock is left behind.
 pub fn run(request: ServeRequest) -> Result<()> {
+    limit_allocator_arenas();
     let plan = plan(request)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -80,6 +81,18 @@ pub fn run(request: ServeRequest) -> Result<()> {
     // removed, and nothing it wrote is recorded (mirrors and pushes are safe to interrupt).
     runtime.shutdown_background();
     result
+}
+
+/// glibc gives every thread that allocates its own arena, up to 8 per core, and keeps what a run
+/// freed in them; rustic and gix start many threads per run, so a long-lived serve grew run after
+/// run (bench/serve.sh: +55% RSS over 30 runs, 111 -> 171 MiB). Two arenas keep it flat (43 -> 44
+/// MiB over 30 runs) at no measurable cost on 2 cores. Set before any thread exists.
+fn limit_allocator_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator settings; called while this is the only thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
 }
 
 fn plan(request: ServeRequest) -> Result<Plan> {

@@ -81,6 +81,7 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
                     Ok((record, changes)) => state.record_run(record, changes),
                     Err(err) => tracing::error!("the backup run ended abnormally: {err}"),
                 }
+                give_back_freed_memory();
             }
             Due::Drill => {
                 drill_after = at;
@@ -92,8 +93,20 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
                     Ok(report) => state.record_drill(report),
                     Err(err) => tracing::error!("the drill ended abnormally: {err}"),
                 }
+                give_back_freed_memory();
             }
         }
+    }
+}
+
+/// Between runs the process holds almost nothing, but glibc's allocator keeps the pages a run freed
+/// (in the arenas of the threads rustic and gix started): without this a long-lived serve grows run
+/// after run (measured in bench/serve.sh: +55% over 30 runs). Returning them keeps it flat.
+fn give_back_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
