@@ -181,7 +181,8 @@ impl Timetable {
         None
     }
 
-    fn allows(&self, time: DateTime<Local>) -> bool {
+    /// Whether a run may start at `time` (inside a window, or there are none).
+    pub fn allows(&self, time: DateTime<Local>) -> bool {
         self.windows.is_empty() || self.windows.iter().any(|w| w.contains(time.time()))
     }
 

@@ -44,12 +44,14 @@ enum Due {
 /// Runs until `stop` turns true; a run in progress is finished first (the caller bounds that
 /// with the grace period, and the process's stop flag makes the run itself stop early).
 pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<ScheduledDrill>>, state: ServeState, mut stop: watch::Receiver<bool>) {
-    // Ticks are computed from the last one, so a run that ends early never fires twice.
+    // Each job's next tick is counted from where that job last stood: a tick of one job that passed
+    // while the other ran is still due (once), so a drill never starves behind backups; a job's
+    // own ticks that pass while it runs are skipped, as cron skips overlapping runs.
     let mut backup_after = Local::now();
     let mut drill_after = Local::now();
     loop {
-        let next_backup = backup.as_ref().and_then(|b| b.timetable.next_after(backup_after.max(Local::now())));
-        let next_drill = drill.as_ref().and_then(|d| d.timetable.next_after(drill_after.max(Local::now())));
+        let next_backup = backup.as_ref().and_then(|b| b.timetable.next_after(backup_after));
+        let next_drill = drill.as_ref().and_then(|d| d.timetable.next_after(drill_after));
         state.set_next_runs(next_backup.map(|t| t.with_timezone(&Utc)), next_drill.map(|t| t.with_timezone(&Utc)));
         let due = match (next_backup, next_drill) {
             (None, None) => {
@@ -57,7 +59,8 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
                 let _ = stop.wait_for(|stopped| *stopped).await;
                 return;
             }
-            (Some(b), Some(d)) if d < b => (d, Due::Drill),
+            // On a tie the drill goes first: it is the rarer job.
+            (Some(b), Some(d)) if d <= b => (d, Due::Drill),
             (Some(b), _) => (b, Due::Backup),
             (None, Some(d)) => (d, Due::Drill),
         };
@@ -70,9 +73,21 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
         if *stop.borrow() {
             return;
         }
+        // A tick that waited for the other job must still start inside a window.
+        let timetable = match what {
+            Due::Backup => &backup.as_ref().expect("a backup was due").timetable,
+            Due::Drill => &drill.as_ref().expect("a drill was due").timetable,
+        };
+        if !timetable.allows(Local::now()) {
+            tracing::info!(tick = %at.to_rfc3339(), "skipped: the tick waited for another run and its window has closed");
+            match what {
+                Due::Backup => backup_after = Local::now(),
+                Due::Drill => drill_after = Local::now(),
+            }
+            continue;
+        }
         match what {
             Due::Backup => {
-                backup_after = at;
                 let job = backup.clone().expect("a backup was due");
                 state.set_running(Some(Running { kind: "backup", started: Utc::now() }));
                 let outcome = tokio::task::spawn_blocking(move || run_backup(&job)).await;
@@ -81,10 +96,10 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
                     Ok((record, changes)) => state.record_run(record, changes),
                     Err(err) => tracing::error!("the backup run ended abnormally: {err}"),
                 }
+                backup_after = Local::now().max(at);
                 give_back_freed_memory();
             }
             Due::Drill => {
-                drill_after = at;
                 let job = drill.clone().expect("a drill was due");
                 state.set_running(Some(Running { kind: "drill", started: Utc::now() }));
                 let outcome = tokio::task::spawn_blocking(move || run_drill(&job)).await;
@@ -93,6 +108,7 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
                     Ok(report) => state.record_drill(report),
                     Err(err) => tracing::error!("the drill ended abnormally: {err}"),
                 }
+                drill_after = Local::now().max(at);
                 give_back_freed_memory();
             }
         }
