@@ -37,7 +37,7 @@ echo "bench: making $snapshots snapshots of a $size_mb MB tree" >&2
 for i in $(seq 1 "$snapshots"); do
   head -c $((256 << 10)) /dev/urandom > "$work/src/blob$((i % (size_mb * 4)))"
   head -c $((128 << 10)) /dev/urandom > "$work/src/new$i"
-  when=$(date -u -d "2026-01-01 00:00:00 +$i hours" '+%Y-%m-%d %H:%M:%S')
+  when=$(date -u -d "@$((1767225600 + i * 3600))" '+%Y-%m-%d %H:%M:%S')  # hour i of 2026
   "$fs" -q location push "$work/src" -p "$(profile repo)" -s bench --time "$when" >/dev/null
 done
 cp -a "$work/repo" "$work/repo-fs"; cp -a "$work/repo" "$work/repo-restic"

@@ -22,8 +22,6 @@ pub struct GateState {
     source_errors: Mutex<Vec<String>>,
     /// Set by the repository lock's refresher when the lock can no longer be trusted.
     lock_lost: OnceLock<Arc<AtomicBool>>,
-    /// The lock's second look, taken before the first write.
-    lock_confirmer: OnceLock<super::lock::LockConfirmer>,
     /// Why the push must not be recorded though every write succeeded (a quota).
     refusal: Mutex<Option<String>>,
     /// Bytes written to the repository by this command (for the repository-size quota).
@@ -57,7 +55,6 @@ impl GateState {
     /// Ties the gate to the repository lock: once the lock is lost, nothing more is written.
     pub fn watch_lock(&self, lock: &super::lock::HeldLock) {
         let _ = self.lock_lost.set(lock.lost_flag());
-        let _ = self.lock_confirmer.set(lock.confirmer());
     }
 
     fn lock_lost(&self) -> bool {
@@ -237,9 +234,6 @@ impl WriteBackend for GatedBackend {
     }
 
     fn write_bytes(&self, tpe: FileType, id: &Id, cacheable: bool, content: BytesList) -> RusticResult<()> {
-        if let Some(confirmer) = self.state.lock_confirmer.get() {
-            confirmer.confirm().map_err(|why| RusticError::new(ErrorKind::Backend, why))?;
-        }
         if crate::shutdown::stop_requested() {
             self.state.write_failed.store(true, Ordering::SeqCst);
             return Err(RusticError::new(ErrorKind::Backend, "the process is stopping (SIGTERM): nothing more is written and no snapshot is recorded"));

@@ -4,6 +4,13 @@
 //! Acquiring follows restic: look at the other locks, write ours, wait 200 ms, look again, and
 //! back out on a conflict (two processes that both wrote a lock at once see each other). A
 //! non-exclusive lock conflicts with exclusive ones; an exclusive lock with every other lock.
+//!
+//! A non-exclusive lock takes its second look at once, without the wait: its only competitors
+//! are exclusive lockers, and they (restic's and ours) wait 200 ms before their own second look.
+//! If such a competitor's lock is not yet visible when we look again, it was written after ours
+//! was, so its second look, 200 ms later, sees ours and it backs off; if it is visible, we back
+//! off. Either way the two never both go on, and an unchanged re-push does not spend 200 ms of
+//! its ~0.6 s on a timer (bench/retention.sh).
 //! Unlike restic, a conflict is waited out for `--lock-wait`, and a stale lock that forgesafe
 //! itself left behind (a killed push) is removed instead of blocking every later delete.
 
@@ -140,18 +147,15 @@ impl Locks {
             if blocking.is_empty() {
                 let record = LockRecord::for_this_process(kind == LockKind::Exclusive, command);
                 let id = self.write(&record)?;
-                if kind == LockKind::Shared {
-                    // The second look (for a competitor that wrote its lock at the same moment)
-                    // waits until just before our first write: a shared holder only reads
-                    // until then, and the 200 ms pass while it reads (see `confirm`).
-                    tracing::debug!(lock = %short(&id), elapsed_ms = started.elapsed().as_millis() as u64, "repository lock written");
-                    return Ok(HeldLock::start(self, id, record, kind, settings.refresh, Some(Instant::now())));
+                tracing::debug!(lock = %short(&id), elapsed_ms = started.elapsed().as_millis() as u64, "repository lock written");
+                if kind == LockKind::Exclusive {
+                    std::thread::sleep(SETTLE);
                 }
-                std::thread::sleep(SETTLE);
+                let checked = Instant::now();
                 match self.conflicts(kind, Some(&id)) {
                     Ok(late) if late.is_empty() => {
-                        tracing::debug!(lock = %short(&id), exclusive = true, elapsed_ms = started.elapsed().as_millis() as u64, "repository lock taken");
-                        return Ok(HeldLock::start(self, id, record, kind, settings.refresh, None));
+                        tracing::debug!(lock = %short(&id), elapsed_ms = checked.elapsed().as_millis() as u64, "repository lock checked again");
+                        return Ok(HeldLock::start(self, id, record, settings.refresh));
                     }
                     Ok(_) => self.remove(&id)?, // someone else wrote theirs at the same moment: back off, retry
                     Err(e) => {
@@ -216,55 +220,11 @@ struct Shared {
     locks: Locks,
     current: Mutex<Option<String>>,
     record: LockRecord,
-    kind: LockKind,
     lost: Arc<AtomicBool>,
     stop: (Mutex<bool>, Condvar),
-    /// For a shared lock: when it was written, until the second look has been taken; then the
-    /// verdict of that look.
-    confirmation: Mutex<Confirmation>,
-}
-
-#[derive(Debug, Clone)]
-enum Confirmation {
-    Pending(Instant),
-    Confirmed,
-    Refused(String),
 }
 
 impl Shared {
-    /// restic's second look, taken once: after the lock has been visible for 200 ms, no
-    /// conflicting lock may have appeared. On a conflict our lock is withdrawn (the other process
-    /// sees ours and backs off as well) and every later write is refused.
-    fn confirm(&self) -> Result<(), String> {
-        let mut state = self.confirmation.lock().unwrap_or_else(|e| e.into_inner());
-        let written = match &*state {
-            Confirmation::Confirmed => return Ok(()),
-            Confirmation::Refused(why) => return Err(why.clone()),
-            Confirmation::Pending(written) => *written,
-        };
-        let started = Instant::now();
-        std::thread::sleep(SETTLE.saturating_sub(written.elapsed()));
-        let id = self.current.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let verdict = match self.locks.conflicts(self.kind, id.as_deref()) {
-            Ok(late) if late.is_empty() => Confirmation::Confirmed,
-            Ok(late) => Confirmation::Refused(format!(
-                "{} locked the repository at the same moment as this command; nothing was written: retry",
-                late[0].describe()
-            )),
-            Err(e) => Confirmation::Refused(format!("cannot check the repository's locks: {e:#}")),
-        };
-        if let Confirmation::Refused(_) = verdict {
-            self.lost.store(true, Ordering::SeqCst);
-            self.release();
-        }
-        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, confirmed = matches!(verdict, Confirmation::Confirmed), "repository lock checked again before the first write");
-        *state = verdict.clone();
-        match verdict {
-            Confirmation::Refused(why) => Err(why),
-            _ => Ok(()),
-        }
-    }
-
     /// Removes the lock file (once).
     fn release(&self) {
         let started = Instant::now();
@@ -344,15 +304,13 @@ pub struct HeldLock {
 }
 
 impl HeldLock {
-    fn start(locks: Locks, id: String, record: LockRecord, kind: LockKind, refresh: Duration, pending: Option<Instant>) -> HeldLock {
+    fn start(locks: Locks, id: String, record: LockRecord, refresh: Duration) -> HeldLock {
         let shared = Arc::new(Shared {
             locks,
             current: Mutex::new(Some(id)),
             record,
-            kind,
             lost: Arc::new(AtomicBool::new(false)),
             stop: (Mutex::new(false), Condvar::new()),
-            confirmation: Mutex::new(pending.map_or(Confirmation::Confirmed, Confirmation::Pending)),
         });
         HELD.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&shared));
         let worker = shared.clone();
@@ -367,11 +325,6 @@ impl HeldLock {
     /// someone else); the snapshot gate then refuses every further write.
     pub fn lost_flag(&self) -> Arc<AtomicBool> {
         self.shared.lost.clone()
-    }
-
-    /// What the snapshot gate calls before the command's first write.
-    pub fn confirmer(&self) -> LockConfirmer {
-        LockConfirmer(self.shared.clone())
     }
 
     /// The current lock file's id (it changes at every refresh).
@@ -400,21 +353,6 @@ impl Drop for HeldLock {
     }
 }
 
-/// Takes restic's second look at the locks, once, before a shared lock's holder first writes.
-#[derive(Clone)]
-pub struct LockConfirmer(Arc<Shared>);
-
-impl LockConfirmer {
-    pub fn confirm(&self) -> Result<(), String> {
-        self.0.confirm()
-    }
-}
-
-impl std::fmt::Debug for LockConfirmer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LockConfirmer")
-    }
-}
 
 /// What `forgesafe unlock` removed.
 #[derive(Debug, Default, serde::Serialize)]
