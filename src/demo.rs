@@ -51,7 +51,7 @@ pub fn run(options: &DemoOptions, out: &mut impl Write) -> Result<()> {
     crate::phase_output::write_line(out, "kandoOutput", &outcome.artifact())?;
 
     let restored = data.join("restored");
-    let pull = PullRequest { name: "demo".into(), snapshot: store::SnapshotChoice::Id(outcome.snapshot_id.clone()), target: PullTarget::Path(restored.clone()) };
+    let pull = PullRequest { name: "demo".into(), snapshot: store::SnapshotChoice::Id(outcome.snapshot_id.clone()), target: PullTarget::Path(restored.clone()), include: None };
     store::pull(&store, &pull, &mut std::io::sink())?;
     let (files, bytes) = compare_trees(&volume, &restored)?;
     let totals = report.totals();

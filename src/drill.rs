@@ -95,6 +95,7 @@ pub fn drill(store: &Store, request: &DrillRequest) -> Result<DrillReport> {
         name: request.name.clone(),
         snapshot: SnapshotChoice::Id(data.snapshot_id.clone()),
         target: PullTarget::Path(volume.clone()),
+        include: None,
     };
     let restored = if check.defects.is_empty() {
         match crate::shutdown::contain_panics(|| store::pull(store, &pull, &mut std::io::sink())) {

@@ -15,6 +15,7 @@ pub mod password;
 pub mod phase_output;
 pub mod profile;
 pub mod progress;
+pub mod restore;
 pub mod secret;
 pub mod serve;
 pub mod shutdown;

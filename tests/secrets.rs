@@ -110,6 +110,12 @@ fn the_repository_care_commands_print_no_secret_either() {
         run(&["unlock", "-p", &profile, "--remove-all"], 0);
         run(&["drill", "-p", &profile, "-s", "v", "--json"], 0);
         run(&["drill", "-p", &profile, "-s", "never"], 69);
+        run(&["ls", "-p", &profile, "-s", "v", "--json"], 0);
+        run(&["repos", "-p", &profile, "-s", "v"], 0);
+        run(&["diff", "-p", &profile, "-s", "v", "latest", "latest"], 0);
+        let target = tmp.path().join("restored");
+        run(&["restore", "-p", &profile, "-s", "v", "--repo", "octo/none", target.to_str().unwrap()], 69);
+        run(&["location", "pull", "-p", &profile, "-s", "v", "--include", "none", target.to_str().unwrap()], 69);
         run(&["location", "push", "-p", &profile, "-s", "v", "--max-snapshot-size", "1KiB", src_s], 69);
         run(&["location", "delete", "-p", &profile, "-s", "other", "--snapshot", "latest"], 69);
     }

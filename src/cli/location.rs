@@ -87,6 +87,9 @@ struct PullArgs {
     path: String,
     #[command(flatten)]
     snapshot: SnapshotArgs,
+    /// Only this path inside the snapshot (relative to the pushed folder, as `forgesafe ls` shows it).
+    #[arg(long, value_name = "PATH_IN_SNAPSHOT")]
+    include: Option<String>,
 }
 
 #[derive(Args)]
@@ -125,7 +128,7 @@ fn pull(args: PullArgs) -> Result<()> {
     let snapshot = args.snapshot.choice()?;
     let store = args.repo.store()?;
     let target = if args.target == "-" { PullTarget::Stdout } else { PullTarget::Path(PathBuf::from(&args.target)) };
-    let outcome = store::pull(&store, &PullRequest { name: args.path, snapshot, target }, &mut std::io::stdout().lock())?;
+    let outcome = store::pull(&store, &PullRequest { name: args.path, snapshot, target, include: args.include }, &mut std::io::stdout().lock())?;
     tracing::info!(snapshot = %outcome.snapshot_id, target = %args.target, "pulled");
     Ok(())
 }

@@ -7,6 +7,7 @@ mod demo;
 mod location;
 mod output;
 mod repo;
+mod restore;
 mod serve;
 
 use crate::logging::{self, LogFormat};
@@ -52,6 +53,14 @@ enum Command {
     Health(repo::HealthArgs),
     /// Remove stale repository locks (restic's `unlock`); --remove-all removes every lock.
     Unlock(repo::UnlockArgs),
+    /// List what a snapshot holds (like `restic ls`).
+    Ls(restore::LsArgs),
+    /// List the forge repositories in a snapshot: wiki, metadata, refs, newest commit.
+    Repos(restore::ReposArgs),
+    /// What changed between two snapshots: refs added, moved, force-pushed, deleted; repositories added or gone.
+    Diff(restore::DiffArgs),
+    /// Restore one repository (and its wiki, metadata) to a folder, bare or checked out.
+    Restore(restore::RestoreArgs),
     /// Mirror forge accounts (repositories, wikis, metadata) into a folder, incrementally.
     Collect(collect::CollectArgs),
     /// Collect, then push the folder and print the artifact line.
@@ -154,6 +163,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Command::Health(a) => repo::health(a),
         Command::Unlock(a) => repo::unlock(a),
         Command::Demo(a) => demo::run(a),
+        Command::Ls(a) => restore::ls(a),
+        Command::Repos(a) => restore::repos(a),
+        Command::Diff(a) => restore::diff(a),
+        Command::Restore(a) => restore::restore(a),
         Command::Collect(a) => collect::run_collect(a),
         Command::Blueprint(a) => blueprint::run_blueprint(a),
         Command::Template(a) => blueprint::run_template(a),

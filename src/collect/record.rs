@@ -23,6 +23,10 @@ pub struct MirrorsRecord {
     pub collected_at: Option<DateTime<Utc>>,
     /// Path of each mirror relative to the volume's root (`/`-separated) -> its refs.
     pub mirrors: BTreeMap<String, MirrorRefs>,
+    /// The same paths -> the newest committer time among their refs' commits (`forgesafe repos`
+    /// shows it without restoring the mirror). Computed when a mirror's refs change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub newest_commits: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl MirrorsRecord {
@@ -53,6 +57,8 @@ impl MirrorsRecord {
             }
         };
         record.mirrors.retain(|relative, _| mirror::layout::is_bare_repository(&dest.join(relative)));
+        let mirrors = &record.mirrors;
+        record.newest_commits.retain(|relative, _| mirrors.contains_key(relative));
         for (plan, outcome) in repos.iter().zip(outcomes) {
             let wiki = plan.wiki.as_ref().map(|job| (&job.dest, outcome.wiki.as_ref()));
             for (dir, synced) in std::iter::once((&plan.git.dest, outcome.git.as_ref())).chain(wiki) {
@@ -69,8 +75,24 @@ impl MirrorsRecord {
                     None => None,
                 };
                 match refs {
-                    Some(refs) => record.mirrors.insert(relative, refs),
-                    None => record.mirrors.remove(&relative),
+                    Some(refs) => {
+                        let unchanged = record.mirrors.get(&relative) == Some(&refs) && record.newest_commits.contains_key(&relative);
+                        if !unchanged {
+                            match mirror::newest_commit_time(dir, &refs) {
+                                Ok(Some(time)) => record.newest_commits.insert(relative.clone(), time),
+                                Ok(None) => record.newest_commits.remove(&relative),
+                                Err(err) => {
+                                    tracing::debug!(mirror = %dir.display(), "no commit time for the record ({err:#})");
+                                    record.newest_commits.remove(&relative)
+                                }
+                            };
+                        }
+                        record.mirrors.insert(relative, refs);
+                    }
+                    None => {
+                        record.mirrors.remove(&relative);
+                        record.newest_commits.remove(&relative);
+                    }
                 };
             }
         }

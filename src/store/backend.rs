@@ -36,6 +36,8 @@ pub struct GateState {
     keys_written: Mutex<Vec<Id>>,
     /// Another process created the repository's config first while this one was creating it.
     config_taken: AtomicBool,
+    /// Bytes of pack files read from the repository (what a partial restore costs).
+    pack_bytes_read: AtomicU64,
 }
 
 impl GateState {
@@ -101,6 +103,16 @@ impl GateState {
     /// Whether this command's creation of the repository lost to another process's.
     pub fn config_taken(&self) -> bool {
         self.config_taken.load(Ordering::SeqCst)
+    }
+
+    pub fn pack_bytes_read(&self) -> u64 {
+        self.pack_bytes_read.load(Ordering::Relaxed)
+    }
+
+    fn count_pack_read(&self, tpe: FileType, bytes: &RusticResult<Bytes>) {
+        if let (FileType::Pack, Ok(bytes)) = (tpe, bytes) {
+            self.pack_bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
     }
 
     pub fn keys_written(&self) -> Vec<Id> {
@@ -212,10 +224,14 @@ impl ReadBackend for GatedBackend {
         self.inner.list(tpe)
     }
     fn read_full(&self, tpe: FileType, id: &Id) -> RusticResult<Bytes> {
-        self.inner.read_full(tpe, id)
+        let read = self.inner.read_full(tpe, id);
+        self.state.count_pack_read(tpe, &read);
+        read
     }
     fn read_partial(&self, tpe: FileType, id: &Id, cacheable: bool, offset: u32, length: u32) -> RusticResult<Bytes> {
-        self.inner.read_partial(tpe, id, cacheable, offset, length)
+        let read = self.inner.read_partial(tpe, id, cacheable, offset, length);
+        self.state.count_pack_read(tpe, &read);
+        read
     }
     fn warmup_path(&self, tpe: FileType, id: &Id) -> String {
         self.inner.warmup_path(tpe, id)

@@ -5,6 +5,7 @@
 //! carries its `--path` name as its label (exact) and as a `path:NAME` tag (visible to restic).
 
 mod backend;
+mod browse;
 mod delete;
 pub mod errors;
 mod listing;
@@ -21,6 +22,7 @@ mod storage;
 mod tar_stream;
 pub mod target;
 
+pub use browse::{clean_relative, Entry, EntryKind, Piece, Snapshot};
 pub use delete::{delete, DeleteOutcome};
 pub use listing::{health, list_snapshots, shard_runs, stats, Health, HealthRequest, PathStats, RepositoryStats, ShardRun, SnapshotSummaryLine};
 pub use lock::{LockKind, LockSettings};

@@ -5,7 +5,6 @@ use super::target::{replace_dir, replace_file, strategy_for};
 use super::select::{select, OtherPath, Selected, SnapshotChoice};
 use super::{LockKind, Store};
 use anyhow::{anyhow, bail, Result};
-use rustic_core::{IndexedFullStatus, LocalDestination, LsOptions, Repository, RestoreOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,6 +18,8 @@ pub struct PullRequest {
     /// A snapshot of `name`: its id (or a unique prefix), or the newest.
     pub snapshot: SnapshotChoice,
     pub target: PullTarget,
+    /// Only this path inside the snapshot (relative to the pushed folder), not the whole of it.
+    pub include: Option<String>,
 }
 
 #[derive(Debug)]
@@ -49,9 +50,19 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
     // The snapshot's tree holds the pushed path (absolute for a directory or file, a bare name
     // for stdin); restore what lies at that path, not the parents above it.
     let pushed = snap.paths.iter().next().cloned().ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
-    let node = repo
-        .node_from_snapshot_and_path(&snap, &pushed)
-        .map_err(|e| anyhow!("{doing}: the snapshot has no entry {pushed:?} ({})", super::errors::one_line(&e.display_log())))?;
+    let wanted = match &request.include {
+        Some(include) => Path::new(&pushed).join(super::browse::clean_relative(include)?).to_string_lossy().into_owned(),
+        None => pushed.clone(),
+    };
+    let node = repo.node_from_snapshot_and_path(&snap, &wanted).map_err(|e| match &request.include {
+        Some(include) => anyhow!(
+            "snapshot {} has no {include:?} ({}): list what it holds with `forgesafe ls --path {}` (target left untouched)",
+            &super::full_id(&snap.id)[..8],
+            super::errors::one_line(&e.display_log()),
+            request.name
+        ),
+        None => anyhow!("{doing}: the snapshot has no entry {pushed:?} ({})", super::errors::one_line(&e.display_log())),
+    })?;
 
     match &request.target {
         PullTarget::Stdout if node.is_dir() => {
@@ -72,26 +83,10 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
             })?;
         }
         PullTarget::Path(target) => {
-            replace_dir(target, strategy_for(target), |staging| restore_tree(&repo, &node, staging, &doing))?;
+            replace_dir(target, strategy_for(target), |staging| super::browse::restore_tree(&repo, &node, staging, &doing))?;
         }
     }
     Ok(PullOutcome { snapshot_id: super::full_id(&snap.id) })
-}
-
-fn restore_tree(repo: &Repository<IndexedFullStatus>, node: &rustic_core::repofile::Node, dest: &Path, doing: &str) -> Result<()> {
-    let dest_text = format!("{}/", dest.display());
-    let destination = LocalDestination::new(&dest_text, true, false).map_err(|e| from_rustic(e, doing))?;
-    // Ownership can be restored only by root; a non-root sidecar keeps its own uid.
-    let opts = RestoreOptions::default().no_ownership(!running_as_root());
-    let entries = repo.ls(node, &LsOptions::default()).map_err(|e| from_rustic(e, doing))?;
-    let plan = repo.prepare_restore(&opts, entries.clone(), &destination, false).map_err(|e| from_rustic(e, doing))?;
-    repo.restore(plan, &opts, entries, &destination).map_err(|e| from_rustic(e, doing))?;
-    Ok(())
-}
-
-fn running_as_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// One file read out of a snapshot, without restoring anything else.

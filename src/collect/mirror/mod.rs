@@ -23,6 +23,7 @@
 //! Given to gix in memory through a credentials callback (see `credentials.rs`): never in the
 //! URL, the mirror's `config`, a process argument, or a message.
 
+mod checkout;
 mod credentials;
 mod errors;
 pub mod layout;
@@ -40,12 +41,13 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+pub use checkout::{make_working_clone, CheckedOut};
 pub use errors::{is_not_found, retry_may_help, RemoteAuthFailed, RemoteFailed, RemoteNotFound};
 pub use layout::MIRROR_REFSPEC;
 pub use parallel::{mirror_all_reporting, mirror_all, MirrorJob};
-pub use refs::{read_refs, MirrorRefs, RefRewrite};
+pub use refs::{newest_commit_time, read_refs, MirrorRefs, RefRewrite};
 pub use ssh::{is_ssh_url, SshSettings};
-pub use verify::{is_ancestor, verify_mirror, MirrorCheck, MirrorDefect};
+pub use verify::{is_ancestor, is_ancestor_hex, verify_mirror, MirrorCheck, MirrorDefect};
 
 use crate::secret::Secret;
 

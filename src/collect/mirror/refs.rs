@@ -105,6 +105,67 @@ pub struct RefRewrite {
     pub new: Option<String>,
 }
 
+impl MirrorRefs {
+    /// A mirror's refs read from its files as git and gix write them, without opening it: `HEAD`,
+    /// `packed-refs`, and the loose files under `refs/` (`(name, content)`), which win over packed
+    /// entries. Symbolic refs inside `refs/` count as what they resolve to, as in
+    /// [`RefState::of_repository`]; ones that resolve to nothing are left out.
+    pub fn from_ref_files(head: Option<&[u8]>, packed_refs: Option<&[u8]>, loose: impl IntoIterator<Item = (String, Vec<u8>)>) -> MirrorRefs {
+        let mut refs: BTreeMap<String, String> = BTreeMap::new();
+        for line in packed_refs.unwrap_or_default().lines() {
+            let line = line.to_str_lossy();
+            // `# pack-refs with: …` is a header, `^<id>` the peeled commit of the tag above.
+            if line.starts_with('#') || line.starts_with('^') {
+                continue;
+            }
+            if let Some((id, name)) = line.split_once(' ') {
+                if is_object_id(id) && name.starts_with("refs/") {
+                    refs.insert(name.to_string(), id.to_string());
+                }
+            }
+        }
+        let mut symbolic = Vec::new();
+        for (name, content) in loose {
+            let content = content.to_str_lossy().trim().to_string();
+            match content.strip_prefix("ref: ") {
+                Some(target) => symbolic.push((name, target.to_string())),
+                None if is_object_id(&content) => {
+                    refs.insert(name, content);
+                }
+                None => {}
+            }
+        }
+        for (name, target) in symbolic {
+            if let Some(id) = refs.get(&target).cloned() {
+                refs.insert(name, id);
+            }
+        }
+        let head = head.map(|h| h.to_str_lossy().trim().to_string()).and_then(|h| h.strip_prefix("ref: ").map(str::to_string));
+        MirrorRefs { head, refs }
+    }
+}
+
+fn is_object_id(text: &str) -> bool {
+    matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The newest committer time among the commits `refs` point to (tags peeled) in the mirror at
+/// `git_dir`: when the repository last saw work. Tips that are missing or are not commits are
+/// skipped.
+pub fn newest_commit_time(git_dir: &std::path::Path, refs: &MirrorRefs) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let repo = super::open(git_dir)?;
+    let mut newest: Option<i64> = None;
+    for id in refs.refs.values() {
+        let Ok(id) = ObjectId::from_hex(id.as_bytes()) else { continue };
+        let Ok(object) = repo.find_object(id) else { continue };
+        let Ok(commit) = object.peel_to_commit() else { continue };
+        if let Ok(time) = commit.time() {
+            newest = Some(newest.map_or(time.seconds, |n| n.max(time.seconds)));
+        }
+    }
+    Ok(newest.and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0)))
+}
+
 /// The refs of the mirror at `git_dir` as they are on disk.
 pub fn read_refs(git_dir: &std::path::Path) -> Result<MirrorRefs> {
     let repo = gix::open_opts(git_dir, gix::open::Options::isolated()).with_context(|| format!("cannot open the mirror at {}", git_dir.display()))?;
@@ -185,4 +246,31 @@ pub fn set_head(repo: &gix::Repository, target: &BString) -> Result<()> {
 
 fn full_name(name: &BString) -> Result<FullName> {
     FullName::try_from(name.as_bstr()).with_context(|| format!("invalid ref name {name:?}"))
+}
+
+#[cfg(test)]
+mod ref_file_tests {
+    use super::MirrorRefs;
+
+    #[test]
+    fn loose_refs_win_over_packed_ones_and_peeled_lines_are_skipped() {
+        let a = "a".repeat(40);
+        let b = "b".repeat(40);
+        let c = "c".repeat(40);
+        let packed = format!("# pack-refs with: peeled fully-peeled sorted\n{a} refs/heads/main\n{b} refs/tags/v1\n^{c}\n");
+        let refs = MirrorRefs::from_ref_files(
+            Some(b"ref: refs/heads/main\n"),
+            Some(packed.as_bytes()),
+            [
+                ("refs/heads/main".to_string(), format!("{c}\n").into_bytes()),
+                ("refs/remotes/origin/HEAD".to_string(), b"ref: refs/heads/main\n".to_vec()),
+                ("refs/heads/dangling".to_string(), b"ref: refs/heads/nowhere\n".to_vec()),
+            ],
+        );
+        assert_eq!(refs.head.as_deref(), Some("refs/heads/main"));
+        assert_eq!(refs.refs.get("refs/heads/main"), Some(&c), "the loose file is newer than packed-refs");
+        assert_eq!(refs.refs.get("refs/tags/v1"), Some(&b), "the tag object, not its peeled commit");
+        assert_eq!(refs.refs.get("refs/remotes/origin/HEAD"), Some(&c));
+        assert_eq!(refs.refs.len(), 3, "{refs:?}");
+    }
 }

@@ -127,6 +127,19 @@ pub fn is_ancestor(git_dir: &Path, old: ObjectId, new: ObjectId) -> Result<bool>
     is_ancestor_in(&repo, old, new)
 }
 
+/// [`is_ancestor`] for ids written as hex, as callers outside this module hold them (ref files,
+/// records). An `old` the mirror does not have is not an ancestor: a mirror re-cloned after a
+/// force-push no longer holds the commits the push dropped. A `new` it does not have is an error.
+pub fn is_ancestor_hex(git_dir: &Path, old: &str, new: &str) -> Result<bool> {
+    let parse = |hex: &str| ObjectId::from_hex(hex.as_bytes()).map_err(|_| anyhow::anyhow!("{hex} is not a git object id"));
+    let (old, new) = (parse(old)?, parse(new)?);
+    let repo = super::open(git_dir)?;
+    if !repo.has_object(old) {
+        return Ok(false);
+    }
+    is_ancestor_in(&repo, old, new)
+}
+
 /// [`is_ancestor`] in an already open repository.
 ///
 /// Uses gix's merge-base (paint-down-to-common over a commit graph that uses the mirror's
