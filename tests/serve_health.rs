@@ -53,7 +53,9 @@ impl Served {
         let mut out = String::new();
         self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
         assert_eq!(out, "", "serve prints nothing on stdout (stdout is for phase outputs)");
-        (status.code(), self.stderr.try_iter().collect::<Vec<_>>().join("\n"))
+        // Every line up to the end of the pipe: the reader thread may still be passing on the
+        // last ones after the process has exited (try_iter here once lost the final line).
+        (status.code(), self.stderr.iter().collect::<Vec<_>>().join("\n"))
     }
 }
 

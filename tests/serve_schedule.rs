@@ -177,7 +177,8 @@ impl Served {
         let mut out = String::new();
         self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
         assert_eq!(out, "", "serve prints nothing on stdout");
-        self.seen.extend(self.stderr.try_iter());
+        // To the end of the pipe: the reader thread may still hold the last lines after the exit.
+        self.seen.extend(self.stderr.iter());
         (status.code(), self.seen.join("\n"))
     }
 }
