@@ -59,7 +59,7 @@ read -r co_s co_rss < <(timed restore-checkout "$fs" restore -p "$profile" -s fo
 read -r clone_s clone_rss < <(timed git-clone git clone -q "$org/synthetic1.git" "$work/git-work")
 
 # The results must be right before their times mean anything.
-git -C "$work/one.git" fsck --full --no-progress -q
+git -C "$work/one.git" fsck --full --no-progress >/dev/null
 [ "$(git -C "$work/one.git" for-each-ref | sha1sum)" = "$(git -C "$org/synthetic1.git" for-each-ref | sha1sum)" ] || { echo "bench: restored refs differ" >&2; exit 1; }
 [ -z "$(git -C "$work/one-work" status --porcelain)" ] || { echo "bench: the checkout is not clean" >&2; exit 1; }
 diff -r -q --exclude=.git "$work/one-work" "$work/git-work" >/dev/null || { echo "bench: checkout differs from git clone's" >&2; exit 1; }

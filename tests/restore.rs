@@ -154,6 +154,9 @@ fn repos_and_ls_show_what_a_snapshot_holds_without_restoring_it() {
     let out = account.ok(&["ls", "--json", "--shallow", "127.0.0.1/octo"]);
     let lines: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines[0]["struct_type"], "snapshot");
+    let time = lines[0]["time"].as_str().unwrap();
+    assert!(time.ends_with('Z'), "RFC 3339 in UTC: {time}");
+    chrono_like_seconds(time);
     let names: Vec<&str> = lines[1..].iter().map(|l| l["path"].as_str().unwrap()).collect();
     assert_eq!(names, ["127.0.0.1/octo/app.git", "127.0.0.1/octo/app.metadata", "127.0.0.1/octo/app.wiki.git", "127.0.0.1/octo/lib.git", "127.0.0.1/octo/lib.metadata"]);
     assert!(lines[1..].iter().all(|l| l["type"] == "dir"));

@@ -117,6 +117,23 @@ impl RepoArgs {
     }
 }
 
+/// One snapshot of one `--path`: what the reading commands (ls, repos, restore, drill) open.
+#[derive(Args, Clone)]
+pub struct SnapshotOfPath {
+    /// The --path the snapshot was pushed under.
+    #[arg(short = 's', long)]
+    path: String,
+    /// A snapshot id or a unique prefix of one, or `latest` (the default): the newest of --path.
+    #[arg(long)]
+    snapshot: Option<String>,
+}
+
+impl SnapshotOfPath {
+    fn choice(&self) -> anyhow::Result<crate::store::SnapshotChoice> {
+        crate::store::SnapshotChoice::parse(self.snapshot.as_deref())
+    }
+}
+
 /// How often a held repository lock is rewritten: restic's 5 minutes, or `FORGESAFE_LOCK_REFRESH`
 /// (tests use seconds to watch a refresh happen).
 fn lock_refresh() -> anyhow::Result<std::time::Duration> {

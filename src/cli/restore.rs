@@ -1,6 +1,6 @@
 //! Restoring one piece: ls, repos, diff, restore.
 
-use super::RepoArgs;
+use super::{RepoArgs, SnapshotOfPath};
 use crate::restore::{self, DiffRequest, ListRequest, RestoreRequest};
 use crate::store::SnapshotChoice;
 use anyhow::Result;
@@ -12,12 +12,8 @@ use std::path::PathBuf;
 pub struct LsArgs {
     #[command(flatten)]
     repo: RepoArgs,
-    /// The --path the snapshot was pushed under.
-    #[arg(short = 's', long)]
-    path: String,
-    /// A snapshot id (or a unique prefix), or `latest` (the newest of --path, the default).
-    #[arg(long)]
-    snapshot: Option<String>,
+    #[command(flatten)]
+    of: SnapshotOfPath,
     /// Only the entries of this folder, without their sub-folders' content.
     #[arg(long)]
     shallow: bool,
@@ -33,10 +29,8 @@ pub struct LsArgs {
 pub struct ReposArgs {
     #[command(flatten)]
     repo: RepoArgs,
-    #[arg(short = 's', long)]
-    path: String,
-    #[arg(long)]
-    snapshot: Option<String>,
+    #[command(flatten)]
+    of: SnapshotOfPath,
     /// JSON (an array) instead of text.
     #[arg(long)]
     json: bool,
@@ -64,10 +58,8 @@ pub struct DiffArgs {
 pub struct RestoreArgs {
     #[command(flatten)]
     repo: RepoArgs,
-    #[arg(short = 's', long)]
-    path: String,
-    #[arg(long)]
-    snapshot: Option<String>,
+    #[command(flatten)]
+    of: SnapshotOfPath,
     /// The repository: OWNER/NAME, or HOST/OWNER/NAME when several forges share the volume.
     #[arg(long = "repo", value_name = "[HOST/]OWNER/NAME")]
     repository: String,
@@ -89,7 +81,7 @@ pub struct RestoreArgs {
 }
 
 pub fn ls(args: LsArgs) -> Result<()> {
-    let request = ListRequest { name: args.path, snapshot: SnapshotChoice::parse(args.snapshot.as_deref())?, under: args.under, shallow: args.shallow, json: args.json };
+    let request = ListRequest { snapshot: args.of.choice()?, name: args.of.path, under: args.under, shallow: args.shallow, json: args.json };
     let store = args.repo.store()?;
     let mut out = std::io::stdout().lock();
     restore::list(&store, &request, &mut out)?;
@@ -97,14 +89,13 @@ pub fn ls(args: LsArgs) -> Result<()> {
 }
 
 pub fn repos(args: ReposArgs) -> Result<()> {
-    let choice = SnapshotChoice::parse(args.snapshot.as_deref())?;
     let store = args.repo.store()?;
-    let (snapshot_id, repos) = restore::inventory::list(&store, &args.path, &choice)?;
+    let (snapshot_id, repos) = restore::inventory::list(&store, &args.of.path, &args.of.choice()?)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&repos)?)?;
     } else {
-        writeln!(out, "snapshot {} of {}: {} repositories", &snapshot_id[..8], args.path, repos.len())?;
+        writeln!(out, "snapshot {} of {}: {} repositories", &snapshot_id[..8], args.of.path, repos.len())?;
         for repo in &repos {
             writeln!(out, "{}", repo.summary_line())?;
         }
@@ -136,8 +127,8 @@ pub fn diff(args: DiffArgs) -> Result<()> {
 
 pub fn restore(args: RestoreArgs) -> Result<()> {
     let request = RestoreRequest {
-        name: args.path,
-        snapshot: SnapshotChoice::parse(args.snapshot.as_deref())?,
+        snapshot: args.of.choice()?,
+        name: args.of.path,
         repo: args.repository,
         wiki: args.wiki,
         metadata: args.metadata,

@@ -1,9 +1,8 @@
 //! `forgesafe serve` (the sidecar: endpoints, and backups and drills on a schedule) and
 //! `forgesafe drill` (a restore rehearsed once): arguments -> one library call each.
 
-use super::RepoArgs;
+use super::{RepoArgs, SnapshotOfPath};
 use crate::serve::{ServeRequest, Window};
-use crate::store::SnapshotChoice;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,12 +39,8 @@ pub struct ServeArgs {
 pub struct DrillArgs {
     #[command(flatten)]
     repo: RepoArgs,
-    /// The --path the snapshot was pushed under.
-    #[arg(short = 's', long)]
-    path: String,
-    /// A snapshot id or unique prefix (default: the newest of --path).
-    #[arg(long)]
-    snapshot: Option<String>,
+    #[command(flatten)]
+    of: SnapshotOfPath,
     /// Where to restore to (default: TMPDIR); removed afterwards.
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -77,7 +72,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// it could not run.
 pub fn drill(args: DrillArgs) -> anyhow::Result<()> {
     let store = args.repo.store()?;
-    let request = crate::drill::DrillRequest { name: args.path, snapshot: SnapshotChoice::parse(args.snapshot.as_deref())?, work_dir: args.work_dir };
+    let request = crate::drill::DrillRequest { snapshot: args.of.choice()?, name: args.of.path, work_dir: args.work_dir };
     let report = crate::drill::drill(&store, &request)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

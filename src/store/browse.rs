@@ -102,9 +102,9 @@ impl Snapshot {
         super::full_id(&self.snap.id)
     }
 
-    /// The snapshot's time, RFC 3339.
+    /// The snapshot's time, RFC 3339 in UTC (a zoned time's own display adds `[zone]`).
     pub fn time(&self) -> String {
-        self.snap.time.to_string()
+        self.snap.time.timestamp().to_string()
     }
 
     /// Bytes of pack files read from the repository so far (what restoring a piece costs).
@@ -235,7 +235,7 @@ fn trim_slashes(path: &str) -> String {
     clean_relative(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
-fn is_missing_path(message: &str) -> bool {
+pub(super) fn is_missing_path(message: &str) -> bool {
     // rustic_core's two messages for a path that is not in the tree (blob/tree.rs); anything
     // else, such as a pack that cannot be read, is a real error.
     message.contains("not found in tree") || message.contains("is not a directory")

@@ -55,12 +55,13 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
         None => pushed.clone(),
     };
     let node = repo.node_from_snapshot_and_path(&snap, &wanted).map_err(|e| match &request.include {
-        Some(include) => anyhow!(
+        Some(include) if super::browse::is_missing_path(&e.display_log()) => anyhow!(
             "snapshot {} has no {include:?} ({}): list what it holds with `forgesafe ls --path {}` (target left untouched)",
             &super::full_id(&snap.id)[..8],
             super::errors::one_line(&e.display_log()),
             request.name
         ),
+        Some(_) => anyhow!("{doing}: {}", super::errors::one_line(&e.display_log())),
         None => anyhow!("{doing}: the snapshot has no entry {pushed:?} ({})", super::errors::one_line(&e.display_log())),
     })?;
 
