@@ -9,7 +9,7 @@
 #   restic restore --include          the same mirror (stock restic reads forgesafe's repository)
 #   forgesafe location pull           the whole snapshot (what one had to do before)
 #   forgesafe restore --checkout      the same mirror as a working clone
-#   git clone (local, from the volume) the working clone the user would otherwise make
+#   git clone (hardlinked, from the live volume) the working clone one makes when the volume is at hand
 # Targets: one repository costs in proportion to it, not to the snapshot (restore --repo well
 # under the full pull), and no slower than restic's --include.
 # FORGESAFE_BIN=path uses that binary instead of a release build.
@@ -56,7 +56,7 @@ read -r one_s one_rss < <(timed restore-one "$fs" restore -p "$profile" -s forge
 read -r ric_s ric_rss < <(timed restic-include restic -r "$work/repo" restore latest --include "$snapshot_path/$piece" --target "$work/restic-one")
 read -r all_s all_rss < <(timed pull-all "$fs" location pull -p "$profile" -s forge "$work/all")
 read -r co_s co_rss < <(timed restore-checkout "$fs" restore -p "$profile" -s forge --repo org/synthetic1 --checkout main "$work/one-work")
-read -r clone_s clone_rss < <(timed git-clone git clone -q "$org/synthetic1.git" "$work/git-work")
+read -r clone_s clone_rss < <(timed git-clone git clone -q -b main "$org/synthetic1.git" "$work/git-work")
 
 # The results must be right before their times mean anything.
 git -C "$work/one.git" fsck --full --no-progress >/dev/null
@@ -73,6 +73,6 @@ printf '%-38s %8s %7s MiB\n' "forgesafe restore --repo" "$one_s" "$((one_rss / 1
 printf '%-38s %8s %7s MiB\n' "restic restore --include" "$ric_s" "$((ric_rss / 1024))"
 printf '%-38s %8s %7s MiB\n' "forgesafe location pull (everything)" "$all_s" "$((all_rss / 1024))"
 printf '%-38s %8s %7s MiB\n' "forgesafe restore --checkout main" "$co_s" "$((co_rss / 1024))"
-printf '%-38s %8s %7s MiB\n' "git clone (local, from the volume)" "$clone_s" "$((clone_rss / 1024))"
+printf '%-38s %8s %7s MiB\n' "git clone (local volume, hardlinks)" "$clone_s" "$((clone_rss / 1024))"
 printf '\nrestore --repo / restic --include: time %s, RSS %s\n' "$(ratio "$one_s" "$ric_s")" "$(ratio "$one_rss" "$ric_rss")"
 printf 'restore --repo / full pull:        time %s, RSS %s\n' "$(ratio "$one_s" "$all_s")" "$(ratio "$one_rss" "$all_rss")"

@@ -37,11 +37,8 @@ pub fn make_working_clone(worktree: &Path, reference: Option<&str>) -> Result<Ch
 
     let repo = gix::open_opts(worktree, gix::open::Options::isolated()).with_context(|| format!("cannot open {} as a working clone", worktree.display()))?;
     let workdir = repo.workdir().map(Path::to_path_buf).with_context(|| format!("{} did not become a working clone", worktree.display()))?;
-    let tree = repo
-        .find_object(commit)
-        .and_then(|object| object.peel_to_tree().map_err(Into::into))
-        .map(|tree| tree.id)
-        .with_context(|| format!("commit {commit} has no tree in the restored mirror"))?;
+    let no_tree = || format!("commit {commit} has no tree in the restored mirror");
+    let tree = repo.find_object(commit).with_context(no_tree)?.peel_to_tree().with_context(no_tree)?.id;
     let mut index = repo.index_from_tree(&tree).with_context(|| format!("cannot build the index of {commit}"))?;
     let mut options = repo
         .checkout_options(gix::worktree::stack::state::attributes::Source::IdMapping)
