@@ -135,7 +135,15 @@ impl Store {
         let exists = repo.config_id().map_err(|e| errors::from_rustic(e, &doing))?.is_some();
         let credentials = Credentials::password(self.password.expose());
         if exists {
-            let repo = repo.open(&credentials).map_err(|e| errors::from_rustic(e, &doing))?;
+            let repo = match repo.clone().open(&credentials) {
+                Ok(repo) => repo,
+                // A first push that lost the race to create this repository (see the init branch
+                // below) wrote a key and removes it a moment later: rustic may open that key (it
+                // stops at the first key the password opens) or list it and find it gone. Wait
+                // for it to go and open again.
+                Err(e) if a_losers_key_is_in_the_way(&e) => open_after_a_losers_key_is_gone(&repo, &credentials, &doing)?,
+                Err(e) => return Err(errors::from_rustic(e, &doing)),
+            };
             return Ok(Opened { repo, gate, created: false, lock: None });
         }
         if !create_if_missing {
@@ -160,6 +168,47 @@ impl Store {
             Err(e) => Err(errors::from_rustic(e, &format!("cannot initialise a repository at {}", self.description))),
         }
     }
+}
+
+/// rustic's code for data that failed to decrypt (its `C001`); while opening, only the config is
+/// decrypted after the key, so it means a key that does not belong to the config.
+const CONFIG_KEY_MISMATCH: &str = "C001";
+
+/// Whether opening an existing repository failed the way a losing first push's key makes it
+/// fail: the key opened with our password but the config would not decrypt with it (the code
+/// sits on the cause, under "error processing Config"), or the key was listed and then removed
+/// before it was read (not found, though the config is there).
+fn a_losers_key_is_in_the_way(error: &rustic_core::RusticError) -> bool {
+    if matches!(errors::classify(error), Some(errors::StoreFailure::NotFound)) {
+        return true;
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = next {
+        // A cause is kept either as the error itself or as its box, depending on how it was attached.
+        let rustic = current.downcast_ref::<rustic_core::RusticError>().or_else(|| current.downcast_ref::<Box<rustic_core::RusticError>>().map(|b| &**b));
+        if rustic.is_some_and(|e| e.is_code(CONFIG_KEY_MISMATCH)) {
+            return true;
+        }
+        next = current.source();
+    }
+    false
+}
+
+/// Opens again, a few times over about ten seconds, while a losing first push removes its key.
+fn open_after_a_losers_key_is_gone(repo: &Repository<()>, credentials: &Credentials, doing: &str) -> Result<Repository<OpenStatus>> {
+    let mut wait = std::time::Duration::from_millis(50);
+    for _ in 0..8 {
+        std::thread::sleep(wait);
+        wait *= 2;
+        match repo.clone().open(credentials) {
+            Ok(repo) => return Ok(repo),
+            Err(e) if a_losers_key_is_in_the_way(&e) => continue,
+            Err(e) => return Err(errors::from_rustic(e, doing)),
+        }
+    }
+    Err(anyhow!(
+        "{doing}: a key in keys/ opens with this password but does not fit the repository's config, or keys vanish as they are read; remove the stray key (restic key list, restic key remove) and retry"
+    ))
 }
 
 /// Repository-wide settings chosen at init. `FORGESAFE_COMPRESSION` sets the zstd level (1–22,
