@@ -84,18 +84,27 @@ impl Snapshot {
     /// Opens the snapshot `choice` of `name` (the newest by default). An id pushed under another
     /// `--path` is refused: a reading command that names a path means that path.
     pub fn open(store: &Store, name: &str, choice: &SnapshotChoice, command: &str) -> Result<Snapshot> {
-        let opened = store.open_locked(false, LockKind::Shared, command)?;
-        let snap = match select(&opened.repo, name, choice, OtherPath::Refuse, store.describe())? {
-            Selected::Found(snap) => snap,
-            Selected::Absent => match choice {
+        match Snapshot::find(store, name, choice, command)? {
+            Some(snapshot) => Ok(snapshot),
+            None => match choice {
                 SnapshotChoice::Id(id) => bail!("snapshot {id} is not in the repository at {}: list them with `forgesafe snapshots`", store.describe()),
                 SnapshotChoice::Latest => bail!("nothing was pushed under --path {name:?} at {}: list them with `forgesafe snapshots`", store.describe()),
             },
+        }
+    }
+
+    /// [`Snapshot::open`], with `None` when the repository's listing proves there is no such
+    /// snapshot (for callers to which that is not an error).
+    pub fn find(store: &Store, name: &str, choice: &SnapshotChoice, command: &str) -> Result<Option<Snapshot>> {
+        let opened = store.open_locked(false, LockKind::Shared, command)?;
+        let snap = match select(&opened.repo, name, choice, OtherPath::Refuse, store.describe())? {
+            Selected::Found(snap) => snap,
+            Selected::Absent => return Ok(None),
         };
         let doing = format!("cannot read snapshot {} at {}", &super::full_id(&snap.id)[..8], store.describe());
         let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
         let pushed = snap.paths.iter().next().cloned().ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
-        Ok(Snapshot { repo, gate: opened.gate, _lock: opened.lock, snap, pushed, location: store.describe().to_string() })
+        Ok(Some(Snapshot { repo, gate: opened.gate, _lock: opened.lock, snap, pushed, location: store.describe().to_string() }))
     }
 
     pub fn id(&self) -> String {
@@ -198,6 +207,24 @@ impl Snapshot {
         }
         Ok(())
     }
+}
+
+/// One file read out of a snapshot, without restoring anything else.
+#[derive(Debug)]
+pub struct FileInSnapshot {
+    pub snapshot_id: String,
+    /// The snapshot's time, RFC 3339.
+    pub snapshot_time: String,
+    /// `None` when the snapshot has no such file.
+    pub bytes: Option<Vec<u8>>,
+}
+
+/// Reads `relative` (a path inside the pushed folder) from the snapshot `choice` of `name`, under a
+/// shared lock. `Ok(None)` when `name` has no such snapshot.
+pub fn read_file(store: &Store, name: &str, choice: &SnapshotChoice, relative: &str) -> Result<Option<FileInSnapshot>> {
+    let Some(snapshot) = Snapshot::find(store, name, choice, "read")? else { return Ok(None) };
+    let bytes = snapshot.read_file(relative)?;
+    Ok(Some(FileInSnapshot { snapshot_id: snapshot.id(), snapshot_time: snapshot.time(), bytes }))
 }
 
 /// Restores the tree below `node` into `dest` (which exists).

@@ -22,12 +22,12 @@ mod storage;
 mod tar_stream;
 pub mod target;
 
-pub use browse::{clean_relative, Entry, EntryKind, Piece, Snapshot};
+pub use browse::{clean_relative, read_file, Entry, EntryKind, FileInSnapshot, Piece, Snapshot};
 pub use delete::{delete, DeleteOutcome};
 pub use listing::{health, list_snapshots, shard_runs, stats, Health, HealthRequest, PathStats, RepositoryStats, ShardRun, SnapshotSummaryLine};
 pub use lock::{LockKind, LockSettings};
 pub use maintenance::{check, check_snapshot, unlock, SnapshotCheck};
-pub use pull::{pull, read_file, FileInSnapshot, PullOutcome, PullRequest, PullTarget};
+pub use pull::{pull, PullOutcome, PullRequest, PullTarget};
 pub use push::{push, PushLimits, PushOutcome, PushRequest, PushSource};
 pub use retention::{forget, ForgetOutcome, ForgetRequest, KeepOptions, RetentionLine};
 pub use select::SnapshotChoice;

@@ -89,37 +89,3 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
     }
     Ok(PullOutcome { snapshot_id: super::full_id(&snap.id) })
 }
-
-/// One file read out of a snapshot, without restoring anything else.
-#[derive(Debug)]
-pub struct FileInSnapshot {
-    pub snapshot_id: String,
-    /// The snapshot's time, RFC 3339.
-    pub snapshot_time: String,
-    /// `None` when the snapshot has no such file.
-    pub bytes: Option<Vec<u8>>,
-}
-
-/// Reads `relative` (a path inside the pushed folder) from the snapshot `choice` of `name`, under a
-/// shared lock. `Ok(None)` when `name` has no such snapshot.
-pub fn read_file(store: &Store, name: &str, choice: &SnapshotChoice, relative: &str) -> Result<Option<FileInSnapshot>> {
-    let opened = store.open_locked(false, LockKind::Shared, "read")?;
-    let snap = match select(&opened.repo, name, choice, OtherPath::Refuse, store.describe())? {
-        Selected::Found(snap) => snap,
-        Selected::Absent => return Ok(None),
-    };
-    let doing = format!("cannot read {relative} from snapshot {} at {}", &super::full_id(&snap.id)[..8], store.describe());
-    let _lock = opened.lock;
-    let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
-    let pushed = snap.paths.iter().next().cloned().ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
-    let path = Path::new(&pushed).join(relative);
-    let bytes = match repo.node_from_snapshot_and_path(&snap, &path.to_string_lossy()) {
-        Ok(node) if node.is_file() => {
-            let mut bytes = Vec::new();
-            repo.dump(&node, &mut bytes).map_err(|e| from_rustic(e, &doing))?;
-            Some(bytes)
-        }
-        _ => None,
-    };
-    Ok(Some(FileInSnapshot { snapshot_id: super::full_id(&snap.id), snapshot_time: snap.time.to_string(), bytes }))
-}
