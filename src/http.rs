@@ -15,7 +15,7 @@ use anyhow::{anyhow, Context, Result};
 use base64::Engine as _;
 
 pub use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-pub use reqwest::{StatusCode, Url};
+pub use reqwest::{Method, StatusCode, Url};
 
 use crate::secret::{redact, Secret};
 
@@ -53,6 +53,12 @@ impl Client {
 
     pub fn post(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> Request {
         Request { inner: self.inner.post(url).headers(headers).body(body) }
+    }
+
+    /// Any method, with an optional body (a forge API's POST, PATCH or PUT).
+    pub fn request(&self, method: Method, url: &str, headers: HeaderMap, body: Option<Vec<u8>>) -> Request {
+        let inner = self.inner.request(method, url).headers(headers);
+        Request { inner: match body { Some(body) => inner.body(body), None => inner } }
     }
 }
 

@@ -187,3 +187,42 @@ fn only_an_explicit_bare_false_is_warned_about() {
     assert_eq!(warnings(config("      bare: true\n")), "");
     assert!(warnings(config("      bare: false\n")).contains("`bare: false` is ignored"));
 }
+
+#[test]
+fn forge_destinations_are_read_as_live_mirrors_and_what_is_not_honoured_is_said_once() {
+    let text = "source:\n  github:\n    - user: octo\ndestination:\n  local:\n    - path: /b\n  gitea:\n    - token: GITEA_TOKEN\n      url: https://git.example.org\n      user: backups\n      createorg: true\n      lfs: true\n      visibility:\n        repositories: public\n        organizations: private\n  github:\n    - token: gh-literal-token-0123\n      organization: mirror-org\n      force: false\n  gitlab:\n    - token_file: /nonexistent-token-file\n";
+    let env = |name: &str| (name == "GITEA_TOKEN").then(|| "gitea-token-from-env-0123".to_string());
+    // A token file that cannot be read is an error naming it.
+    let err = format!("{:#}", parse_str(text, "conf.yml", &env).unwrap_err());
+    assert!(err.contains("destination.gitlab[0].token_file"), "{err}");
+
+    let text = text.replace("    - token_file: /nonexistent-token-file\n", "    - token: glpat-literal-0123\n      url: https://gitlab.example.org\n      mirror:\n        enabled: true\n");
+    let loaded = parse_str(&text, "conf.yml", &env).unwrap();
+    let forges = &loaded.config.jobs[0].forge_destinations;
+    assert_eq!(forges.len(), 3, "{forges:?}");
+    let by_kind = |kind| forges.iter().find(|f| f.kind == kind).unwrap();
+    let gitea = by_kind(ForgeKind::Gitea);
+    assert_eq!(gitea.token.expose(), "gitea-token-from-env-0123");
+    assert_eq!((gitea.url.as_deref(), gitea.owner.as_deref(), gitea.private), (Some("https://git.example.org"), Some("backups"), false));
+    let github = by_kind(ForgeKind::Github);
+    assert_eq!((github.owner.as_deref(), github.private, github.url.as_deref()), (Some("mirror-org"), true, None));
+    let gitlab = by_kind(ForgeKind::Gitlab);
+    assert_eq!((gitlab.owner.as_deref(), gitlab.private), (None, true));
+
+    let warnings = loaded.warnings.join("\n");
+    for expected in [
+        "destination.gitea[0]: forgesafe pushes each collected repository there itself",
+        "destination.gitea[0].createorg: not acted on",
+        "destination.gitea[0].lfs: not acted on",
+        "destination.gitea[0].visibility.organizations: not acted on",
+        "destination.github[0].force: forgesafe always force-pushes",
+    ] {
+        assert!(warnings.contains(expected), "missing warning `{expected}` in:\n{warnings}");
+    }
+    // GitLab's entry asks for pushes (`mirror.enabled`), which is what forgesafe does.
+    assert!(!warnings.contains("destination.gitlab"), "{warnings}");
+    assert!(!warnings.contains("is not supported"), "{warnings}");
+
+    let no_token = error_of("source:\n  github:\n    - user: x\ndestination:\n  local:\n    - path: /b\n  gitea:\n    - url: https://git.example.org\n");
+    assert!(no_token.starts_with("conf.yml: destination.gitea[0].token: missing"), "{no_token}");
+}

@@ -540,3 +540,79 @@ fn a_collect_reports_force_pushes_deleted_refs_and_repositories_gone_once_each()
     assert!(collect(&conf).status.success());
     assert_eq!(fs::read_dir(&changes_dir).unwrap().count(), 1);
 }
+
+const DEST_TOKEN: &str = "gitea_forgesafeDestinationToken0123456";
+
+#[test]
+fn a_gitea_destination_is_kept_a_live_mirror_after_each_collect_force_pushes_and_deletions_included() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
+    app.checkout_new_branch("feature");
+    app.commit("f.txt", "feature\n");
+    app.push(&["feature"]);
+    app.checkout("main");
+    app.commit("two.txt", "two\n");
+    app.annotated_tag("v1");
+    app.push(&["main", "v1"]);
+    let lib = Upstream::create(&server.path("private/octo/lib.git"), tmp.path());
+    let github = FakeGithub::start(TOKEN, vec![gh_repo(1, "app", &server), gh_repo(2, "lib", &server)], 100);
+
+    // The second forge: Gitea's API (fake, real socket) creating real repositories that real
+    // git http-backend serves with receive-pack, behind basic auth.
+    let dest_git = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("oauth2".into(), DEST_TOKEN.into())), ..Default::default() });
+    let gitea = FakeGithub::start(DEST_TOKEN, vec![], 100);
+    gitea.host_repositories_in(&dest_git.root, &dest_git.url(""));
+
+    let volume = tmp.path().join("volume");
+    let conf = tmp.path().join("conf.yml");
+    fs::write(
+        &conf,
+        format!(
+            "source:\n  github:\n    - token: GH_TOKEN_FOR_TEST\n      user: octo\n      url: {}\ndestination:\n  local:\n    - path: {}\n  gitea:\n    - token: GITEA_TOKEN_FOR_TEST\n      url: {}\n      user: backups\n      mirror:\n        enabled: true\n",
+            github.base_url(),
+            volume.display(),
+            gitea.base_url()
+        ),
+    )
+    .unwrap();
+    let collect = || {
+        let out = forgesafe().env("GH_TOKEN_FOR_TEST", TOKEN).env("GITEA_TOKEN_FOR_TEST", DEST_TOKEN).args(["collect", "--config"]).arg(&conf).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        for stream in [stdout(&out), stderr(&out)] {
+            assert!(!stream.contains(TOKEN) && !stream.contains(DEST_TOKEN), "a token in the output: {stream}");
+        }
+        out
+    };
+    let mirrored_equals_upstream = |upstream: &Upstream, name: &str| {
+        let pushed = dest_git.path(&format!("private/backups/{name}.git"));
+        assert_eq!(local_refs(&pushed), ls_remote(upstream.bare.to_str().unwrap()), "{name} on the second forge");
+        assert_fsck_clean(&pushed);
+    };
+
+    let out = collect();
+    assert!(!stderr(&out).contains("destination.gitea"), "no warning for a gitea destination that asks for pushes: {}", stderr(&out));
+    mirrored_equals_upstream(&app, "app");
+    mirrored_equals_upstream(&lib, "lib");
+    let creates = gitea.requests().iter().filter(|r| r.method == "POST" && r.target == "/api/v1/orgs/backups/repos").count();
+    assert_eq!(creates, 2, "one repository created per source repository");
+
+    // Upstream rewrites main and deletes a branch; the next collect repeats both there.
+    app.rewrite_last_commit("two.txt", "rewritten\n");
+    app.force_push(&["main"]);
+    git(&app.work, &["push", "-q", "origin", ":feature"]);
+    gitea.clear_requests();
+    collect();
+    mirrored_equals_upstream(&app, "app");
+    mirrored_equals_upstream(&lib, "lib");
+    assert!(!local_refs(&dest_git.path("private/backups/app.git")).contains_key("refs/heads/feature"));
+    assert!(gitea.requests().iter().all(|r| r.method == "GET"), "nothing created the second time");
+
+    // Nothing of the second forge's token was written into the volume or the pushed mirrors.
+    for root in [volume.as_path(), dest_git.root.as_path()] {
+        for file in all_files(root) {
+            let bytes = fs::read(&file).unwrap();
+            assert!(!bytes.windows(DEST_TOKEN.len()).any(|w| w == DEST_TOKEN.as_bytes()), "token written to {}", file.display());
+        }
+    }
+}

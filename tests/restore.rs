@@ -42,6 +42,10 @@ impl Account {
         app.lightweight_tag("v1.0.0");
         app.push(&["v1.0.0"]);
         app.checkout("main");
+        app.annotated_tag("v1.1.0");
+        app.push(&["v1.1.0"]);
+        // A ref the forge makes itself (GitHub's pull request heads): mirrored, never pushed back.
+        git(&app.bare, &["update-ref", "refs/pull/1/head", "refs/heads/feature"]);
         let wiki = Upstream::create(&server.path("private/octo/app.wiki.git"), tmp.path());
         wiki.commit("Home.md", "# Welcome\n");
         wiki.push(&["main"]);
@@ -96,6 +100,52 @@ impl Account {
     fn path(&self, name: &str) -> PathBuf {
         self.tmp.path().join(name)
     }
+
+    /// `restore` with the destination forge's token in the environment (never an argument).
+    fn restore_to_forge(&self, args: &[&str]) -> std::process::Output {
+        let out = forgesafe_pw()
+            .env("DEST_TOKEN_FOR_TEST", DEST_TOKEN)
+            .args(["restore", "-p", &self.profile, "-s", "forge", "--token-env", "DEST_TOKEN_FOR_TEST"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_no_secret(&out);
+        out
+    }
+}
+
+const DEST_TOKEN: &str = "gta_forgesafeDestinationToken987654321";
+
+/// The forge a repository is restored into: a fake API in one forge's shape that creates real
+/// bare repositories, which real git http-backend serves (receive-pack included) behind basic
+/// auth with the forge's user name for tokens.
+struct DestinationForge {
+    server: GitHttpServer,
+    api: FakeGithub,
+    git_user: &'static str,
+}
+
+impl DestinationForge {
+    fn start(git_user: &'static str) -> DestinationForge {
+        let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some((git_user.into(), DEST_TOKEN.into())), ..Default::default() });
+        let api = FakeGithub::start(DEST_TOKEN, vec![], 100);
+        api.host_repositories_in(&server.root, &server.url(""));
+        DestinationForge { server, api, git_user }
+    }
+
+    fn git_dir(&self, full_name: &str) -> PathBuf {
+        self.server.path(&format!("private/{full_name}.git"))
+    }
+
+    /// The URL with credentials, for the test's own git (never forgesafe's).
+    fn authenticated_url(&self, full_name: &str) -> String {
+        self.server.url(&format!("private/{full_name}.git")).replacen("http://", &format!("http://{}:{DEST_TOKEN}@", self.git_user), 1)
+    }
+}
+
+/// Branches and tags: what a push to a forge carries.
+fn branches_and_tags(refs: std::collections::BTreeMap<String, String>) -> std::collections::BTreeMap<String, String> {
+    refs.into_iter().filter(|(name, _)| name.starts_with("refs/heads/") || name.starts_with("refs/tags/")).collect()
 }
 
 fn gh_repo(id: u64, name: &str, server: &GitHttpServer) -> Value {
@@ -106,7 +156,7 @@ fn gh_repo(id: u64, name: &str, server: &GitHttpServer) -> Value {
 
 fn assert_no_secret(out: &std::process::Output) {
     for stream in [stdout(out), stderr(out)] {
-        assert!(!stream.contains(PASSWORD) && !stream.contains(TOKEN), "a secret in the output: {stream}");
+        assert!(!stream.contains(PASSWORD) && !stream.contains(TOKEN) && !stream.contains(DEST_TOKEN), "a secret in the output: {stream}");
     }
 }
 
@@ -368,4 +418,65 @@ fn a_volume_forgesafe_did_not_collect_is_read_from_the_mirrors_ref_files() {
     assert_eq!(fs::read_to_string(work.join("dev.txt")).unwrap(), "dev\n");
     assert_eq!(local_refs(&work.join(".git")).into_iter().filter(|(n, _)| !n.starts_with("refs/remotes/")).collect::<std::collections::BTreeMap<_, _>>(), expected);
     assert_fsck_clean(&work.join(".git"));
+}
+
+#[test]
+fn a_repository_goes_back_into_each_forge_created_there_with_every_branch_and_tag() {
+    let account = Account::new();
+    let wanted = branches_and_tags(upstream_refs(&account.app));
+    assert!(wanted.contains_key("refs/tags/v1.1.0") && wanted.contains_key("refs/heads/feature"), "{wanted:?}");
+    // (forge, its user name for tokens, --as, where it lands, the API call that creates it)
+    let cases = [
+        ("github", "x-access-token", None, "octo/app", "POST /api/v3/orgs/octo/repos"),
+        ("gitea", "oauth2", Some("team/app-restored"), "team/app-restored", "POST /api/v1/orgs/team/repos"),
+        ("gitlab", "oauth2", Some("restored"), "octocat/restored", "POST /api/v4/projects"),
+    ];
+    for (kind, git_user, as_repo, full_name, create_call) in cases {
+        let dest = DestinationForge::start(git_user);
+        let api = dest.api.base_url();
+        let mut args = vec!["--repo", "octo/app", "--to-forge", &api, "--forge-type", kind];
+        args.extend(as_repo.iter().flat_map(|a| ["--as", *a]));
+        let out = account.restore_to_forge(&args);
+        assert!(out.status.success(), "{kind}: {}", stderr(&out));
+
+        let calls: Vec<String> = dest.api.requests().iter().map(|r| format!("{} {}", r.method, r.target)).collect();
+        assert!(calls.iter().any(|c| c == create_call), "{kind}: no `{create_call}` in {calls:?}");
+        for request in dest.api.requests() {
+            assert!(!request.target.contains(DEST_TOKEN), "token in a URL: {}", request.target);
+        }
+        // A fresh mirror clone over smart HTTP has exactly the snapshot's branches and tags,
+        // the forge's own refs (refs/pull/*) were not pushed, and HEAD names the same branch.
+        let clone = account.path(&format!("clone-{kind}"));
+        git(account.tmp.path(), &["clone", "--quiet", "--mirror", &dest.authenticated_url(full_name), clone.to_str().unwrap()]);
+        assert_eq!(local_refs(&clone), wanted, "{kind}");
+        assert_fsck_clean(&clone);
+        assert_eq!(git(&dest.git_dir(full_name), &["symbolic-ref", "HEAD"]), "refs/heads/main", "{kind}");
+
+        if kind != "github" {
+            continue;
+        }
+        // Someone pushed to the restored repository: main moved and a branch appeared. A second
+        // restore is refused, names the ref it would overwrite, and pushes nothing.
+        let work = account.path("dest-work");
+        git(account.tmp.path(), &["clone", "--quiet", &dest.authenticated_url(full_name), work.to_str().unwrap()]);
+        fs::write(work.join("later.txt"), "later\n").unwrap();
+        git(&work, &["add", "later.txt"]);
+        git(&work, &["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", "later"]);
+        git(&work, &["push", "-q", "origin", "main", "main:refs/heads/theirs"]);
+        let before = local_refs(&dest.git_dir(full_name));
+        let out = account.restore_to_forge(&args);
+        assert!(!out.status.success(), "a push into a non-empty repository must be refused");
+        let line = one_error_line(&out);
+        assert!(line.contains("is not empty") && line.contains("refs/heads/main") && line.contains("--force"), "{line}");
+        assert_eq!(local_refs(&dest.git_dir(full_name)), before, "a refused restore pushed something");
+
+        // With --force the snapshot's refs win; refs only the forge has are kept.
+        args.push("--force");
+        let out = account.restore_to_forge(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let after = local_refs(&dest.git_dir(full_name));
+        assert_eq!(after["refs/heads/main"], wanted["refs/heads/main"]);
+        assert_eq!(after["refs/heads/theirs"], before["refs/heads/theirs"]);
+        assert_fsck_clean(&dest.git_dir(full_name));
+    }
 }

@@ -11,16 +11,20 @@
 //! * `shard.rs` — which repositories one of several pods backs up (`--shard INDEX/COUNT`);
 //! * `volume_lock.rs` — one run at a time per destination; `record.rs` — every mirror's refs as
 //!   the run left them; `changes.rs` — refs force-pushed or deleted, repositories gone;
-//! * `verify.rs` — a restored volume checked as a restore drill needs it.
+//! * `verify.rs` — a restored volume checked as a restore drill needs it;
+//! * `publish.rs` — a mirror pushed into a repository on a forge (created when missing), for
+//!   `restore --to-forge` and `live_mirror.rs`, gickup's forge destinations kept as mirrors.
 
 pub mod changes;
 pub mod config;
 pub mod forge;
 pub mod lfs;
+mod live_mirror;
 pub mod metadata;
 pub mod mirror;
 mod options;
 mod plan;
+pub mod publish;
 pub mod record;
 pub mod report;
 mod run;

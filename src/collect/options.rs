@@ -199,6 +199,7 @@ pub fn one_job(sources: Vec<Source>, dest: &Path, structured: bool, lfs: bool) -
             document: 0,
             sources,
             destinations: vec![LocalDestination { path: dest.to_path_buf(), structured, bare: true, mirror: true, lfs, zip: false, keep: None }],
+            forge_destinations: Vec::new(),
             cron: None,
             metrics: Default::default(),
         }],

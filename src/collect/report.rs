@@ -68,6 +68,9 @@ pub struct RepoOutcome {
     pub wiki: Option<MirrorOutcome>,
     pub metadata: Option<MetadataOutcome>,
     pub lfs: Option<LfsOutcome>,
+    /// Where it was pushed (gickup's forge destinations), and what changed there.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pushed: Vec<super::publish::Published>,
 }
 
 /// What of a repository failed.
@@ -79,6 +82,8 @@ pub enum Step {
     Wiki,
     Metadata,
     Lfs,
+    /// Pushing to a forge destination (gickup's `gitea`, `gitlab`, `github`).
+    Push,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +110,7 @@ impl fmt::Display for Failure {
             Step::Wiki => "wiki: ",
             Step::Metadata => "metadata incomplete: ",
             Step::Lfs => "LFS incomplete: ",
+            Step::Push => "",
         };
         write!(f, "{prefix}{}", self.reason)
     }
@@ -151,7 +157,7 @@ impl RepoOutcome {
     }
 
     fn new(name: String, status: RepoStatus) -> RepoOutcome {
-        RepoOutcome { name, status, failures: Vec::new(), git: None, wiki: None, metadata: None, lfs: None }
+        RepoOutcome { name, status, failures: Vec::new(), git: None, wiki: None, metadata: None, lfs: None, pushed: Vec::new() }
     }
 
     pub fn fail(&mut self, step: Step, err: &anyhow::Error) {

@@ -69,7 +69,7 @@ pub fn run_config(config: &Config, settings: &RunSettings) -> Result<CollectRepo
             let mut state = CollectState::load(dest);
             let plan = plan(job, destination, settings.shard, &mut state)?;
             report.repositories.extend(plan.unlisted_sources.iter().cloned());
-            let outcomes = run_plan(&plan, settings.parallelism, &mut state);
+            let mut outcomes = run_plan(&plan, settings.parallelism, &mut state);
             MirrorsRecord::update(dest, &plan.repos, &outcomes)?;
             let newly_gone: Vec<String> = plan.no_longer_listed.iter().filter(|name| !state.unlisted.contains(*name)).cloned().collect();
             state.unlisted = plan.no_longer_listed.iter().cloned().collect();
@@ -78,6 +78,9 @@ pub fn run_config(config: &Config, settings: &RunSettings) -> Result<CollectRepo
                 changes.write(dest)?;
             }
             report.changes.push(changes);
+            if !job.forge_destinations.is_empty() {
+                super::live_mirror::push_to_forges(&job.forge_destinations, &plan.repos, &mut outcomes);
+            }
             report.repositories.extend(outcomes);
             report.no_longer_listed.extend(plan.no_longer_listed.iter().cloned());
             for forge in &plan.forges {

@@ -6,6 +6,7 @@
 pub mod diff;
 pub mod inventory;
 pub mod piece;
+pub mod to_forge;
 
 use std::io::Write;
 
@@ -16,6 +17,7 @@ use crate::store::{Entry, EntryKind, Snapshot, SnapshotChoice, Store};
 pub use diff::{diff, DiffRequest, SnapshotDiff};
 pub use inventory::RepoInSnapshot;
 pub use piece::{restore, RestoreReport, RestoreRequest};
+pub use to_forge::{restore_to_forge, ForgeRestoreReport, ForgeTarget};
 
 /// `forgesafe ls`: the entries of one snapshot of `name`, below `under` (the whole snapshot
 /// when empty), like `restic ls`.

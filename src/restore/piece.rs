@@ -31,6 +31,11 @@ pub struct RestoreRequest {
 pub struct RestoreReport {
     pub snapshot_id: String,
     pub repository: String,
+    /// The repository's owner and name, as the volume's layout has them.
+    #[serde(skip)]
+    pub owner: Option<String>,
+    #[serde(skip)]
+    pub name: String,
     pub target: PathBuf,
     /// Where each piece went, relative to the target (`.` for the target itself).
     pub pieces: Vec<RestoredPiece>,
@@ -38,6 +43,14 @@ pub struct RestoreReport {
     pub checkout: Option<CheckedOut>,
     /// Bytes of the repository's pack files read: the cost of this restore.
     pub pack_bytes_read: u64,
+}
+
+impl RestoreReport {
+    /// Where the repository's git data went: the bare mirror, or a working clone's `.git`.
+    pub fn git_dir(&self) -> PathBuf {
+        let to = self.pieces.iter().find(|p| p.what == "repository").map_or(".", |p| p.to.as_str());
+        if to == "." { self.target.clone() } else { self.target.join(to) }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -93,6 +106,8 @@ pub fn restore(store: &Store, request: &RestoreRequest) -> Result<RestoreReport>
     Ok(RestoreReport {
         snapshot_id: snapshot.id(),
         repository: repo.full_name(),
+        owner: repo.owner.clone(),
+        name: repo.name.clone(),
         target: request.target.clone(),
         pieces: pieces.iter().map(|(p, what)| RestoredPiece { what, from: p.in_snapshot.clone(), to: shown(&p.to) }).collect(),
         checkout: checked_out,

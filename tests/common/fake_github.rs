@@ -23,7 +23,15 @@
 //!   Gitea way where it differs: `stars_count`, `"pull_request": null`, review comments under
 //!   `/pulls/{n}/reviews/{id}/comments`).
 //!
-//! Every request is recorded (method, target, headers) for assertions.
+//! * with [`FakeGithub::host_repositories_in`], what a restore into the forge and gickup's forge
+//!   destinations use, each in its forge's shape: `GET /repos/{o}/{r}`, `POST /user/repos`,
+//!   `POST /orgs/{org}/repos`, `PATCH /repos/{o}/{r}` (`default_branch`) for GitHub and
+//!   Gitea; `GET /projects/{path}`, `POST /projects` (with `namespace_id` from
+//!   `GET /namespaces/{path}`) and `PUT /projects/{id}` for GitLab. A created repository is
+//!   a real bare repository (`git init --bare`) under the folder a real `git http-backend`
+//!   serves, so pushes to its `clone_url` go through git's own receive-pack.
+//!
+//! Every request is recorded (method, target, headers, body) for assertions.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
@@ -44,6 +52,8 @@ pub struct RecordedRequest {
     /// Path and query, e.g. `/user/repos?per_page=100`.
     pub target: String,
     pub headers: Vec<(String, String)>,
+    /// The request's body (JSON for the API's POST, PATCH and PUT).
+    pub body: String,
 }
 
 impl RecordedRequest {
@@ -81,6 +91,10 @@ struct State {
     /// When set, GitHub's asset route answers 302 to `<this>/storage/…?X-Amz-Signature=…`, as
     /// GitHub redirects to presigned object storage.
     asset_redirect: Option<String>,
+    /// Where created repositories live: `(folder served by git http-backend, its base URL)`.
+    hosting: Option<(std::path::PathBuf, String)>,
+    /// GitLab namespaces handed out by `GET /namespaces/{path}`; the id is 1000 + position.
+    namespaces: Vec<String>,
 }
 
 /// A repository's metadata as GitHub serves it.
@@ -143,6 +157,8 @@ impl FakeGithub {
             meta: Default::default(),
             files: Default::default(),
             asset_redirect: None,
+            hosting: None,
+            namespaces: Vec::new(),
         }));
         let hold = Arc::new(Hold::default());
         let served = {
@@ -211,6 +227,67 @@ impl FakeGithub {
     pub fn quota_remaining(&self) -> u64 {
         self.state.lock().unwrap().quota_remaining
     }
+
+    /// Repositories created through the API become bare repositories under `<git_root>/private/`
+    /// (served at `<git_base>/private/…` by a real git http-backend), as a forge hosts them.
+    pub fn host_repositories_in(&self, git_root: &std::path::Path, git_base: &str) {
+        self.state.lock().unwrap().hosting = Some((git_root.to_path_buf(), git_base.trim_end_matches('/').to_string()));
+    }
+
+    /// The repositories the fake knows, GitHub-shaped (created ones included).
+    pub fn repos(&self) -> Vec<Value> {
+        self.state.lock().unwrap().repos.clone()
+    }
+}
+
+/// The token's owner: the owner of the first repository the fake was started with (created
+/// ones do not count), else `octocat`.
+fn token_owner(state: &State) -> String {
+    state.repos.iter().find(|r| r["id"].as_u64().is_some_and(|id| id < CREATED_IDS)).and_then(|r| r["owner"]["login"].as_str()).unwrap_or("octocat").to_string()
+}
+
+/// Ids of repositories created through the API start here.
+const CREATED_IDS: u64 = 5000;
+
+/// Creates `owner/name` as a bare repository the git server serves, and its API object.
+fn create_hosted(state: &mut State, owner: &str, name: &str, private: bool) -> Result<Value, Reply> {
+    let Some((root, base)) = state.hosting.clone() else {
+        return Err(error("403 Forbidden", "this fake does not host repositories"));
+    };
+    let full_name = format!("{owner}/{name}");
+    if state.repos.iter().any(|r| r["full_name"] == full_name.as_str()) {
+        return Err(error("422 Unprocessable Entity", "Repository creation failed: name already exists on this account"));
+    }
+    let dir = root.join("private").join(owner).join(format!("{name}.git"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let status = std::process::Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(&dir).status().unwrap();
+    assert!(status.success(), "git init --bare {}", dir.display());
+    let id = CREATED_IDS + state.repos.len() as u64;
+    let mut repo = repo_json(id, owner, name, private);
+    repo["clone_url"] = json!(format!("{base}/private/{owner}/{name}.git"));
+    state.repos.push(repo.clone());
+    Ok(repo)
+}
+
+/// What the forge does when its default branch changes: the repository's HEAD names it.
+fn set_default_branch(state: &mut State, full_name: &str, branch: &str) -> Reply {
+    let Some((root, _)) = state.hosting.clone() else { return error("404 Not Found", "Not Found") };
+    let Some(repo) = state.repos.iter_mut().find(|r| r["full_name"] == full_name) else { return error("404 Not Found", "Not Found") };
+    repo["default_branch"] = json!(branch);
+    let dir = root.join("private").join(format!("{full_name}.git"));
+    let status = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&dir)
+        .args(["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let repo = repo.clone();
+    Reply { status: "200 OK", headers: vec![], body: repo.to_string() }
+}
+
+fn body_json(request: &RecordedRequest) -> Value {
+    serde_json::from_str(&request.body).unwrap_or(Value::Null)
 }
 
 /// A repository object with GitHub's field names (a subset of the real ~80 fields).
@@ -250,7 +327,12 @@ fn handle_connection(stream: TcpStream, state: &Mutex<State>, hold: &Hold, port:
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let Some(RequestHead { method, target, headers }) = read_head(&mut reader) else { return };
     hold.wait_if_held(&target);
-    let request = RecordedRequest { method, target, headers };
+    let length = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+        return;
+    }
+    let request = RecordedRequest { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() };
     let response = respond(&mut state.lock().unwrap(), &request, port);
     let mut stream = stream;
     let _ = stream.write_all(response.as_bytes());
@@ -326,6 +408,27 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         }
         return file_reply(&state.files, &format!("{full_name}/{tag}/{file}"));
     }
+    if request.method != "GET" {
+        if !authenticated {
+            return error("401 Unauthorized", "Requires authentication");
+        }
+        let wanted = body_json(request);
+        let login = token_owner(state);
+        let (name, private) = (wanted["name"].as_str().unwrap_or_default().to_string(), wanted["private"].as_bool().unwrap_or(false));
+        let created = match (request.method.as_str(), segments.as_slice()) {
+            ("POST", ["user", "repos"]) => create_hosted(state, &login, &name, private),
+            ("POST", ["orgs", org, "repos"]) => create_hosted(state, org, &name, private),
+            ("PATCH", ["repos", owner, repo]) => {
+                let branch = wanted["default_branch"].as_str().unwrap_or_default().to_string();
+                return set_default_branch(state, &format!("{owner}/{repo}"), &branch);
+            }
+            _ => return error("404 Not Found", "Not Found"),
+        };
+        return match created {
+            Ok(repo) => Reply { status: "201 Created", headers: vec![], body: repo.to_string() },
+            Err(reply) => reply,
+        };
+    }
     if let ["repos", owner, name, rest @ ..] = segments.as_slice() {
         return repo_endpoint(state, request, &format!("{owner}/{name}"), rest, path, query, authenticated, port);
     }
@@ -333,7 +436,7 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         if !authenticated {
             return error("401 Unauthorized", "Requires authentication");
         }
-        let login = state.repos.first().and_then(|r| r["owner"]["login"].as_str()).unwrap_or("octocat").to_string();
+        let login = token_owner(state);
         return single(request, json!({"login": login, "id": 1, "type": "User"}));
     }
     let listed: Vec<Value> = match segments.as_slice() {
@@ -365,6 +468,9 @@ fn gitlab_route(state: &mut State, request: &RecordedRequest, path: &str, query:
     };
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let owner_of = |r: &Value| r["owner"]["login"].as_str().unwrap_or_default().to_string();
+    if let Some(reply) = gitlab_hosting(state, request, &segments, authenticated) {
+        return reply;
+    }
     if let ["projects", id, rest @ ..] = segments.as_slice() {
         if !rest.is_empty() {
             return gitlab_project_endpoint(state, request, id, rest, path, query, authenticated, port);
@@ -381,18 +487,62 @@ fn gitlab_route(state: &mut State, request: &RecordedRequest, path: &str, query:
         }
         _ => return error("404 Not Found", "404 Not Found"),
     };
-    let projects = repos
-        .iter()
-        .map(|r| json!({
-            "id": r["id"], "name": r["name"], "path": r["name"], "path_with_namespace": r["full_name"],
-            "namespace": {"full_path": r["owner"]["login"], "kind": "user"},
-            "visibility": if r["private"] == true { "private" } else { "public" },
-            "web_url": r["html_url"], "http_url_to_repo": r["clone_url"], "default_branch": r["default_branch"],
-            "wiki_enabled": r["has_wiki"], "issues_enabled": r["has_issues"], "star_count": r["stargazers_count"],
-            "archived": r["archived"], "last_activity_at": r["pushed_at"], "forked_from_project": null
-        }))
-        .collect();
+    let projects = repos.iter().map(gitlab_project).collect();
     paginate(state, request, &format!("/api/v4{path}"), query, projects, port)
+}
+
+/// A GitHub-shaped repository in GitLab's project shape.
+fn gitlab_project(r: &Value) -> Value {
+    json!({
+        "id": r["id"], "name": r["name"], "path": r["name"], "path_with_namespace": r["full_name"],
+        "namespace": {"full_path": r["owner"]["login"], "kind": "user"},
+        "visibility": if r["private"] == true { "private" } else { "public" },
+        "web_url": r["html_url"], "http_url_to_repo": r["clone_url"], "default_branch": r["default_branch"],
+        "wiki_enabled": r["has_wiki"], "issues_enabled": r["has_issues"], "star_count": r["stargazers_count"],
+        "archived": r["archived"], "last_activity_at": r["pushed_at"], "forked_from_project": null
+    })
+}
+
+/// GitLab's project lookup by path, `POST /projects`, `GET /namespaces/{path}` and
+/// `PUT /projects/{id}`; `None` for every other route.
+fn gitlab_hosting(state: &mut State, request: &RecordedRequest, segments: &[&str], authenticated: bool) -> Option<Reply> {
+    let decode = |s: &str| s.replace("%2F", "/").replace("%2f", "/");
+    let find = |state: &State, key: &str| {
+        state.repos.iter().find(|r| r["full_name"] == key || r["id"].as_u64().is_some_and(|id| id.to_string() == key)).cloned()
+    };
+    match (request.method.as_str(), segments) {
+        ("GET", ["projects", id]) => Some(match find(state, &decode(id)) {
+            Some(repo) if authenticated || repo["private"] == false => single(request, gitlab_project(&repo)),
+            _ => error("404 Not Found", "404 Project Not Found"),
+        }),
+        ("GET", ["namespaces", path]) if authenticated => {
+            let path = decode(path);
+            if !state.namespaces.contains(&path) {
+                state.namespaces.push(path.clone());
+            }
+            let id = 1000 + state.namespaces.iter().position(|n| *n == path).unwrap();
+            Some(single(request, json!({"id": id, "full_path": path, "kind": "group"})))
+        }
+        ("POST", ["projects"]) if authenticated => {
+            let wanted = body_json(request);
+            let owner = match wanted["namespace_id"].as_u64() {
+                Some(id) => state.namespaces.get(id as usize - 1000).cloned().unwrap_or_default(),
+                None => token_owner(state),
+            };
+            let name = wanted["path"].as_str().unwrap_or_default().to_string();
+            let private = wanted["visibility"] != "public";
+            Some(match create_hosted(state, &owner, &name, private) {
+                Ok(repo) => Reply { status: "201 Created", headers: vec![], body: gitlab_project(&repo).to_string() },
+                Err(_) => error("400 Bad Request", "has already been taken"),
+            })
+        }
+        ("PUT", ["projects", id]) if authenticated => {
+            let full_name = find(state, &decode(id))?["full_name"].as_str()?.to_string();
+            let branch = body_json(request)["default_branch"].as_str().unwrap_or_default().to_string();
+            Some(set_default_branch(state, &full_name, &branch))
+        }
+        _ => None,
+    }
 }
 
 /// GitLab REST v4's per-project metadata: `/projects/:id/{labels,milestones,releases}`,
@@ -472,6 +622,10 @@ fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, 
     let visible = state.repos.iter().any(|r| r["full_name"] == full_name && (authenticated || r["private"] == false));
     if !visible {
         return error("404 Not Found", "Not Found");
+    }
+    if rest.is_empty() {
+        let repo = state.repos.iter().find(|r| r["full_name"] == full_name).cloned().unwrap_or_default();
+        return single(request, repo);
     }
     let meta = state.meta.get(full_name).cloned().unwrap_or_default();
     let number = |s: &str| s.parse::<u64>().unwrap_or(0);

@@ -18,7 +18,7 @@ const SUPPORTED_FORGES: &[(&str, ForgeKind)] =
 const UNSUPPORTED_SOURCES: &[&str] = &["gogs", "bitbucket", "onedev", "sourcehut"];
 const ALL_SOURCES: &str = "github, gitlab, gitea, gogs, bitbucket, onedev, sourcehut, any";
 /// gickup destinations other than `local` (it can also push to forges and S3).
-const UNSUPPORTED_DESTINATIONS: &[&str] = &["gitea", "gogs", "gitlab", "github", "onedev", "sourcehut", "s3", "bitbucket"];
+const UNSUPPORTED_DESTINATIONS: &[&str] = &["gogs", "onedev", "sourcehut", "s3", "azureblob", "bitbucket"];
 const TOP_LEVEL_KEYS: &[&str] = &["source", "destination", "cron", "log", "metrics"];
 /// Keys only the long-running `serve` acts on (the schedule, the metrics endpoint, heartbeats).
 const SERVE_ONLY_KEYS: &[&str] = &["cron", "metrics"];
@@ -79,12 +79,13 @@ impl<'a> Reader<'a> {
             Some(value) => self.read_sources(place, value)?,
             None => Vec::new(),
         };
-        let destinations = match map.get("destination") {
+        let (destinations, forge_destinations) = match map.get("destination") {
             Some(value) => self.read_destinations(place, value)?,
-            None => Vec::new(),
+            None => (Vec::new(), Vec::new()),
         };
         if destinations.is_empty() {
-            bail!("{place}: destination: no `local` destination; add `destination: {{local: [{{path: /backups}}]}}`");
+            let also = if forge_destinations.is_empty() { "" } else { " (forge destinations are pushed from it)" };
+            bail!("{place}: destination: no `local` destination{also}; add `destination: {{local: [{{path: /backups}}]}}`");
         }
         if sources.is_empty() {
             self.warn(format!("{place}: source: no supported source entries; this document backs up nothing"));
@@ -94,7 +95,7 @@ impl<'a> Reader<'a> {
             Some(value) => self.read_metrics(place, value)?,
             None => MetricsSettings::default(),
         };
-        Ok(Some(BackupJob { document: index, sources, destinations, cron, metrics }))
+        Ok(Some(BackupJob { document: index, sources, destinations, forge_destinations, cron, metrics }))
     }
 
     /// gickup's `metrics: {prometheus: {endpoint, listen_addr}, heartbeat: {urls}, push}`.
@@ -223,13 +224,26 @@ impl<'a> Reader<'a> {
         token.map(|t| resolve_token(t, &format!("{path}.token"), place, self.env)).transpose()
     }
 
-    fn read_destinations(&mut self, place: &str, value: &Value) -> Result<Vec<LocalDestination>> {
+    fn read_destinations(&mut self, place: &str, value: &Value) -> Result<(Vec<LocalDestination>, Vec<ForgeDestination>)> {
         let Some(map) = value.as_mapping() else {
             bail!("{place}: destination: expected a mapping such as `local: [{{path: /backups}}]`");
         };
         let mut destinations = Vec::new();
+        let mut forges = Vec::new();
         for kind in string_keys(map, place, "destination.")? {
             let key_path = format!("destination.{kind}");
+            let forge = match kind.as_str() {
+                "github" => Some(ForgeKind::Github),
+                "gitea" => Some(ForgeKind::Gitea),
+                "gitlab" => Some(ForgeKind::Gitlab),
+                _ => None,
+            };
+            if let Some(forge) = forge {
+                for (i, entry) in entry_list(place, &key_path, &map[kind.as_str()])?.iter().enumerate() {
+                    forges.push(self.read_forge_destination(place, &format!("{key_path}[{i}]"), forge, entry)?);
+                }
+                continue;
+            }
             if kind != "local" {
                 let what = if UNSUPPORTED_DESTINATIONS.contains(&kind.as_str()) { "is not supported by forgesafe" } else { "is not a gickup destination" };
                 self.warn(format!("{place}: {key_path}: `{kind}` {what}; ignored"));
@@ -258,7 +272,63 @@ impl<'a> Reader<'a> {
                 });
             }
         }
-        Ok(destinations)
+        Ok((destinations, forges))
+    }
+
+    /// One `gitea`, `gitlab` or `github` destination. forgesafe pushes every collected
+    /// repository there itself, always as a mirror (gickup's `mirror: {enabled: true}` with
+    /// `force: true`); the keys that ask for something else are warned about.
+    fn read_forge_destination(&mut self, place: &str, path: &str, kind: ForgeKind, entry: &Value) -> Result<ForgeDestination> {
+        self.check_forge_destination_keys(place, path, kind, entry)?;
+        let raw: RawForgeDestination = typed(place, path, entry)?;
+        let Some(token) = self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())? else {
+            bail!("{place}: {path}.token: missing; a {} destination needs a token that may create repositories and push", kind.key());
+        };
+        let owner = match kind {
+            ForgeKind::Github => raw.organization.or(raw.user),
+            _ => raw.user.or(raw.organization),
+        };
+        let private = match entry.get("visibility").and_then(|v| v.get("repositories")) {
+            None => true,
+            Some(Value::String(v)) if v == "private" => true,
+            Some(Value::String(v)) if v == "public" => false,
+            Some(other) => bail!("{place}: {path}.visibility.repositories: {other:?} is not `private` or `public`"),
+        };
+        Ok(ForgeDestination { kind, url: raw.url.filter(|u| !u.trim().is_empty()), token, owner: owner.filter(|o| !o.is_empty()), private })
+    }
+
+    fn check_forge_destination_keys(&mut self, place: &str, path: &str, kind: ForgeKind, entry: &Value) -> Result<()> {
+        let Some(map) = entry.as_mapping() else {
+            bail!("{place}: {path}: expected a mapping of keys");
+        };
+        for key in string_keys(map, place, path)? {
+            if !FORGE_DESTINATION_KEYS.contains(&key.as_str()) {
+                self.warn(format!("{place}: {path}.{key}: not a gickup key (a typo?); ignored"));
+            }
+        }
+        let pushes_itself = entry.get("mirror").and_then(|m| m.get("enabled")) == Some(&Value::Bool(true));
+        if kind != ForgeKind::Github && !pushes_itself {
+            self.warn(format!(
+                "{place}: {path}: forgesafe pushes each collected repository there itself after the collect (gickup's `mirror: {{enabled: true}}`); it does not ask {} to pull",
+                kind.key()
+            ));
+        }
+        if entry.get("mirrorinterval").is_some() || entry.get("mirror").and_then(|m| m.get("mirrorinterval")).is_some() {
+            self.warn(format!("{place}: {path}.mirrorinterval: not acted on: the destination is updated after every collect"));
+        }
+        if entry.get("createorg").is_some_and(is_set) {
+            self.warn(format!("{place}: {path}.createorg: not acted on: create the organisation on the forge first"));
+        }
+        if entry.get("visibility").and_then(|v| v.get("organizations")).is_some() {
+            self.warn(format!("{place}: {path}.visibility.organizations: not acted on: forgesafe creates no organisations"));
+        }
+        if entry.get("lfs").is_some_and(is_set) {
+            self.warn(format!("{place}: {path}.lfs: not acted on: Git LFS objects stay in the local mirrors and are not pushed"));
+        }
+        if entry.get("force") == Some(&Value::Bool(false)) {
+            self.warn(format!("{place}: {path}.force: forgesafe always force-pushes there: the destination is a mirror of the source"));
+        }
+        Ok(())
     }
 
     /// Warn about keys gickup would not know (likely typos) and about set keys we do not act on.

@@ -63,6 +63,20 @@ pub struct RawPlainEntry {
     pub sshkey: Option<String>,
 }
 
+/// Keys of a `gitea`, `gitlab` or `github` destination entry, as gickup documents them.
+pub const FORGE_DESTINATION_KEYS: &[&str] =
+    &["token", "token_file", "user", "url", "organization", "createorg", "mirrorinterval", "lfs", "mirror", "visibility", "force"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RawForgeDestination {
+    pub token: Option<String>,
+    pub token_file: Option<String>,
+    pub user: Option<String>,
+    pub url: Option<String>,
+    pub organization: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RawLocalDestination {

@@ -18,6 +18,9 @@ pub struct BackupJob {
     pub document: usize,
     pub sources: Vec<Source>,
     pub destinations: Vec<LocalDestination>,
+    /// gickup's `gitea`, `gitlab` and `github` destinations: kept as live mirrors of what the
+    /// job collected, pushed after each collect.
+    pub forge_destinations: Vec<ForgeDestination>,
     /// gickup's scheduler expression (standard cron): `forgesafe serve` runs on it.
     pub cron: Option<String>,
     /// gickup's `metrics` key: acted on by `forgesafe serve`.
@@ -118,6 +121,37 @@ pub struct PlainGitSource {
     pub token: Option<Secret>,
     /// Private key for an ssh URL (`sshkey`).
     pub ssh_key: Option<PathBuf>,
+}
+
+/// gickup's `destination: gitea|gitlab|github:` entry: every repository the job collects is
+/// pushed there (branches and tags, force-pushes and deletions included), created first when
+/// missing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ForgeDestination {
+    pub kind: ForgeKind,
+    /// Base URL of the instance (`url`); `None` means the public service.
+    pub url: Option<String>,
+    pub token: Secret,
+    /// The user or organisation the repositories go under (`user`; GitHub's `organization`);
+    /// `None` means the token's owner.
+    pub owner: Option<String>,
+    /// `visibility: {repositories: private|public}` for repositories it creates (default private).
+    pub private: bool,
+}
+
+impl ForgeDestination {
+    /// For messages: `gitea https://git.example.com (as ci-backup)`.
+    pub fn label(&self) -> String {
+        let url = self.url.as_deref().unwrap_or(match self.kind {
+            ForgeKind::Github => "https://github.com",
+            ForgeKind::Gitea => "https://gitea.com",
+            ForgeKind::Gitlab => "https://gitlab.com",
+        });
+        match &self.owner {
+            Some(owner) => format!("{} {url}/{owner}", self.kind.key()),
+            None => format!("{} {url}", self.kind.key()),
+        }
+    }
 }
 
 /// gickup's `destination: local:` entry.

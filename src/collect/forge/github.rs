@@ -16,6 +16,7 @@ use super::pages::{get_one, list, list_all, sync_repository_and_small_lists, Pag
 use super::release_assets::{self, AssetOutcome};
 use super::repos::{self, ListingCache, RepoList, RepoListing, RepoSummary};
 use super::rest::{http_status, instance_api, ApiCounts, Dialect, RestClient};
+use super::hosting::{self, HostedRepo, WantedRepo};
 use super::{Forge, MetadataSynced};
 use crate::collect::metadata::MetadataWriter;
 use crate::http::RetryPolicy;
@@ -149,6 +150,14 @@ impl<T: GithubShaped> Forge for T {
 
     fn api_counts(&self) -> ApiCounts {
         self.rest().counts()
+    }
+
+    fn find_or_create_repo(&self, wanted: &WantedRepo) -> Result<HostedRepo> {
+        hosting::github_shaped_find_or_create(self.rest(), &self.token_owner()?, wanted)
+    }
+
+    fn set_default_branch(&self, repo: &HostedRepo, branch: &str) -> Result<()> {
+        hosting::github_shaped_set_default_branch(self.rest(), repo, branch)
     }
 }
 

@@ -24,6 +24,7 @@ use serde_json::Value;
 use super::pages::{get_one, list, list_all, sync_repository_and_small_lists, MetadataOutcome, PageCache, RepoMetaState, SmallLists};
 use super::repos::{self, ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
 use super::rest::{http_status, instance_api, ApiCounts, Dialect, RestClient};
+use super::hosting::{self, HostedRepo, WantedRepo};
 use super::{Forge, MetadataSynced};
 use crate::collect::metadata::MetadataWriter;
 use crate::secret::Secret;
@@ -81,6 +82,14 @@ impl Forge for Gitlab {
 
     fn api_counts(&self) -> ApiCounts {
         self.rest.counts()
+    }
+
+    fn find_or_create_repo(&self, wanted: &WantedRepo) -> Result<HostedRepo> {
+        hosting::gitlab_find_or_create(&self.rest, &self.token_owner()?, wanted)
+    }
+
+    fn set_default_branch(&self, repo: &HostedRepo, branch: &str) -> Result<()> {
+        hosting::gitlab_set_default_branch(&self.rest, repo, branch)
     }
 }
 

@@ -12,6 +12,7 @@
 mod gitea;
 mod github;
 mod gitlab;
+mod hosting;
 mod link;
 mod pages;
 mod release_assets;
@@ -28,6 +29,7 @@ use serde_json::Value;
 pub use gitea::Gitea;
 pub use github::{Github, API_VERSION, PUBLIC_API};
 pub use gitlab::Gitlab;
+pub use hosting::{HostedRepo, WantedRepo};
 pub use pages::{MetadataOutcome, PageCache, RepoMetaState};
 pub use release_assets::AssetOutcome;
 pub use repos::{wiki_url_of, ListingCache, RepoList, RepoListing, RepoOwner, RepoSummary};
@@ -64,6 +66,13 @@ pub trait Forge {
 
     /// Requests sent so far, and 304s among them.
     fn api_counts(&self) -> ApiCounts;
+
+    /// The repository `wanted` names, created empty when the forge has none by that name
+    /// (a restore into the forge, or gickup's forge destinations).
+    fn find_or_create_repo(&self, wanted: &WantedRepo) -> Result<HostedRepo>;
+
+    /// Makes `branch` the repository's default branch (what its `HEAD` names).
+    fn set_default_branch(&self, repo: &HostedRepo, branch: &str) -> Result<()>;
 }
 
 /// What [`Forge::sync_metadata`] did, and the release list it read (for the assets step).
@@ -75,15 +84,18 @@ pub struct MetadataSynced {
 
 /// The forge a gickup source entry names.
 pub fn connect(source: &ForgeSource) -> Result<Box<dyn Forge>> {
-    let token = source.token.clone();
-    Ok(match source.kind {
-        ForgeKind::Github => Box::new(Github::new(&Github::api_of(source.url.as_deref()), token)?),
-        ForgeKind::Gitea => {
-            // Gitea wants the account's name (or `oauth2`) with a token over basic auth.
-            let user = source.username.clone().or(source.user.clone()).unwrap_or_else(|| "oauth2".into());
-            Box::new(Gitea::new(&Gitea::api_of(source.url.as_deref()), token, user)?)
-        }
-        ForgeKind::Gitlab => Box::new(Gitlab::new(&Gitlab::api_of(source.url.as_deref()), token)?),
+    // Gitea wants the account's name (or `oauth2`) with a token over basic auth.
+    let gitea_user = source.username.clone().or(source.user.clone());
+    connect_to(source.kind, source.url.as_deref(), source.token.clone(), gitea_user)
+}
+
+/// The forge of `kind` at `url` (`None`: the public service), used with `token`.
+/// `git_user` is the user name Gitea gets beside the token over basic auth (default `oauth2`).
+pub fn connect_to(kind: ForgeKind, url: Option<&str>, token: Option<crate::secret::Secret>, git_user: Option<String>) -> Result<Box<dyn Forge>> {
+    Ok(match kind {
+        ForgeKind::Github => Box::new(Github::new(&Github::api_of(url), token)?),
+        ForgeKind::Gitea => Box::new(Gitea::new(&Gitea::api_of(url), token, git_user.unwrap_or_else(|| "oauth2".into()))?),
+        ForgeKind::Gitlab => Box::new(Gitlab::new(&Gitlab::api_of(url), token)?),
     })
 }
 

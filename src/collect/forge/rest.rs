@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::link::next_link;
-use crate::http::{self, header, Attempt, GaveUp, HeaderMap, HeaderValue, RetryPolicy, StatusCode, WaitHints};
+use crate::http::{self, header, Attempt, GaveUp, HeaderMap, HeaderValue, Method, RetryPolicy, StatusCode, WaitHints};
 use crate::secret::Secret;
 
 /// Requests sent to a forge's API and how many of them were answered 304 (which costs no
@@ -140,7 +140,7 @@ impl RestClient {
         if let Some(etag) = etag {
             headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(etag).context("invalid cached ETag")?);
         }
-        let response = self.send(url, headers, None)?;
+        let response = self.send(&Method::GET, url, headers, None, None)?;
         if response.status() == StatusCode::NOT_MODIFIED {
             return Ok(PageResponse::NotModified);
         }
@@ -158,12 +158,27 @@ impl RestClient {
         let mut headers = self.headers.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static("application/octet-stream"));
         // Assets can be large: no 60 s cap on the whole transfer.
-        let response = self.send(url, headers, Some(Duration::from_secs(4 * 3600)))?;
+        let response = self.send(&Method::GET, url, headers, None, Some(Duration::from_secs(4 * 3600)))?;
         response.copy_to(into).with_context(|| format!("download of {url} broke off"))
     }
 
-    /// Sends a GET, waiting out rate limits and retrying server errors; returns a 2xx or 304.
-    fn send(&self, url: &str, mut headers: HeaderMap, timeout: Option<Duration>) -> Result<http::Response> {
+    /// Sends `body` as JSON with `method` (POST, PATCH, PUT) to `url` and returns the answer's
+    /// JSON (`null` for an empty one). Rate limits are waited out; server errors are not tried
+    /// again, since the first try may have done its work (a create is answered "exists" then).
+    pub fn send_json(&self, method: Method, url: &str, body: &serde_json::Value) -> Result<serde_json::Value> {
+        let mut headers = self.headers.clone();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let response = self.send(&method, url, headers, Some(body.to_string().into_bytes()), None)?;
+        let text = response.text().with_context(|| format!("cannot read the answer to {method} {url}"))?;
+        if text.trim().is_empty() {
+            return Ok(serde_json::Value::Null);
+        }
+        serde_json::from_str(&text).with_context(|| format!("{method} {url}: the answer is not JSON"))
+    }
+
+    /// Sends a request, waiting out rate limits and retrying a GET's server errors; returns a
+    /// 2xx or 304.
+    fn send(&self, method: &Method, url: &str, mut headers: HeaderMap, body: Option<Vec<u8>>, timeout: Option<Duration>) -> Result<http::Response> {
         let forge = self.forge;
         if !http::same_origin_text(&self.api_base, url) {
             bail!("refusing to send the {forge} token to {url}: it is not on {}", self.api_base);
@@ -172,14 +187,14 @@ impl RestClient {
             headers.insert(header::AUTHORIZATION, authorization.clone());
         }
         self.wait_for_quota()?;
-        let result = http::with_retries(&self.policy, &format!("{forge} request GET {url}"), |attempt| {
-            let mut request = self.http.get(url, headers.clone());
+        let result = http::with_retries(&self.policy, &format!("{forge} request {method} {url}"), |attempt| {
+            let mut request = self.http.request(method.clone(), url, headers.clone(), body.clone());
             if let Some(timeout) = timeout {
                 request = request.timeout(timeout);
             }
             let response = match request.send() {
                 Ok(response) => response,
-                Err(err) => return Attempt::Final(TryFailed::Other(anyhow::Error::new(err).context(format!("{forge} request GET {url} failed")))),
+                Err(err) => return Attempt::Final(TryFailed::Other(anyhow::Error::new(err).context(format!("{forge} request {method} {url} failed")))),
             };
             self.requests.fetch_add(1, Ordering::Relaxed);
             let status = response.status();
@@ -198,8 +213,8 @@ impl RestClient {
             if rate_limited {
                 return Attempt::Retry(TryFailed::RateLimited { status, message }, hints);
             }
-            let failed = TryFailed::Other(self.status_error(url, status, &message));
-            if status.is_server_error() && attempt < 3 {
+            let failed = TryFailed::Other(self.status_error(method, url, status, &message));
+            if status.is_server_error() && attempt < 3 && *method == Method::GET {
                 return Attempt::RetryIn(failed, Duration::from_secs(u64::from(attempt)));
             }
             Attempt::Final(failed)
@@ -207,28 +222,31 @@ impl RestClient {
         match result {
             Ok(response) => Ok(response),
             Err(GaveUp::Exhausted { last: TryFailed::RateLimited { status, message }, attempts, wait }) => bail!(
-                "{forge} rate limit on GET {url} ({status}: {message}); it lifts in about {} s, \
+                "{forge} rate limit on {method} {url} ({status}: {message}); it lifts in about {} s, \
                  more than forgesafe waits ({} s, attempt {attempts}); run again later",
                 wait.as_secs(),
                 self.policy.max_wait.as_secs()
             ),
             Err(gave_up) => match gave_up.into_last() {
                 TryFailed::Other(err) => Err(err),
-                limited => bail!("{forge}: GET {url}: {limited}"),
+                limited => bail!("{forge}: {method} {url}: {limited}"),
             },
         }
     }
 
     /// One message per failing status; typed underneath, so callers can tell "gone" (404/410)
     /// from a failure.
-    fn status_error(&self, url: &str, status: StatusCode, message: &str) -> anyhow::Error {
+    fn status_error(&self, method: &Method, url: &str, status: StatusCode, message: &str) -> anyhow::Error {
         let forge = self.forge;
         let text = match status {
             StatusCode::UNAUTHORIZED => {
-                format!("{forge} rejected the token on GET {url} (401: {message}); check that the token is valid and not expired")
+                format!("{forge} rejected the token on {method} {url} (401: {message}); check that the token is valid and not expired")
             }
-            StatusCode::NOT_FOUND => format!("{forge}: GET {url} not found (404); check the user or organisation name, and the token's access"),
-            _ => format!("{forge}: GET {url} failed ({status}: {message})"),
+            StatusCode::NOT_FOUND => format!("{forge}: {method} {url} not found (404); check the user or organisation name, and the token's access"),
+            StatusCode::FORBIDDEN if *method != Method::GET => {
+                format!("{forge}: {method} {url} forbidden (403: {message}); check that the token may create and push repositories there")
+            }
+            _ => format!("{forge}: {method} {url} failed ({status}: {message})"),
         };
         anyhow::Error::new(HttpStatus(status.as_u16())).context(text)
     }

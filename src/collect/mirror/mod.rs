@@ -29,6 +29,7 @@ mod errors;
 pub mod layout;
 pub mod objects;
 mod parallel;
+pub mod push;
 mod refs;
 mod session;
 mod ssh;
