@@ -43,7 +43,7 @@ pub fn run(options: &DemoOptions, out: &mut impl Write) -> Result<()> {
     let volume = data.join("volume");
     let plain = PlainGitSource { url: source.clone(), name: None, username: None, password: None, token: None, ssh_key: None };
     let config = one_job(vec![Source::Plain(plain)], &volume, true, false);
-    let report = run_config(&config, &RunSettings { dest_override: None, parallelism: 1, shard: None, lock_wait: std::time::Duration::ZERO })?;
+    let report = run_config(&config, &RunSettings { dest_override: None, parallelism: 1, api_parallelism: 1, shard: None, lock_wait: std::time::Duration::ZERO })?;
     if let Some(failed) = report.failed().next() {
         bail!("collecting {} failed: {}", failed.name, failed.reasons());
     }

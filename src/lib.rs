@@ -11,6 +11,7 @@ pub mod drill;
 pub mod http;
 pub mod kube;
 pub mod logging;
+pub mod parallel;
 pub mod password;
 pub mod phase_output;
 pub mod profile;

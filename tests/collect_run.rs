@@ -5,7 +5,7 @@
 mod common;
 
 use common::fake_github::{comment_json, issue_json, repo_json, FakeGithub, RepoMeta};
-use common::git::{all_files, assert_fsck_clean, git, local_refs, ls_remote, Upstream};
+use common::git::{assert_fsck_clean, assert_no_file_holds, git, local_refs, ls_remote, Upstream};
 use common::git_http_server::{GitHttpServer, ServerOptions};
 use common::*;
 use serde_json::json;
@@ -60,10 +60,7 @@ fn assert_no_token(out: &std::process::Output, dest: &Path) {
     for stream in [&out.stdout, &out.stderr] {
         assert!(!String::from_utf8_lossy(stream).contains(TOKEN), "token in output");
     }
-    for file in all_files(dest) {
-        let bytes = fs::read(&file).unwrap();
-        assert!(!bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()), "token written to {}", file.display());
-    }
+    assert_no_file_holds(dest, TOKEN);
 }
 
 #[test]
@@ -560,9 +557,8 @@ fn a_gitea_destination_is_kept_a_live_mirror_after_each_collect_force_pushes_and
 
     // The second forge: Gitea's API (fake, real socket) creating real repositories that real
     // git http-backend serves with receive-pack, behind basic auth.
-    let dest_git = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("oauth2".into(), DEST_TOKEN.into())), ..Default::default() });
-    let gitea = FakeGithub::start(DEST_TOKEN, vec![], 100);
-    gitea.host_repositories_in(&dest_git.root, &dest_git.url(""));
+    let second = common::destination_forge::DestinationForge::start("oauth2", DEST_TOKEN);
+    let (dest_git, gitea) = (&second.server, &second.api);
 
     let volume = tmp.path().join("volume");
     let conf = tmp.path().join("conf.yml");
@@ -609,10 +605,56 @@ fn a_gitea_destination_is_kept_a_live_mirror_after_each_collect_force_pushes_and
     assert!(gitea.requests().iter().all(|r| r.method == "GET"), "nothing created the second time");
 
     // Nothing of the second forge's token was written into the volume or the pushed mirrors.
-    for root in [volume.as_path(), dest_git.root.as_path()] {
-        for file in all_files(root) {
-            let bytes = fs::read(&file).unwrap();
-            assert!(!bytes.windows(DEST_TOKEN.len()).any(|w| w == DEST_TOKEN.as_bytes()), "token written to {}", file.display());
-        }
+    assert_no_file_holds(&volume, DEST_TOKEN);
+    assert_no_file_holds(&dest_git.root, DEST_TOKEN);
+}
+
+#[test]
+fn metadata_is_read_a_bounded_number_of_repositories_at_a_time_and_a_steady_state_is_all_304s() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    let names: Vec<String> = (0..12).map(|i| format!("repo{i:02}")).collect();
+    let mut repos = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        Upstream::create(&server.path(&format!("private/octo/{name}.git")), tmp.path());
+        repos.push(gh_repo(i as u64 + 1, name, &server));
     }
+    let github = FakeGithub::start(TOKEN, repos, 100);
+    for name in &names {
+        let full_name = format!("octo/{name}");
+        github.set_meta(&full_name, RepoMeta { issues: vec![issue_json(&full_name, 1, "one", "2024-02-01T00:00:00Z", false)], ..Default::default() });
+    }
+    // As far from the forge as a cluster is from github.com.
+    github.set_latency(std::time::Duration::from_millis(50));
+    let dest = tmp.path().join("vol");
+    let conf = write_config(tmp.path(), &github.base_url(), &dest);
+    let collect_with = |api_parallel: &str| {
+        let out = forgesafe().env("GH_TOKEN_FOR_TEST", TOKEN).args(["collect", "--api-parallel", api_parallel, "--config"]).arg(&conf).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    };
+
+    collect_with("4");
+    let most = github.most_in_flight();
+    assert!((2..=4).contains(&most), "requests in flight at once: {most} (bound 4)");
+    for name in &names {
+        assert!(dest.join(format!("127.0.0.1/octo/{name}.metadata/issues/1.json")).exists(), "{name}'s issue");
+    }
+
+    // One request at a time when asked.
+    github.reset_most_in_flight();
+    collect_with("1");
+    assert_eq!(github.most_in_flight(), 1);
+
+    // The steady state (the second run without changes) is conditional requests only, answered
+    // 304, at any parallelism.
+    github.clear_requests();
+    github.reset_most_in_flight();
+    let out = collect_with("4");
+    let requests = github.requests();
+    let fresh: Vec<_> = requests.iter().filter(|r| r.header("if-none-match").is_none() && r.target != "/api/v3/user").map(|r| r.target.clone()).collect();
+    assert!(fresh.is_empty(), "unconditional requests in a steady state: {fresh:?}");
+    assert!(requests.len() >= names.len() * 4, "{} requests", requests.len());
+    assert!(stderr(&out).contains(&format!("({} answered 304)", requests.len() - 1)), "{}", stderr(&out));
+    assert!(github.most_in_flight() >= 2);
 }

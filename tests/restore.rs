@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::destination_forge::DestinationForge;
 use common::fake_github::{issue_json, repo_json, FakeGithub, RepoMeta};
 use common::git::{assert_fsck_clean, git, local_refs, ls_remote, write_random_file, Upstream};
 use common::git_http_server::{GitHttpServer, ServerOptions};
@@ -115,33 +116,6 @@ impl Account {
 }
 
 const DEST_TOKEN: &str = "gta_forgesafeDestinationToken987654321";
-
-/// The forge a repository is restored into: a fake API in one forge's shape that creates real
-/// bare repositories, which real git http-backend serves (receive-pack included) behind basic
-/// auth with the forge's user name for tokens.
-struct DestinationForge {
-    server: GitHttpServer,
-    api: FakeGithub,
-    git_user: &'static str,
-}
-
-impl DestinationForge {
-    fn start(git_user: &'static str) -> DestinationForge {
-        let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some((git_user.into(), DEST_TOKEN.into())), ..Default::default() });
-        let api = FakeGithub::start(DEST_TOKEN, vec![], 100);
-        api.host_repositories_in(&server.root, &server.url(""));
-        DestinationForge { server, api, git_user }
-    }
-
-    fn git_dir(&self, full_name: &str) -> PathBuf {
-        self.server.path(&format!("private/{full_name}.git"))
-    }
-
-    /// The URL with credentials, for the test's own git (never forgesafe's).
-    fn authenticated_url(&self, full_name: &str) -> String {
-        self.server.url(&format!("private/{full_name}.git")).replacen("http://", &format!("http://{}:{DEST_TOKEN}@", self.git_user), 1)
-    }
-}
 
 /// Branches and tags: what a push to a forge carries.
 fn branches_and_tags(refs: std::collections::BTreeMap<String, String>) -> std::collections::BTreeMap<String, String> {
@@ -432,7 +406,7 @@ fn a_repository_goes_back_into_each_forge_created_there_with_every_branch_and_ta
         ("gitlab", "oauth2", Some("restored"), "octocat/restored", "POST /api/v4/projects"),
     ];
     for (kind, git_user, as_repo, full_name, create_call) in cases {
-        let dest = DestinationForge::start(git_user);
+        let dest = DestinationForge::start(git_user, DEST_TOKEN);
         let api = dest.api.base_url();
         let mut args = vec!["--repo", "octo/app", "--to-forge", &api, "--forge-type", kind];
         args.extend(as_repo.iter().flat_map(|a| ["--as", *a]));

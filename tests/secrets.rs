@@ -132,8 +132,13 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
     const TOKEN: &str = "ghp_secretsTestToken0123456789abcdefXYZ";
     const WRONG_TOKEN: &str = "ghp_wrongTokenThatIsAlsoSecret0123";
     const WRONG_PASSWORD: &str = "wrong-password-here";
+    const DEST_TOKEN: &str = "gitea_secretsDestinationToken0123456789";
 
     let tmp = tempfile::tempdir().unwrap();
+    // A second forge that `restore --to-forge` pushes into (Gitea's API shape, real git
+    // http-backend receiving the push behind basic auth).
+    let second = common::destination_forge::DestinationForge::start("oauth2", DEST_TOKEN);
+    let (dest_git, dest_api) = (&second.server, &second.api);
     let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
     let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
     let mut repo = repo_json(1, "octo", "app", true);
@@ -160,12 +165,12 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
         let data = tmp.path().join(format!("demo-{format}"));
         let mut run = |args: &[&str], code: i32, env: &[(&str, &str)]| {
             let mut cmd = loud(forgesafe_pw(), format);
-            cmd.env("GH_TOKEN_FOR_TEST", TOKEN).args(args).envs(env.iter().copied());
+            cmd.env("GH_TOKEN_FOR_TEST", TOKEN).env("DEST_TOKEN_FOR_TEST", DEST_TOKEN).args(args).envs(env.iter().copied());
             let out = run_expect(&mut cmd, code);
             let demo_password = std::fs::read_to_string(data.join("password")).unwrap_or_default();
             for stream in [&out.stdout, &out.stderr] {
                 let text = String::from_utf8_lossy(stream);
-                for secret in [TOKEN, WRONG_TOKEN, PASSWORD, WRONG_PASSWORD, demo_password.trim()].into_iter().filter(|s| !s.is_empty()) {
+                for secret in [TOKEN, WRONG_TOKEN, DEST_TOKEN, PASSWORD, WRONG_PASSWORD, demo_password.trim()].into_iter().filter(|s| !s.is_empty()) {
                     assert!(!text.contains(secret), "{format} {args:?}: output contains a secret:\n{text}");
                 }
             }
@@ -175,6 +180,14 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
         run(&["collect", "--config", conf], 0, &[]);
         run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 0, &[]);
         run(&["demo", "--source", app.bare.to_str().unwrap(), "--data", data.to_str().unwrap()], 0, &[]);
+        // Back into a forge: created through its API, pushed over smart HTTP; then refused
+        // (not empty), and once with a token the forge rejects.
+        let api = dest_api.base_url();
+        let as_repo = format!("team/app-{format}");
+        let to_forge = ["restore", "-p", &profile, "-s", "forge", "--repo", "octo/app", "--to-forge", &api, "--forge-type", "gitea", "--token-env", "DEST_TOKEN_FOR_TEST", "--as", &as_repo];
+        run(&to_forge, 0, &[]);
+        run(&to_forge, 69, &[]);
+        run(&to_forge, 69, &[("DEST_TOKEN_FOR_TEST", WRONG_TOKEN)]);
         // serve with a schedule: its first run starts after 1s; the run is over when the log says so.
         let mut cmd = loud(forgesafe_pw(), format);
         cmd.env("GH_TOKEN_FOR_TEST", TOKEN).args(["serve", "--listen", "127.0.0.1:0", "--config", conf, "-p", &profile, "-s", "forge", "--schedule", "@every 1s"]);
@@ -187,6 +200,10 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
         run(&["collect", "--config", conf], 69, &[("GH_TOKEN_FOR_TEST", WRONG_TOKEN)]);
         run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 69, &[("FORGESAFE_PASSWORD", WRONG_PASSWORD)]);
     }
+    for request in dest_api.requests() {
+        assert!(!request.target.contains(DEST_TOKEN), "a token in a URL: {}", request.target);
+    }
+    common::git::assert_no_file_holds(&dest_git.root, DEST_TOKEN);
     // The check above is only meaningful if the logs were really verbose.
     assert!(total_bytes_seen > 10_000, "trace logging produced only {total_bytes_seen} bytes");
     assert!(serve_bytes_seen > 10_000, "serve's trace logging produced only {serve_bytes_seen} bytes");

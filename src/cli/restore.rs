@@ -202,10 +202,9 @@ pub fn restore(args: RestoreArgs) -> Result<()> {
             let published = &both.published;
             tracing::info!(repository = %published.repository, url = %published.url, created = published.created,
                 "pushed to the forge: {}", published.push.summary());
-            if !args.target.is_some() {
-                return Ok(());
+            if args.target.is_some() {
+                log_restored(&both.restored);
             }
-            log_restored(&both.restored);
             return Ok(());
         }
     };

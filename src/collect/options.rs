@@ -21,6 +21,12 @@ pub struct CollectOptions {
     /// Repositories mirrored at once.
     #[arg(long, global = true, default_value_t = 4)]
     pub parallel: usize,
+    /// Repositories whose metadata (issues, pull requests, releases) is read at once, i.e.
+    /// API requests in flight per run. 1 reads one request at a time; the default 8 stays far
+    /// under GitHub's 100 concurrent requests, and a run that is told to slow down pauses as a
+    /// whole.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N")]
+    pub api_parallel: usize,
     /// Only this shard of the account: INDEX/COUNT, INDEX from 0 (a Kubernetes Indexed Job's
     /// JOB_COMPLETION_INDEX). Each repository belongs to one shard, by its full name.
     #[arg(long, global = true, value_name = "INDEX/COUNT", env = "FORGESAFE_SHARD")]

@@ -11,7 +11,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::changes::ChangeReport;
 use super::config::{BackupJob, Config, LocalDestination};
-use super::forge::MetadataOutcome;
+use super::forge::{MetadataOutcome, PageCache, RepoMetaState};
 use super::lfs::sync_lfs;
 use super::metadata::MetadataWriter;
 use super::mirror::{is_not_found, layout, mirror_all_reporting, MirrorJob};
@@ -28,6 +28,8 @@ pub struct RunSettings {
     pub dest_override: Option<PathBuf>,
     /// Repositories mirrored at once.
     pub parallelism: usize,
+    /// Repositories whose metadata is read at once (requests in flight per run).
+    pub api_parallelism: usize,
     /// Only the repositories of this shard.
     pub shard: Option<super::shard::Shard>,
     /// How long to wait for another run that holds a destination.
@@ -43,7 +45,13 @@ pub fn collect(options: &CollectOptions, lock_wait: Duration) -> Result<CollectR
     for warning in &resolved.warnings {
         warn_once(warning);
     }
-    let settings = RunSettings { dest_override: resolved.dest_override, parallelism: options.parallel, shard: resolved.shard, lock_wait };
+    let settings = RunSettings {
+        dest_override: resolved.dest_override,
+        parallelism: options.parallel,
+        api_parallelism: options.api_parallel,
+        shard: resolved.shard,
+        lock_wait,
+    };
     let report = run_config(&resolved.config, &settings)?;
     report.log_summary();
     Ok(report)
@@ -69,7 +77,7 @@ pub fn run_config(config: &Config, settings: &RunSettings) -> Result<CollectRepo
             let mut state = CollectState::load(dest);
             let plan = plan(job, destination, settings.shard, &mut state)?;
             report.repositories.extend(plan.unlisted_sources.iter().cloned());
-            let mut outcomes = run_plan(&plan, settings.parallelism, &mut state);
+            let mut outcomes = run_plan(&plan, settings, &mut state);
             MirrorsRecord::update(dest, &plan.repos, &outcomes)?;
             let newly_gone: Vec<String> = plan.no_longer_listed.iter().filter(|name| !state.unlisted.contains(*name)).cloned().collect();
             state.unlisted = plan.no_longer_listed.iter().cloned().collect();
@@ -110,9 +118,10 @@ fn destinations_of(job: &BackupJob, settings: &RunSettings) -> Result<Vec<LocalD
     Ok(destinations)
 }
 
-/// Mirrors run on a bounded pool while this thread writes metadata; then each repository's
+/// Mirrors run on a bounded pool while metadata is read on another; then each repository's
 /// results are read in plan order, and its LFS objects fetched once its mirror is up to date.
-fn run_plan(plan: &DestinationPlan, parallelism: usize, state: &mut CollectState) -> Vec<RepoOutcome> {
+fn run_plan(plan: &DestinationPlan, settings: &RunSettings, state: &mut CollectState) -> Vec<RepoOutcome> {
+    let parallelism = settings.parallelism;
     // Each repository's mirror, then its wiki's: results come back in this order.
     let jobs: Vec<MirrorJob> = plan.repos.iter().flat_map(|repo| std::iter::once(repo.git.clone()).chain(repo.wiki.clone())).collect();
     let bar = crate::progress::counter("mirroring", jobs.len() as u64);
@@ -122,18 +131,7 @@ fn run_plan(plan: &DestinationPlan, parallelism: usize, state: &mut CollectState
     };
     let (mirrored, metadata) = std::thread::scope(|scope| {
         let mirrors = scope.spawn(|| mirror_all_reporting(jobs, parallelism, &on_done));
-        let metadata: Vec<Option<Result<MetadataOutcome>>> = plan
-            .repos
-            .iter()
-            .map(|repo| {
-                repo.metadata.as_ref().map(|wanted| {
-                    if crate::shutdown::stop_requested() {
-                        return Err(anyhow!("not read: the process is stopping"));
-                    }
-                    sync_metadata(plan, repo, wanted, state)
-                })
-            })
-            .collect();
+        let metadata = read_all_metadata(plan, settings.api_parallelism, state);
         (mirrors.join().expect("the mirror pool does not panic"), metadata)
     });
     bar.finish_and_clear();
@@ -171,16 +169,50 @@ fn run_plan(plan: &DestinationPlan, parallelism: usize, state: &mut CollectState
         .collect()
 }
 
+/// Every repository's metadata, `parallelism` repositories at a time (a no-change run is
+/// nothing but conditional requests, so far from the forge its time is requests × latency ÷
+/// parallelism). Results come in plan order; what each sync remembers is stored afterwards.
+fn read_all_metadata(plan: &DestinationPlan, parallelism: usize, state: &mut CollectState) -> Vec<Option<Result<MetadataOutcome>>> {
+    let wanted: Vec<(usize, RepoMetaState)> = plan
+        .repos
+        .iter()
+        .enumerate()
+        .filter_map(|(i, repo)| repo.metadata.as_ref().map(|m| (i, state.repos.get(&state_key(plan, m)).cloned().unwrap_or_default())))
+        .collect();
+    let pages = &state.pages;
+    let synced = crate::parallel::map_bounded(wanted, parallelism, |(i, repo_state)| {
+        let repo = &plan.repos[*i];
+        let wanted = repo.metadata.as_ref().expect("only repositories with metadata are queued");
+        if crate::shutdown::stop_requested() {
+            return Err(anyhow!("not read: the process is stopping"));
+        }
+        let mut repo_state = repo_state.clone();
+        sync_metadata(plan, repo, wanted, pages, &mut repo_state).map(|outcome| (outcome, repo_state))
+    });
+    let mut results: Vec<Option<Result<MetadataOutcome>>> = plan.repos.iter().map(|_| None).collect();
+    for ((i, _), result) in synced {
+        let wanted = plan.repos[i].metadata.as_ref().expect("queued with metadata");
+        results[i] = Some(result.map(|(outcome, repo_state)| {
+            // Kept only when all of the sync succeeded.
+            state.repos.insert(state_key(plan, wanted), repo_state);
+            outcome
+        }));
+    }
+    results
+}
+
+/// Keyed by API as well: a GitHub and a GitLab repository may share `owner/name`.
+fn state_key(plan: &DestinationPlan, wanted: &MetadataPlan) -> String {
+    format!("{}|{}", plan.forges[wanted.forge].api_base(), wanted.repo.full_name)
+}
+
 /// A repository's metadata, then (last, so a failed download does not hold up the issues)
 /// its release assets, checked even when the release list is unchanged: an earlier run may
-/// have failed mid-download. What the sync remembers is kept only when all of it succeeded.
-fn sync_metadata(plan: &DestinationPlan, repo: &RepoPlan, wanted: &MetadataPlan, state: &mut CollectState) -> Result<MetadataOutcome> {
+/// have failed mid-download.
+fn sync_metadata(plan: &DestinationPlan, repo: &RepoPlan, wanted: &MetadataPlan, pages: &PageCache, repo_state: &mut RepoMetaState) -> Result<MetadataOutcome> {
     let forge = &plan.forges[wanted.forge];
     let writer = MetadataWriter::new(layout::metadata_dir(&repo.git.dest));
-    // Keyed by API as well: a GitHub and a GitLab repository may share `owner/name`.
-    let state_key = format!("{}|{}", forge.api_base(), wanted.repo.full_name);
-    let mut repo_state = state.repos.get(&state_key).cloned().unwrap_or_default();
-    let mut synced = forge.sync_metadata(&mut state.pages, &wanted.repo, &writer, &mut repo_state)?;
+    let mut synced = forge.sync_metadata(pages, &wanted.repo, &writer, repo_state)?;
     if wanted.release_assets {
         let assets = forge
             .sync_release_assets(&synced.releases, &writer)
@@ -188,6 +220,5 @@ fn sync_metadata(plan: &DestinationPlan, repo: &RepoPlan, wanted: &MetadataPlan,
         synced.outcome.assets_downloaded += assets.downloaded;
         synced.outcome.asset_bytes += assets.bytes;
     }
-    state.repos.insert(state_key, repo_state);
     Ok(synced.outcome)
 }

@@ -82,6 +82,8 @@ struct State {
     throttles: VecDeque<Throttle>,
     requests: Vec<RecordedRequest>,
     quota_remaining: u64,
+    /// The hourly quota (GitHub's 5,000 unless a test or benchmark sets another).
+    quota_limit: u64,
     /// Per repository (`owner/name`): its metadata.
     meta: std::collections::HashMap<String, RepoMeta>,
     /// Release asset contents: `owner/name/<asset id>` (GitHub's API route, or `/storage/…`
@@ -115,7 +117,17 @@ pub struct FakeGithub {
     port: u16,
     state: Arc<Mutex<State>>,
     hold: Arc<Hold>,
+    pace: Arc<Pace>,
     _served: Served,
+}
+
+/// How far away the forge is: every answer waits `latency` (what a pod in a cluster sees from
+/// github.com), and how many requests were in flight at once.
+#[derive(Default)]
+struct Pace {
+    latency: Mutex<std::time::Duration>,
+    in_flight: std::sync::atomic::AtomicUsize,
+    most_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// Requests whose target contains a fragment wait, unanswered, until released: a run of the
@@ -141,6 +153,7 @@ impl Hold {
     }
 }
 
+/// GitHub's hourly quota for a personal token.
 const QUOTA: u64 = 5000;
 
 impl FakeGithub {
@@ -154,6 +167,7 @@ impl FakeGithub {
             throttles: VecDeque::new(),
             requests: Vec::new(),
             quota_remaining: QUOTA,
+            quota_limit: QUOTA,
             meta: Default::default(),
             files: Default::default(),
             asset_redirect: None,
@@ -161,11 +175,12 @@ impl FakeGithub {
             namespaces: Vec::new(),
         }));
         let hold = Arc::new(Hold::default());
+        let pace = Arc::new(Pace::default());
         let served = {
-            let (state, hold) = (state.clone(), hold.clone());
-            serve(move |stream, port| handle_connection(stream, &state, &hold, port))
+            let (state, hold, pace) = (state.clone(), hold.clone(), pace.clone());
+            serve(move |stream, port| handle_connection(stream, &state, &hold, &pace, port))
         };
-        FakeGithub { port: served.port, state, hold, _served: served }
+        FakeGithub { port: served.port, state, hold, pace, _served: served }
     }
 
     pub fn base_url(&self) -> String {
@@ -222,6 +237,28 @@ impl FakeGithub {
     /// How many requests are waiting on the hold right now.
     pub fn held(&self) -> usize {
         self.hold.waiting.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// A larger hourly quota (GitHub Enterprise Cloud gives 15,000; a benchmark of thousands of
+    /// repositories measures speed, not the quota).
+    pub fn set_quota(&self, quota: u64) {
+        let mut state = self.state.lock().unwrap();
+        state.quota_limit = quota;
+        state.quota_remaining = quota;
+    }
+
+    /// Every answer from now on waits `latency` before it is sent.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        *self.pace.latency.lock().unwrap() = latency;
+    }
+
+    /// The most requests that were being answered at the same moment.
+    pub fn most_in_flight(&self) -> usize {
+        self.pace.most_in_flight.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn reset_most_in_flight(&self) {
+        self.pace.most_in_flight.store(0, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn quota_remaining(&self) -> u64 {
@@ -323,7 +360,7 @@ pub fn repo_json(id: u64, owner: &str, name: &str, private: bool) -> Value {
     })
 }
 
-fn handle_connection(stream: TcpStream, state: &Mutex<State>, hold: &Hold, port: u16) {
+fn handle_connection(stream: TcpStream, state: &Mutex<State>, hold: &Hold, pace: &Pace, port: u16) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let Some(RequestHead { method, target, headers }) = read_head(&mut reader) else { return };
     hold.wait_if_held(&target);
@@ -333,7 +370,13 @@ fn handle_connection(stream: TcpStream, state: &Mutex<State>, hold: &Hold, port:
         return;
     }
     let request = RecordedRequest { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() };
+    use std::sync::atomic::Ordering::SeqCst;
+    let now_in_flight = pace.in_flight.fetch_add(1, SeqCst) + 1;
+    pace.most_in_flight.fetch_max(now_in_flight, SeqCst);
+    let latency = *pace.latency.lock().unwrap();
+    std::thread::sleep(latency);
     let response = respond(&mut state.lock().unwrap(), &request, port);
+    pace.in_flight.fetch_sub(1, SeqCst);
     let mut stream = stream;
     let _ = stream.write_all(response.as_bytes());
 }
@@ -355,8 +398,8 @@ fn respond(state: &mut State, request: &RecordedRequest, port: u16) -> String {
     }
     headers.extend([
         ("x-github-api-version-selected".to_string(), "2022-11-28".to_string()),
-        ("x-ratelimit-limit".to_string(), QUOTA.to_string()),
-        ("x-ratelimit-used".to_string(), (QUOTA - state.quota_remaining).to_string()),
+        ("x-ratelimit-limit".to_string(), state.quota_limit.to_string()),
+        ("x-ratelimit-used".to_string(), (state.quota_limit - state.quota_remaining).to_string()),
         ("x-ratelimit-resource".to_string(), "core".to_string()),
     ]);
     if !reply.headers.iter().any(|(n, _)| n == "x-ratelimit-remaining") {

@@ -149,6 +149,15 @@ pub fn write_random_file(path: &Path, bytes: usize) {
     std::fs::write(path, data).unwrap();
 }
 
+/// No file under `root` holds `secret` (a token must never be written into a mirror, a volume
+/// or a repository a push created).
+pub fn assert_no_file_holds(root: &Path, secret: &str) {
+    for file in all_files(root) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret written to {}", file.display());
+    }
+}
+
 /// Every file under `root`, for checks that must look at the whole tree.
 pub fn all_files(root: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();

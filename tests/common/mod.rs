@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod accept_loop;
+pub mod destination_forge;
 pub mod emulators;
 pub mod executor;
 pub mod fake_github;

@@ -120,7 +120,7 @@ impl GithubShaped for Github {
 }
 
 /// Every forge shaped like GitHub is a [`Forge`] the same way.
-impl<T: GithubShaped> Forge for T {
+impl<T: GithubShaped + Send + Sync> Forge for T {
     fn api_base(&self) -> &str {
         self.rest().api_base()
     }
@@ -136,7 +136,7 @@ impl<T: GithubShaped> Forge for T {
         repos::list_repos(self.rest(), listing, self.listing_url(listing), repos::parse_github_shaped, cache)
     }
 
-    fn sync_metadata(&self, cache: &mut PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced> {
+    fn sync_metadata(&self, cache: &PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced> {
         sync_github_shaped(self, cache, repo, writer, state)
     }
 
@@ -164,7 +164,7 @@ impl<T: GithubShaped> Forge for T {
 /// The metadata sync of GitHub and of the forges shaped like it.
 fn sync_github_shaped(
     forge: &impl GithubShaped,
-    cache: &mut PageCache,
+    cache: &PageCache,
     repo: &RepoSummary,
     writer: &MetadataWriter,
     state: &mut RepoMetaState,

@@ -71,7 +71,7 @@ impl Forge for Gitlab {
         repos::list_repos(&self.rest, listing, first, parse_projects, cache)
     }
 
-    fn sync_metadata(&self, cache: &mut PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced> {
+    fn sync_metadata(&self, cache: &PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced> {
         sync_project_metadata(&self.rest, cache, repo, writer, state)
     }
 
@@ -95,7 +95,7 @@ impl Forge for Gitlab {
 
 fn sync_project_metadata(
     client: &RestClient,
-    cache: &mut PageCache,
+    cache: &PageCache,
     repo: &RepoSummary,
     writer: &MetadataWriter,
     state: &mut RepoMetaState,
@@ -138,7 +138,7 @@ impl Kind {
 #[allow(clippy::too_many_arguments)]
 fn sync_changed_items(
     client: &RestClient,
-    cache: &mut PageCache,
+    cache: &PageCache,
     repo: &RepoSummary,
     writer: &MetadataWriter,
     base: &str,

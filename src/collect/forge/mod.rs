@@ -6,8 +6,10 @@
 //! listings (`repos.rs`), gickup's selection rules (`select.rs`) and release asset files
 //! (`release_assets.rs`).
 //!
-//! Blocking, serial per token (GitHub's advice against secondary rate limits), conditional
-//! requests with `If-None-Match`, and waits for rate limits as GitHub documents them.
+//! Blocking; a few repositories' metadata read at once (`--api-parallel`, default 8, far under
+//! GitHub's 100 concurrent requests), conditional requests with `If-None-Match`, and waits for
+//! rate limits as GitHub documents them: when one request is told to slow down, every thread
+//! using that token waits (`rest.rs`).
 
 mod gitea;
 mod github;
@@ -39,8 +41,8 @@ pub use select::{parse_last_activity, select_repos};
 use super::config::{ForgeKind, ForgeSource};
 use super::metadata::MetadataWriter;
 
-/// What a collect run needs from a forge.
-pub trait Forge {
+/// What a collect run needs from a forge. Shared by the threads that read metadata.
+pub trait Forge: Send + Sync {
     /// The API's root URL; with a repository's name, the key of what is remembered about it
     /// between runs.
     fn api_base(&self) -> &str;
@@ -53,7 +55,7 @@ pub trait Forge {
 
     /// Writes a repository's metadata (issues, pull or merge requests with their discussions,
     /// releases, labels, milestones) under `writer`, fetching only what changed since `state`.
-    fn sync_metadata(&self, cache: &mut PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced>;
+    fn sync_metadata(&self, cache: &PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced>;
 
     /// Downloads the files attached to `releases` (as `sync_metadata` returned them). Forges
     /// whose release links may point anywhere keep only the release metadata.

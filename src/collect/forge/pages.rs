@@ -3,6 +3,7 @@
 //! what a repository's sync remembers between runs.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -12,10 +13,22 @@ use super::repos::RepoSummary;
 use super::rest::{PageResponse, RestClient};
 use crate::collect::metadata::{file_name, MetadataWriter};
 
-/// ETag-validated list pages from earlier runs, keyed by URL.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// ETag-validated list pages from earlier runs, keyed by URL. Shared by the threads that read
+/// several repositories' metadata at once: the lock is held only to look a page up or store
+/// it, never across a request.
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct PageCache {
-    pages: BTreeMap<String, CachedList>,
+    pages: Mutex<BTreeMap<String, CachedList>>,
+}
+
+impl PageCache {
+    fn get(&self, url: &str) -> Option<CachedList> {
+        self.pages.lock().unwrap_or_else(|p| p.into_inner()).get(url).cloned()
+    }
+
+    fn insert(&self, url: String, page: CachedList) {
+        self.pages.lock().unwrap_or_else(|p| p.into_inner()).insert(url, page);
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -59,7 +72,7 @@ pub(super) struct SmallLists {
 /// done so far and the releases (fresh or from the cache), for the assets step.
 pub(super) fn sync_repository_and_small_lists(
     client: &RestClient,
-    cache: &mut PageCache,
+    cache: &PageCache,
     repo: &RepoSummary,
     writer: &MetadataWriter,
     lists: SmallLists,
@@ -86,7 +99,7 @@ pub(super) fn sync_repository_and_small_lists(
 }
 
 /// All pages of a list, revalidating cached pages; returns the items and whether any page was fresh.
-pub(super) fn list(client: &RestClient, cache: &mut PageCache, first: &str) -> Result<(Vec<Value>, bool)> {
+pub(super) fn list(client: &RestClient, cache: &PageCache, first: &str) -> Result<(Vec<Value>, bool)> {
     let mut items = Vec::new();
     let mut fresh = false;
     let mut next = Some(first.to_string());
@@ -94,15 +107,15 @@ pub(super) fn list(client: &RestClient, cache: &mut PageCache, first: &str) -> R
     while let Some(url) = next.take() {
         pages += 1;
         anyhow::ensure!(pages <= 10_000, "{first}: more than 10,000 pages");
-        let cached = cache.pages.get(&url);
-        let page = match client.get_page(&url, cached.map(|c| c.etag.as_str()))? {
-            PageResponse::NotModified => cached.cloned().with_context(|| format!("the forge answered 304 for {url} although no ETag was sent"))?,
+        let cached = cache.get(&url);
+        let page = match client.get_page(&url, cached.as_ref().map(|c| c.etag.as_str()))? {
+            PageResponse::NotModified => cached.with_context(|| format!("the forge answered 304 for {url} although no ETag was sent"))?,
             PageResponse::Fresh { body, etag, next } => {
                 fresh = true;
                 let items: Vec<Value> = serde_json::from_str(&body).with_context(|| format!("{url}: not a JSON list"))?;
                 let page = CachedList { etag: etag.unwrap_or_default(), next, items };
                 if !page.etag.is_empty() {
-                    cache.pages.insert(url.clone(), page.clone());
+                    cache.insert(url.clone(), page.clone());
                 }
                 page
             }
@@ -115,8 +128,7 @@ pub(super) fn list(client: &RestClient, cache: &mut PageCache, first: &str) -> R
 
 /// All pages of a list, uncached (per-item lists are read only when the item changed).
 pub(super) fn list_all(client: &RestClient, first: &str) -> Result<Vec<Value>> {
-    let mut scratch = PageCache::default();
-    Ok(list(client, &mut scratch, first)?.0)
+    Ok(list(client, &PageCache::default(), first)?.0)
 }
 
 pub(super) fn get_one(client: &RestClient, url: &str) -> Result<Value> {

@@ -76,6 +76,10 @@ pub struct RestClient {
     /// Set when a response said the quota is used up: the next request waits until then
     /// instead of spending a request on a certain 403.
     quota_refills_at: Mutex<Option<Instant>>,
+    /// Set when a request was told to slow down (429, a secondary rate limit): the other
+    /// threads using this token hold their next request until then too, so the client backs
+    /// off as a whole instead of each thread finding the limit on its own.
+    paused_until: Mutex<Option<Instant>>,
     requests: AtomicU64,
     not_modified: AtomicU64,
 }
@@ -116,6 +120,7 @@ impl RestClient {
             authorization,
             policy: RetryPolicy::forge_api(),
             quota_refills_at: Mutex::new(None),
+            paused_until: Mutex::new(None),
             requests: AtomicU64::new(0),
             not_modified: AtomicU64::new(0),
         })
@@ -211,6 +216,7 @@ impl RestClient {
             let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
                 || (status == StatusCode::FORBIDDEN && (hints.says_limited() || message.to_ascii_lowercase().contains("rate limit")));
             if rate_limited {
+                self.pause_everyone(self.policy.wait_before(attempt, &hints, SystemTime::now()));
                 return Attempt::Retry(TryFailed::RateLimited { status, message }, hints);
             }
             let failed = TryFailed::Other(self.status_error(method, url, status, &message));
@@ -256,8 +262,18 @@ impl RestClient {
         *refills_at = hints.quota_refills_in(SystemTime::now()).map(|wait| Instant::now() + wait);
     }
 
+    fn pause_everyone(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut paused = self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        if paused.is_none_or(|at| at < until) {
+            *paused = Some(until);
+        }
+    }
+
     fn wait_for_quota(&self) -> Result<()> {
         let refills_at = *self.quota_refills_at.lock().unwrap_or_else(|p| p.into_inner());
+        let paused_until = *self.paused_until.lock().unwrap_or_else(|p| p.into_inner());
+        let refills_at = refills_at.max(paused_until);
         if let Some(at) = refills_at {
             let wait = at.saturating_duration_since(Instant::now());
             if wait > self.policy.max_wait {

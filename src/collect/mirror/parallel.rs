@@ -1,8 +1,6 @@
 //! Mirror many repositories with a bounded number of threads.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use anyhow::Result;
 
@@ -31,32 +29,18 @@ pub fn mirror_all_reporting(
     parallelism: usize,
     on_done: &(dyn Fn(&MirrorJob, &Result<MirrorOutcome>) + Sync),
 ) -> Vec<(MirrorJob, Result<MirrorOutcome>)> {
-    let total = jobs.len();
-    let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
-    let finished = Mutex::new(Vec::with_capacity(total));
-    let workers = parallelism.clamp(1, total.max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                // Take the lock only to pop, so workers never wait on each other's network.
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-                let Some((index, job)) = next else { break };
-                let credentials = job.credentials.as_ref().map(|(user, token)| (user.as_str(), token));
-                // A stopping process (serve's SIGTERM) starts no new fetch; the mirror stays as it was.
-                let result = if job.options.should_interrupt.load(std::sync::atomic::Ordering::SeqCst) {
-                    Err(anyhow::anyhow!("not fetched: the process is stopping"))
-                } else {
-                    mirror(&job.url, &job.dest, credentials, &job.options)
-                };
-                if let Err(err) = &result {
-                    tracing::warn!(url = %job.url, "mirror failed: {err:#}");
-                }
-                on_done(&job, &result);
-                finished.lock().unwrap_or_else(|p| p.into_inner()).push((index, job, result));
-            });
+    crate::parallel::map_bounded(jobs, parallelism, |job| {
+        let credentials = job.credentials.as_ref().map(|(user, token)| (user.as_str(), token));
+        // A stopping process (serve's SIGTERM) starts no new fetch; the mirror stays as it was.
+        let result = if job.options.should_interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(anyhow::anyhow!("not fetched: the process is stopping"))
+        } else {
+            mirror(&job.url, &job.dest, credentials, &job.options)
+        };
+        if let Err(err) = &result {
+            tracing::warn!(url = %job.url, "mirror failed: {err:#}");
         }
-    });
-    let mut finished = finished.into_inner().unwrap_or_else(|p| p.into_inner());
-    finished.sort_by_key(|(index, _, _)| *index);
-    finished.into_iter().map(|(_, job, result)| (job, result)).collect()
+        on_done(job, &result);
+        result
+    })
 }
