@@ -31,24 +31,12 @@ seed=$work/seed; git init -q -b main "$seed"
 for i in 1 2 3; do echo "$i" >"$seed/f$i.txt"; git -C "$seed" add .; git -C "$seed" -c user.name=b -c user.email=b@e commit -q -m "c$i"; done
 git -C "$seed" branch feature; git -C "$seed" tag v1
 git clone -q --bare "$seed" "$work/seed.git"
-for i in $(seq 0 $((repos - 1))); do cp -r "$work/seed.git" "$work/srv/$(printf 'repo%04d' "$i").git"; done
+for i in $(seq 0 $(( (repos > 100 ? repos : 100) - 1))); do cp -r "$work/seed.git" "$work/srv/$(printf 'repo%04d' "$i").git"; done
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/lighttpd.conf" <<CONF
-server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
-server.bind = "127.0.0.1"
-server.port = $port
-server.max-connections = 256
-server.document-root = "$work/srv"
-server.errorlog = "$work/lighttpd-error.log"
-alias.url = ("/" => "$(git --exec-path)/git-http-backend/")
-cgi.assign = ("" => "")
-setenv.add-environment = ("GIT_PROJECT_ROOT" => "$work/srv", "GIT_HTTP_EXPORT_ALL" => "", "GIT_CONFIG_COUNT" => "1", "GIT_CONFIG_KEY_0" => "safe.directory", "GIT_CONFIG_VALUE_0" => "*")
-CONF
-lighttpd -D -f "$work/lighttpd.conf" 2>"$work/lighttpd.stderr" & server=$!  # CGI noise (wikis that do not exist) goes there
+source bench/git-server.sh
+start_git_server
 pids=($server)
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 
 export TOKEN=ghp_benchScaleToken0123456789 WORK=$work FORGESAFE_LOG_FORMAT=human
 # A fake forge listing N repositories; prints its API URL into $work/api-N.

@@ -26,20 +26,9 @@ else
   done
 fi
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$work/lighttpd.conf" <<CONF
-server.modules = ("mod_alias", "mod_cgi", "mod_setenv")
-server.bind = "127.0.0.1"
-server.port = $port
-server.document-root = "$work/srv"
-server.errorlog = "$work/lighttpd-error.log"
-alias.url = ("/" => "$(git --exec-path)/git-http-backend/")
-cgi.assign = ("" => "")
-setenv.add-environment = ("GIT_PROJECT_ROOT" => "$work/srv", "GIT_HTTP_EXPORT_ALL" => "", "GIT_CONFIG_COUNT" => "1", "GIT_CONFIG_KEY_0" => "safe.directory", "GIT_CONFIG_VALUE_0" => "*")
-CONF
-lighttpd -D -f "$work/lighttpd.conf" & server=$!
+source bench/git-server.sh
+start_git_server
 trap 'kill $server 2>/dev/null' EXIT
-for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 
 urls=(); for repo in "$work"/srv/*.git; do urls+=("http://127.0.0.1:$port/$(basename "$repo")"); done
 printf '%s\n' "${urls[@]}" >"$work/urls.txt"
