@@ -33,7 +33,7 @@ git -C "$seed" branch feature; git -C "$seed" tag v1
 git clone -q --bare "$seed" "$work/seed.git"
 for i in $(seq 0 $(( (repos > 100 ? repos : 100) - 1))); do cp -r "$work/seed.git" "$work/srv/$(printf 'repo%04d' "$i").git"; done
 
-source bench/git-server.sh
+source bench/lib.sh
 start_git_server
 pids=($server)
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT
@@ -53,13 +53,6 @@ conf() { # conf N DEST
 }
 conf "$repos" "$work/fs-vol"; conf 100 "$work/fs-vol-100"
 
-declare -A secs rss
-measure() {
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"$work/$name.out" 2>"$work/$name.err" || {
-    echo "bench: $name failed:" >&2; tail -5 "$work/$name.err" >&2; exit 1; }
-  read -r s k <"$work/time.txt"; secs[$name]=$s; rss[$name]=$((k / 1024))
-}
 api_counts() { # "requests 304s" from a run's summary line
   grep -o '[0-9]* API requests ([0-9]* answered 304)' "$work/$1.err" | tr -d '()' | awk '{print $1, $4}'
 }
@@ -85,7 +78,6 @@ measure git_first bash -c 'for d in "$WORK"/srv/*.git; do git clone -q --mirror 
 
 read -r req_first s304_first < <(api_counts fs_first)
 read -r req_steady s304_steady < <(api_counts fs_steady)
-ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 > 0 else 'n/a')"; }
 met() { python3 -c "print('met' if $1 else 'MISSED')"; }
 share304=$(python3 -c "print(f'{100*$s304_steady/$req_steady:.1f}')")
 printf '\n%s repositories, every API answer delayed %s ms, 2 cores; seconds (peak RSS MiB)\n' "$repos" "$latency"

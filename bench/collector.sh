@@ -26,7 +26,7 @@ else
   done
 fi
 
-source bench/git-server.sh
+source bench/lib.sh
 start_git_server
 trap 'kill $server 2>/dev/null' EXIT
 
@@ -34,13 +34,6 @@ urls=(); for repo in "$work"/srv/*.git; do urls+=("http://127.0.0.1:$port/$(base
 printf '%s\n' "${urls[@]}" >"$work/urls.txt"
 export FORGESAFE_LOG_FORMAT=human WORK=$work
 
-declare -A secs rss
-measure() {
-  local name=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >"$work/$name.out" 2>"$work/$name.err" || {
-    echo "bench: $name failed:" >&2; tail -5 "$work/$name.err" >&2; exit 1; }
-  read -r s k <"$work/time.txt"; secs[$name]=$s; rss[$name]=$((k / 1024))
-}
 
 measure fs_first  "$fs" collect url "${urls[@]}" --dest "$work/fs-vol" --parallel 4
 measure git_first bash -c 'while read -r u; do git clone -q --mirror "$u" "$WORK/git-vol/$(basename "$u")"; done <"$WORK/urls.txt"'
@@ -59,7 +52,6 @@ for d in "$work"/git-vol/*.git; do
     || { echo "bench: refs of $(basename "$d") differ between git and forgesafe" >&2; exit 1; }
 done
 
-ratio() { python3 -c "print(f'{$1/$2:.2f}' if $2 > 0 else 'n/a')"; }
 printf '\n%s repositories (%s), 2 cores; seconds (peak RSS MiB)\n' "${#urls[@]}" "$(du -shL "$work/srv" | cut -f1)"
 printf '%-10s %18s %18s %8s\n' run forgesafe git ratio
 printf '%-10s %12ss (%4s) %12ss (%4s) %8s\n' first "${secs[fs_first]}" "${rss[fs_first]}" "${secs[git_first]}" "${rss[git_first]}" "$(ratio "${secs[fs_first]}" "${secs[git_first]}")"

@@ -232,9 +232,5 @@ fn forge_target(url: &str, args: &RestoreArgs) -> Result<ForgeTarget> {
         Ok(token) if !token.trim().is_empty() => Secret::new(token.trim()),
         _ => bail!("--token-env {var}: the environment variable {var} is not set or empty; export the forge token in it"),
     };
-    let kind = ForgeTarget::kind_of(url, args.forge_type.map(ForgeKind::from))?;
-    // The public services' APIs live on their own hosts; the clients know them.
-    let public = ["https://github.com", "https://gitlab.com", "https://gitea.com"];
-    let url = Some(url.trim_end_matches('/').to_string()).filter(|u| !public.contains(&u.as_str()));
-    Ok(ForgeTarget { kind, url, token, as_repo: args.as_repo.clone(), force: args.force, private: !args.public })
+    ForgeTarget::new(url, args.forge_type.map(ForgeKind::from), token, args.as_repo.as_deref(), args.force, !args.public)
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use anyhow::anyhow;
 
 use super::config::ForgeDestination;
-use super::forge::{connect_to, WantedRepo};
+use super::forge::{connect_destination, WantedRepo};
 use super::mirror::push::PushMode;
 use super::plan::RepoPlan;
 use super::publish::publish;
@@ -23,7 +23,7 @@ use super::report::{RepoOutcome, Step};
 pub fn push_to_forges(destinations: &[ForgeDestination], repos: &[RepoPlan], outcomes: &mut [RepoOutcome]) {
     for destination in destinations {
         let label = destination.label();
-        let forge = match connect_to(destination.kind, destination.url.as_deref(), Some(destination.token.clone()), None) {
+        let forge = match connect_destination(destination) {
             Ok(forge) => forge,
             Err(err) => {
                 let err = err.context(format!("push to {label}"));

@@ -12,42 +12,53 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use super::piece::{restore, RestoreReport, RestoreRequest};
-use crate::collect::config::ForgeKind;
-use crate::collect::forge::{connect_to, WantedRepo};
+use crate::collect::config::{ForgeDestination, ForgeKind};
+use crate::collect::forge::{connect_destination, WantedRepo};
 use crate::collect::mirror::push::PushMode;
 use crate::collect::publish::{publish, Published};
 use crate::secret::Secret;
 use crate::store::Store;
 
-/// The forge a restore goes to.
+/// Where a restore goes: the forge account (with `owner` from `--as`), the repository's name
+/// there, and whether refs it already has may be overwritten.
 #[derive(Debug, Clone)]
 pub struct ForgeTarget {
-    pub kind: ForgeKind,
-    /// The instance's web address; `None` for github.com, gitlab.com or gitea.com.
-    pub url: Option<String>,
-    pub token: Secret,
-    /// `OWNER/NAME` or `NAME` on the forge; by default the repository's own owner and name.
-    pub as_repo: Option<String>,
+    pub forge: ForgeDestination,
+    /// From `--as [OWNER/]NAME`; `None`: the repository's own owner and name.
+    pub name: Option<String>,
     pub force: bool,
-    /// Visibility of a repository that has to be created.
-    pub private: bool,
 }
 
 impl ForgeTarget {
-    /// The forge a `--to-forge URL` names: github.com, gitlab.com and gitea.com/codeberg.org
-    /// are known; any other host needs `kind`.
-    pub fn kind_of(url: &str, kind: Option<ForgeKind>) -> Result<ForgeKind> {
-        if let Some(kind) = kind {
-            return Ok(kind);
-        }
-        let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default().to_ascii_lowercase();
-        Ok(match host.as_str() {
-            "github.com" | "api.github.com" => ForgeKind::Github,
-            "gitlab.com" => ForgeKind::Gitlab,
-            "gitea.com" | "codeberg.org" => ForgeKind::Gitea,
-            _ => bail!("cannot tell which forge {url} runs; add --forge-type github, gitea (also Forgejo) or gitlab"),
-        })
+    /// The target `--to-forge URL [--forge-type KIND] [--as [OWNER/]NAME]` names. github.com,
+    /// gitlab.com, gitea.com and codeberg.org tell their kind; any other host needs `kind`.
+    pub fn new(url: &str, kind: Option<ForgeKind>, token: Secret, as_repo: Option<&str>, force: bool, private: bool) -> Result<ForgeTarget> {
+        let kind = match kind {
+            Some(kind) => kind,
+            None => kind_of(url)?,
+        };
+        let (owner, name) = match as_repo {
+            None => (None, None),
+            Some(spec) => match spec.rsplit_once('/') {
+                Some((owner, name)) if !owner.is_empty() && !name.is_empty() => (Some(owner.to_string()), Some(name.to_string())),
+                None if !spec.is_empty() => (None, Some(spec.to_string())),
+                _ => bail!("--as {spec}: expected OWNER/NAME or NAME"),
+            },
+        };
+        // The public services' APIs live on their own hosts; the clients know them.
+        let url = Some(url.trim_end_matches('/').to_string()).filter(|u| u != kind.public_url());
+        Ok(ForgeTarget { forge: ForgeDestination { kind, url, token, owner, private }, name, force })
     }
+}
+
+fn kind_of(url: &str) -> Result<ForgeKind> {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default().to_ascii_lowercase();
+    Ok(match host.as_str() {
+        "github.com" | "api.github.com" => ForgeKind::Github,
+        "gitlab.com" => ForgeKind::Gitlab,
+        "gitea.com" | "codeberg.org" => ForgeKind::Gitea,
+        _ => bail!("cannot tell which forge {url} runs; add --forge-type github, gitea (also Forgejo) or gitlab"),
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,9 +67,9 @@ pub struct ForgeRestoreReport {
     pub published: Published,
 }
 
-/// Restores `request`'s repository and pushes it to `forge`. With `request.target` empty the
+/// Restores `request`'s repository and pushes it to `target`. With `request.target` empty the
 /// restore goes into a scratch folder under `scratch_dir`, removed afterwards.
-pub fn restore_to_forge(store: &Store, request: &RestoreRequest, forge: &ForgeTarget, scratch_dir: Option<PathBuf>) -> Result<ForgeRestoreReport> {
+pub fn restore_to_forge(store: &Store, request: &RestoreRequest, target: &ForgeTarget, scratch_dir: Option<PathBuf>) -> Result<ForgeRestoreReport> {
     let scratch = if request.target.as_os_str().is_empty() {
         let dir = match &scratch_dir {
             Some(dir) => tempfile::Builder::new().prefix(".forgesafe-restore-").tempdir_in(dir),
@@ -74,22 +85,19 @@ pub fn restore_to_forge(store: &Store, request: &RestoreRequest, forge: &ForgeTa
     }
     let restored = restore(store, &request)?;
 
-    let (owner, name) = match forge.as_repo.as_deref() {
-        Some(spec) => match spec.rsplit_once('/') {
-            Some((owner, name)) if !owner.is_empty() && !name.is_empty() => (Some(owner.to_string()), name.to_string()),
-            None if !spec.is_empty() => (None, spec.to_string()),
-            _ => bail!("--as {spec}: expected OWNER/NAME or NAME"),
-        },
+    // `--as NAME` goes under the token's owner; without `--as`, under the repository's own.
+    let (owner, name) = match &target.name {
+        Some(name) => (target.forge.owner.clone(), name.clone()),
         None => (restored.owner.clone(), restored.name.clone()),
     };
     let name = name.strip_suffix(".git").unwrap_or(&name).to_string();
     let wanted = WantedRepo {
         owner,
         name,
-        private: forge.private,
+        private: target.forge.private,
         description: format!("restored by forgesafe from snapshot {}", &restored.snapshot_id[..8]),
     };
-    let api = connect_to(forge.kind, forge.url.as_deref(), Some(forge.token.clone()), None)?;
-    let published = publish(&*api, &forge.token, &wanted, &restored.git_dir(), PushMode::Restore { force: forge.force })?;
+    let api = connect_destination(&target.forge)?;
+    let published = publish(&*api, &target.forge.token, &wanted, &restored.git_dir(), PushMode::Restore { force: target.force })?;
     Ok(ForgeRestoreReport { restored, published })
 }

@@ -71,6 +71,15 @@ impl ForgeKind {
             ForgeKind::Gitlab => "gitlab",
         }
     }
+
+    /// The public service's web address (what a missing `url` means).
+    pub fn public_url(self) -> &'static str {
+        match self {
+            ForgeKind::Github => "https://github.com",
+            ForgeKind::Gitea => "https://gitea.com",
+            ForgeKind::Gitlab => "https://gitlab.com",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,9 +132,9 @@ pub struct PlainGitSource {
     pub ssh_key: Option<PathBuf>,
 }
 
-/// gickup's `destination: gitea|gitlab|github:` entry: every repository the job collects is
-/// pushed there (branches and tags, force-pushes and deletions included), created first when
-/// missing.
+/// A forge account forgesafe pushes into: gickup's `destination: gitea|gitlab|github:` entry
+/// (every repository the job collects is pushed there, force-pushes and deletions included,
+/// created first when missing), or where `restore --to-forge` puts one repository back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForgeDestination {
     pub kind: ForgeKind,
@@ -142,11 +151,7 @@ pub struct ForgeDestination {
 impl ForgeDestination {
     /// For messages: `gitea https://git.example.com (as ci-backup)`.
     pub fn label(&self) -> String {
-        let url = self.url.as_deref().unwrap_or(match self.kind {
-            ForgeKind::Github => "https://github.com",
-            ForgeKind::Gitea => "https://gitea.com",
-            ForgeKind::Gitlab => "https://gitlab.com",
-        });
+        let url = self.url.as_deref().unwrap_or(self.kind.public_url());
         match &self.owner {
             Some(owner) => format!("{} {url}/{owner}", self.kind.key()),
             None => format!("{} {url}", self.kind.key()),

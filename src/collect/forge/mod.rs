@@ -38,7 +38,7 @@ pub use repos::{wiki_url_of, ListingCache, RepoList, RepoListing, RepoOwner, Rep
 pub use rest::{http_status, ApiCounts, HttpStatus};
 pub use select::{parse_last_activity, select_repos};
 
-use super::config::{ForgeKind, ForgeSource};
+use super::config::{ForgeDestination, ForgeKind, ForgeSource};
 use super::metadata::MetadataWriter;
 
 /// What a collect run needs from a forge. Shared by the threads that read metadata.
@@ -89,6 +89,12 @@ pub fn connect(source: &ForgeSource) -> Result<Box<dyn Forge>> {
     // Gitea wants the account's name (or `oauth2`) with a token over basic auth.
     let gitea_user = source.username.clone().or(source.user.clone());
     connect_to(source.kind, source.url.as_deref(), source.token.clone(), gitea_user)
+}
+
+/// The forge a push goes to (gickup's forge destinations, `restore --to-forge`), used with its
+/// token; Gitea gets `oauth2` as the user name beside it.
+pub fn connect_destination(destination: &ForgeDestination) -> Result<Box<dyn Forge>> {
+    connect_to(destination.kind, destination.url.as_deref(), Some(destination.token.clone()), None)
 }
 
 /// The forge of `kind` at `url` (`None`: the public service), used with `token`.

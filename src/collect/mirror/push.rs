@@ -170,17 +170,17 @@ pub fn push(git_dir: &Path, target: &PushTarget, mode: PushMode) -> Result<PushR
     if plan.commands.is_empty() {
         return Ok(report);
     }
-    if !capabilities.contains(&"report-status".to_string()) {
+    let advertised = |name: &str| capabilities.iter().any(|c| c == name);
+    if !advertised("report-status") {
         bail!("{url} does not offer report-status; forgesafe cannot tell whether a push there succeeded");
     }
     let mut commands = plan.commands;
-    if !capabilities.contains(&"delete-refs".to_string()) && commands.iter().any(|c| c.new.is_null()) {
+    if !advertised("delete-refs") && commands.iter().any(|c| c.new.is_null()) {
         tracing::warn!(url, "the remote does not accept ref deletions; refs deleted here stay there");
         report.deleted.clear();
         commands.retain(|c| !c.new.is_null());
     }
 
-    let advertised = |name: &str| capabilities.iter().any(|c| c == name);
     let mut wanted: Vec<String> = ["report-status", "ofs-delta", "quiet"].into_iter().filter(|c| advertised(c)).map(String::from).collect();
     // A restore lands whole or not at all; a live mirror takes every ref it can.
     if mode != PushMode::Mirror && advertised("atomic") {
