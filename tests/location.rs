@@ -247,3 +247,129 @@ fn a_directory_pulled_to_stdout_is_a_tar_stream_that_tar_extracts_identically() 
     ok(std::process::Command::new("tar").arg("-xf").arg(&tar_file).arg("-C").arg(&extracted));
     assert_same_tree(&src, &extracted);
 }
+
+/// Every entry's kind, bytes, mode and mtime (nanoseconds), for comparing restores exactly.
+fn exact_listing(root: &std::path::Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let what = if meta.file_type().is_symlink() {
+                format!("-> {}", fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                "dir".to_string()
+            } else {
+                let data = fs::read(&path).unwrap();
+                format!("{} bytes sha {}", data.len(), sha256_hex(&data))
+            };
+            // A directory's mtime changes whenever an entry is made in it; restorers set it last.
+            let mtime = if meta.file_type().is_symlink() { String::new() } else { format!("{}.{:09}", meta.mtime(), meta.mtime_nsec()) };
+            out.push(format!("{rel} {what} mode {:o} mtime {mtime}", meta.mode()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A tree that makes a restorer work: a file of many chunks (more than one read of a pack), the
+/// same chunks at several places in one file and in several files, hundreds of small files packed
+/// together, an empty file, a symlink, an executable, and old modification times.
+fn restorer_tree(root: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    make_tree(root, 11, 3 << 20);
+    let mut rng = common::tree::Rng::new(12);
+    let big = rng.bytes(24 << 20);
+    fs::write(root.join("big.bin"), &big).unwrap();
+    let block = rng.bytes(6 << 20);
+    fs::write(root.join("twice.bin"), [block.as_slice(), block.as_slice()].concat()).unwrap();
+    fs::write(root.join("copy-of-twice.bin"), [block.as_slice(), block.as_slice()].concat()).unwrap();
+    fs::create_dir_all(root.join("issues")).unwrap();
+    for i in 0..300 {
+        fs::write(root.join(format!("issues/{i}.json")), format!("{{\"number\":{i},\"body\":\"{}\"}}", "x".repeat(i * 7))).unwrap();
+    }
+    fs::write(root.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::new(1_600_000_000, 123_456_789);
+    fs::File::options().write(true).open(root.join("big.bin")).unwrap().set_modified(old).unwrap();
+    fs::File::options().write(true).open(root.join("issues/7.json")).unwrap().set_modified(old).unwrap();
+}
+
+#[test]
+fn a_pull_restores_what_restic_restores_bytes_modes_and_times() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    restorer_tree(&src);
+    let repo = tmp.path().join("repo");
+    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let out = ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "exact"]).arg(&src));
+    let (_, id, _, _) = parse_push_output(&stdout(&out));
+
+    let pulled = tmp.path().join("pulled");
+    ok(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "exact"]).arg(&pulled));
+    let by_restic = tmp.path().join("by-restic");
+    ok(restic().arg("-r").arg(&repo).args(["restore", &id, "--target"]).arg(&by_restic));
+    let restic_tree = by_restic.join(src.strip_prefix("/").unwrap());
+
+    assert_eq!(exact_listing(&pulled), exact_listing(&restic_tree), "forgesafe's pull and restic's restore differ");
+    assert_same_tree(&src, &pulled);
+    let listing = exact_listing(&pulled);
+    assert!(listing.iter().any(|l| l.starts_with("big.bin ") && l.ends_with("mtime 1600000000.123456789")), "{listing:?}");
+    assert!(listing.iter().any(|l| l.starts_with("run.sh ") && l.contains("mode 100755")), "{listing:?}");
+}
+
+#[test]
+fn a_pull_from_a_damaged_pack_names_it_and_leaves_the_target_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 13, 2 << 20);
+    let repo = tmp.path().join("repo");
+    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    ok(forgesafe_pw().args(["location", "push", "-p", &profile, "-s", "damaged"]).arg(&src));
+
+    // The biggest data pack holds the random blob: flip a byte in its middle.
+    let mut packs: Vec<_> = walkdir(&repo.join("data"));
+    packs.sort_by_key(|p| fs::metadata(p).unwrap().len());
+    let pack = packs.last().unwrap().clone();
+    let mut bytes = fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    let mut perms = fs::metadata(&pack).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&pack, perms).unwrap();
+    fs::write(&pack, &bytes).unwrap();
+
+    let target = tmp.path().join("target");
+    fs::create_dir_all(&target).unwrap();
+    fs::write(target.join("keep.txt"), "the last good restore").unwrap();
+    let failed = run_expect(forgesafe_pw().args(["location", "pull", "-p", &profile, "-s", "damaged"]).arg(&target), 69);
+    let err = stderr(&failed);
+    let pack_name = pack.file_name().unwrap().to_string_lossy().to_string();
+    assert!(err.contains(&format!("pack {}", &pack_name[..8])) && err.contains("forgesafe check"), "{err}");
+    assert!(err.contains("target left untouched"), "{err}");
+    assert_eq!(fs::read_dir(&target).unwrap().count(), 1, "nothing added to the target");
+    assert_eq!(fs::read_to_string(target.join("keep.txt")).unwrap(), "the last good restore");
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walkdir(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

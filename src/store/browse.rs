@@ -5,6 +5,7 @@
 
 use super::errors::{from_rustic, one_line};
 use super::select::{select, OtherPath, Selected, SnapshotChoice};
+use super::restorer::PackReader;
 use super::{LockKind, Store};
 use anyhow::{anyhow, bail, Result};
 use rustic_core::repofile::{Node, NodeType, SnapshotFile};
@@ -72,6 +73,7 @@ pub struct Piece {
 pub struct Snapshot {
     // Fields drop in order: the repository before its lock.
     repo: Repository<IndexedFullStatus>,
+    reader: PackReader,
     gate: Arc<super::backend::GateState>,
     _lock: Option<super::lock::HeldLock>,
     snap: SnapshotFile,
@@ -102,9 +104,10 @@ impl Snapshot {
             Selected::Absent => return Ok(None),
         };
         let doing = format!("cannot read snapshot {} at {}", &super::full_id(&snap.id)[..8], store.describe());
+        let reader = store.pack_reader(&opened)?;
         let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
         let pushed = snap.paths.iter().next().cloned().ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
-        Ok(Some(Snapshot { repo, gate: opened.gate, _lock: opened.lock, snap, pushed, location: store.describe().to_string() }))
+        Ok(Some(Snapshot { repo, reader, gate: opened.gate, _lock: opened.lock, snap, pushed, location: store.describe().to_string() }))
     }
 
     pub fn id(&self) -> String {
@@ -195,7 +198,7 @@ impl Snapshot {
             let to = dest.join(&piece.to);
             if node.is_dir() {
                 std::fs::create_dir_all(&to)?;
-                restore_tree(&self.repo, &node, &to, &doing)?;
+                restore_tree(&self.repo, &self.reader, &node, &to, &doing)?;
             } else {
                 if let Some(parent) = to.parent() {
                     std::fs::create_dir_all(parent)?;
@@ -227,15 +230,21 @@ pub fn read_file(store: &Store, name: &str, choice: &SnapshotChoice, relative: &
     Ok(Some(FileInSnapshot { snapshot_id: snapshot.id(), snapshot_time: snapshot.time(), bytes }))
 }
 
-/// Restores the tree below `node` into `dest` (which exists).
-pub(super) fn restore_tree(repo: &Repository<IndexedFullStatus>, node: &Node, dest: &Path, doing: &str) -> Result<()> {
+/// Restores the tree below `node` into `dest` (which exists): the files' contents in bounded
+/// memory (restorer.rs), then everything else with rustic_core's restore, which finds those
+/// files already in place.
+pub(super) fn restore_tree(repo: &Repository<IndexedFullStatus>, reader: &PackReader, node: &Node, dest: &Path, doing: &str) -> Result<()> {
     let dest_text = format!("{}/", dest.display());
     let destination = LocalDestination::new(&dest_text, true, false).map_err(|e| from_rustic(e, doing))?;
     // Ownership can be restored only by root; a non-root sidecar keeps its own uid.
     let opts = RestoreOptions::default().no_ownership(!running_as_root());
-    let entries = repo.ls(node, &LsOptions::default()).map_err(|e| from_rustic(e, doing))?;
-    let plan = repo.prepare_restore(&opts, entries.clone(), &destination, false).map_err(|e| from_rustic(e, doing))?;
-    repo.restore(plan, &opts, entries, &destination).map_err(|e| from_rustic(e, doing))?;
+    let entries: Vec<_> = repo
+        .ls(node, &LsOptions::default())
+        .and_then(|entries| entries.collect::<rustic_core::RusticResult<Vec<_>>>())
+        .map_err(|e| from_rustic(e, doing))?;
+    super::restorer::write_contents(repo, reader, &entries, dest).map_err(|e| anyhow!("{doing}: {e:#}"))?;
+    let plan = repo.prepare_restore(&opts, entries.iter().cloned().map(Ok), &destination, false).map_err(|e| from_rustic(e, doing))?;
+    repo.restore(plan, &opts, entries.into_iter().map(Ok), &destination).map_err(|e| from_rustic(e, doing))?;
     Ok(())
 }
 

@@ -14,7 +14,9 @@ mod maintenance;
 mod progress;
 mod pull;
 mod push;
+mod restorer;
 mod retention;
+mod sealed;
 mod select;
 pub mod size;
 mod source;
@@ -36,7 +38,7 @@ use crate::profile::Location;
 use crate::secret::Secret;
 use anyhow::{anyhow, Result};
 use backend::{BackendSpec, GateState};
-use rustic_core::{ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryOptions};
+use rustic_core::{ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryOptions, WriteBackend};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -58,6 +60,9 @@ pub struct Opened {
     pub repo: Repository<OpenStatus>,
     pub gate: Arc<GateState>,
     pub created: bool,
+    /// The backend rustic_core reads and writes through (the gated one), for reading packs
+    /// directly (see restorer.rs).
+    pub backend: Arc<dyn WriteBackend>,
     /// The restic-compatible lock this command holds, if it takes one.
     pub lock: Option<lock::HeldLock>,
 }
@@ -111,8 +116,14 @@ impl Store {
 
     /// The repository's lock files, read and written with its key.
     pub fn locks(&self, repo: &Repository<OpenStatus>) -> Result<lock::Locks> {
-        let key = lock::LockKey::from_master(&repo.key())?;
+        let key = sealed::RepoKey::from_master(&repo.key())?;
         Ok(lock::Locks::new(self.spec.repository_files()?, key, self.description.clone()))
+    }
+
+    /// Reads file contents straight from the packs of what `opened` opened, in bounded memory.
+    pub(crate) fn pack_reader(&self, opened: &Opened) -> Result<restorer::PackReader> {
+        let key = sealed::RepoKey::from_master(&opened.repo.key())?;
+        Ok(restorer::PackReader::new(opened.backend.clone(), key, !self.is_local))
     }
 
     /// Whether the location answers: `Ok(true)` with a repository there, `Ok(false)` empty (a
@@ -130,6 +141,7 @@ impl Store {
     pub fn open(&self, create_if_missing: bool) -> Result<Opened> {
         let gate = Arc::new(GateState::default());
         let backends = self.spec.to_backends(gate.clone())?;
+        let backend = backends.repository();
         let doing = format!("cannot open the repository at {}", self.description);
         let repo = Repository::new_with_progress(&self.options(), &backends, progress::TerminalBars).map_err(|e| errors::from_rustic(e, &doing))?;
         let exists = repo.config_id().map_err(|e| errors::from_rustic(e, &doing))?.is_some();
@@ -144,7 +156,7 @@ impl Store {
                 Err(e) if a_losers_key_is_in_the_way(&e) => open_after_a_losers_key_is_gone(&repo, &credentials, &doing)?,
                 Err(e) => return Err(errors::from_rustic(e, &doing)),
             };
-            return Ok(Opened { repo, gate, created: false, lock: None });
+            return Ok(Opened { repo, gate, created: false, backend, lock: None });
         }
         if !create_if_missing {
             return Err(anyhow!(
@@ -154,7 +166,7 @@ impl Store {
         }
         tracing::info!(location = %self.description, "initialising a new repository");
         match repo.init(&credentials, &KeyOptions::default(), &config_options()?) {
-            Ok(repo) => Ok(Opened { repo, gate, created: true, lock: None }),
+            Ok(repo) => Ok(Opened { repo, gate, created: true, backend, lock: None }),
             Err(_) if gate.config_taken() => {
                 // Another process created the repository first (the config is written only if
                 // absent): the key this one wrote belongs to no config; remove it and use theirs.

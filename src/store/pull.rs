@@ -44,6 +44,7 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
         },
     };
     let doing = format!("pull of snapshot {} from {} failed (target left untouched)", snap.id, store.describe());
+    let reader = store.pack_reader(&opened)?;
     let _lock = opened.lock;
     let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
 
@@ -84,7 +85,7 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
             })?;
         }
         PullTarget::Path(target) => {
-            replace_dir(target, strategy_for(target), |staging| super::browse::restore_tree(&repo, &node, staging, &doing))?;
+            replace_dir(target, strategy_for(target), |staging| super::browse::restore_tree(&repo, &reader, &node, staging, &doing))?;
         }
     }
     Ok(PullOutcome { snapshot_id: super::full_id(&snap.id) })

@@ -16,8 +16,9 @@
 
 mod record;
 
-pub use record::{process_exists, this_hostname, LockKey, LockRecord, Unreadable, STALE_AFTER};
+pub use record::{process_exists, this_hostname, LockRecord, Unreadable, STALE_AFTER};
 
+use super::sealed::RepoKey;
 use super::storage::RepositoryFiles;
 use anyhow::{anyhow, Result};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -101,12 +102,12 @@ fn short(id: &str) -> &str {
 /// The repository's lock files, read with its key.
 pub struct Locks {
     files: RepositoryFiles,
-    key: LockKey,
+    key: RepoKey,
     location: String,
 }
 
 impl Locks {
-    pub fn new(files: RepositoryFiles, key: LockKey, location: String) -> Self {
+    pub fn new(files: RepositoryFiles, key: RepoKey, location: String) -> Self {
         Locks { files, key, location }
     }
 

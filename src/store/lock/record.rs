@@ -6,9 +6,8 @@
 //! a file whose name is not the SHA-256 of its bytes is invalid; a lock is stale when it is older
 //! than 30 minutes, or when it comes from this host and its process is gone.
 
-use aes256ctr_poly1305aes::aead::Aead;
-use aes256ctr_poly1305aes::{Aes256CtrPoly1305Aes, Key, Nonce};
-use anyhow::{anyhow, bail, Result};
+use super::super::sealed::RepoKey;
+use anyhow::{anyhow, Result};
 use chrono::{DateTime, FixedOffset, Local, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -141,35 +140,10 @@ pub fn process_exists(pid: i64) -> bool {
     rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
-/// The repository's master key in the form the cipher takes: `encrypt(32) || k(16) || r(16)`.
-#[derive(Clone)]
-pub struct LockKey(Key);
-
-impl LockKey {
-    pub fn from_master(key: &rustic_core::repofile::MasterKey) -> Result<Self> {
-        if key.encrypt.len() != 32 || key.mac.k.len() != 16 || key.mac.r.len() != 16 {
-            bail!("the repository key has an unexpected shape; cannot write a restic-compatible lock");
-        }
-        let mut bytes = Key::default();
-        bytes[..32].copy_from_slice(&key.encrypt);
-        bytes[32..48].copy_from_slice(&key.mac.k);
-        bytes[48..].copy_from_slice(&key.mac.r);
-        Ok(LockKey(bytes))
-    }
-
-    fn cipher(&self) -> Aes256CtrPoly1305Aes {
-        Aes256CtrPoly1305Aes::new(&self.0)
-    }
-}
-
 /// The stored bytes of a lock and the name restic expects for them.
-pub fn seal(record: &LockRecord, key: &LockKey) -> Result<(String, Vec<u8>)> {
+pub fn seal(record: &LockRecord, key: &RepoKey) -> Result<(String, Vec<u8>)> {
     let json = serde_json::to_vec(record)?;
-    let mut nonce = Nonce::default();
-    getrandom::fill(&mut nonce).map_err(|e| anyhow!("no random numbers for the lock's IV: {e}"))?;
-    let sealed = key.cipher().encrypt(&nonce, json.as_slice()).map_err(|_| anyhow!("cannot encrypt the lock file"))?;
-    let mut stored = nonce.to_vec();
-    stored.extend_from_slice(&sealed);
+    let stored = key.seal(&json).map_err(|e| anyhow!("cannot seal the lock file: {e}"))?;
     Ok((hex_sha256(&stored), stored))
 }
 
@@ -196,18 +170,14 @@ impl std::fmt::Display for Unreadable {
 
 /// Reads stored lock bytes (named `id`). An empty file is `Ok(None)`: restic skips those, since
 /// backends without atomic writes can show a lock before its bytes.
-pub fn open(id: &str, stored: &[u8], key: &LockKey) -> Result<Option<LockRecord>, Unreadable> {
+pub fn open(id: &str, stored: &[u8], key: &RepoKey) -> Result<Option<LockRecord>, Unreadable> {
     if stored.is_empty() {
         return Ok(None);
     }
     if hex_sha256(stored) != id {
         return Err(Unreadable::WrongName);
     }
-    if stored.len() < 32 {
-        return Err(Unreadable::NotDecryptable);
-    }
-    let (nonce, sealed) = stored.split_at(16);
-    let plain = key.cipher().decrypt(Nonce::from_slice(nonce), sealed).map_err(|_| Unreadable::NotDecryptable)?;
+    let plain = key.open(stored).ok_or(Unreadable::NotDecryptable)?;
     let json = match plain.first() {
         // restic's v2 format for unpacked files: a version byte, then zstd.
         Some(2) => zstd::decode_all(&plain[1..]).map_err(|e| Unreadable::NotALock(format!("zstd: {e}")))?,
@@ -224,8 +194,8 @@ fn hex_sha256(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn key() -> LockKey {
-        LockKey(Key::from_slice(&[7u8; 64]).to_owned())
+    fn key() -> RepoKey {
+        RepoKey::from_bytes([7u8; 64])
     }
 
     #[test]
@@ -238,7 +208,7 @@ mod tests {
         let mut renamed = id.clone();
         renamed.replace_range(0..1, if id.starts_with('0') { "1" } else { "0" });
         assert_eq!(open(&renamed, &stored, &key()), Err(Unreadable::WrongName));
-        let other = LockKey(Key::from_slice(&[8u8; 64]).to_owned());
+        let other = RepoKey::from_bytes([8u8; 64]);
         assert_eq!(open(&id, &stored, &other), Err(Unreadable::NotDecryptable));
         assert_eq!(open(&id, &[], &key()), Ok(None), "empty lock files are skipped, as restic does");
     }
@@ -248,9 +218,7 @@ mod tests {
         let json = br#"{"time":"2026-11-30T10:00:00.123456789+01:00","exclusive":false,"hostname":"h","username":"u","pid":42}"#;
         let mut plain = vec![2u8];
         plain.extend(zstd::encode_all(&json[..], 3).unwrap());
-        let nonce = Nonce::default();
-        let mut stored = nonce.to_vec();
-        stored.extend(key().cipher().encrypt(&nonce, plain.as_slice()).unwrap());
+        let stored = key().seal(&plain).unwrap();
         let record = open(&hex_sha256(&stored), &stored, &key()).unwrap().unwrap();
         assert_eq!((record.hostname.as_str(), record.pid, record.exclusive, record.uid), ("h", 42, false, 0));
         assert!(!record.is_ours());
