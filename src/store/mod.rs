@@ -205,9 +205,7 @@ impl Store {
             Err(e) => Err(errors::from_rustic(e, &format!("cannot initialise a repository at {}", self.description))),
         }
     }
-}
 
-impl Store {
     /// Opens with the master key an earlier open derived, if there is one and the key file its
     /// password opened is still there: removing that file (`restic key remove`) revokes the
     /// password, which the master key alone would not notice. One listing of keys/, no scrypt.

@@ -64,14 +64,6 @@ struct Range {
     blobs: Vec<Blob>,
 }
 
-/// What [`write_contents`] did.
-#[derive(Debug, Default)]
-pub struct ContentStats {
-    pub files: usize,
-    pub bytes_written: u64,
-    pub requests: usize,
-}
-
 /// Writes the contents of every regular file among `entries` (paths relative to `dest`, as
 /// rustic_core's `ls` gives them) under `dest`, and sets each file's size and mtime.
 pub fn write_contents<S: IndexedFull>(
@@ -79,7 +71,7 @@ pub fn write_contents<S: IndexedFull>(
     reader: &PackReader,
     entries: &[(PathBuf, Node)],
     dest: &Path,
-) -> Result<ContentStats> {
+) -> Result<()> {
     let files: Vec<(PathBuf, &Node)> = entries
         .iter()
         .filter(|(_, node)| matches!(node.node_type, NodeType::File))
@@ -93,16 +85,16 @@ pub fn write_contents<S: IndexedFull>(
         let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
         file.set_len(node.meta.size).with_context(|| format!("cannot size {}", path.display()))?;
     }
-    let written = read_ranges(reader, &files, ranges)?;
+    let requests = ranges.len();
+    let bytes = read_ranges(reader, &files, ranges)?;
     for (path, node) in &files {
         if let Some(mtime) = node.meta.mtime {
             let file = OpenOptions::new().write(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
             file.set_modified(std::time::SystemTime::from(mtime)).with_context(|| format!("cannot set the mtime of {}", path.display()))?;
         }
     }
-    let stats = ContentStats { files: files.len(), bytes_written: written.0, requests: written.1 };
-    tracing::debug!(files = stats.files, bytes = stats.bytes_written, requests = stats.requests, "file contents written");
-    Ok(stats)
+    tracing::debug!(files = files.len(), bytes, requests, "file contents written");
+    Ok(())
 }
 
 /// Every blob the files need, grouped by pack and cut into ranges, each blob once however many
@@ -154,8 +146,8 @@ fn plan<S: IndexedFull>(repo: &Repository<S>, files: &[(PathBuf, &Node)]) -> Res
 }
 
 /// Reads the ranges with the reader's workers, each taking the next range when done with its
-/// last; the first failure stops them all. Returns (bytes written, requests made).
-fn read_ranges(reader: &PackReader, files: &[(PathBuf, &Node)], ranges: Vec<Range>) -> Result<(u64, usize)> {
+/// last; the first failure stops them all. Returns the bytes written.
+fn read_ranges(reader: &PackReader, files: &[(PathBuf, &Node)], ranges: Vec<Range>) -> Result<u64> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<anyhow::Error>> = Mutex::new(None);
@@ -182,7 +174,7 @@ fn read_ranges(reader: &PackReader, files: &[(PathBuf, &Node)], ranges: Vec<Rang
     if let Some(e) = first_error.into_inner().expect("error slot") {
         return Err(e);
     }
-    Ok((written.into_inner() as u64, ranges.len()))
+    Ok(written.into_inner() as u64)
 }
 
 /// One request, then each blob opened, checked against its id, and written to its places.
