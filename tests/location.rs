@@ -43,6 +43,13 @@ fn push_to_s3_is_read_back_byte_identical_by_restic_and_by_pull() {
     assert!(tags.contains(&"forgesafe") && tags.contains(&"path:b/gickup-backups"), "{tags:?}");
     ok(server().restic(&b, "kanister/forge").args(["check", "--read-data"]));
 
+    // Like restic's, the repository is files only: no empty "folder" objects (data/, data/00/ …),
+    // which rustic's S3 backend would otherwise write at creation, one request each.
+    let keys = server().keys(&b, "kanister/forge");
+    assert!(keys.iter().any(|k| k.starts_with("kanister/forge/data/")), "no pack in the bucket: {keys:?}");
+    let folders: Vec<&String> = keys.iter().filter(|k| k.ends_with('/')).collect();
+    assert!(folders.is_empty(), "folder objects in the repository: {folders:?}");
+
     // restic restore gives byte-identical files (restic restores the full source path).
     let by_restic = tmp.path().join("by-restic");
     ok(server().restic(&b, "kanister/forge").args(["restore", &id, "--target"]).arg(&by_restic));

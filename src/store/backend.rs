@@ -245,8 +245,15 @@ impl ReadBackend for GatedBackend {
 }
 
 impl WriteBackend for GatedBackend {
+    /// A local repository needs its directories (data/00 … data/ff among them). An object store
+    /// has no directories: rustic's OpenDAL backend would still write 262 empty "folder" objects,
+    /// one request each, which stock restic neither writes nor needs, so they are left out there.
     fn create(&self) -> RusticResult<()> {
-        self.inner.create()
+        if self.local_root.is_some() {
+            self.inner.create()
+        } else {
+            Ok(())
+        }
     }
 
     fn write_bytes(&self, tpe: FileType, id: &Id, cacheable: bool, content: BytesList) -> RusticResult<()> {

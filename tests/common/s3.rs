@@ -69,6 +69,25 @@ impl S3Server {
         .to_string()
     }
 
+    /// Every object key under `prefix/` in the bucket (S3 ListObjectsV2, unsigned: moto takes it).
+    pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut path = format!("/{bucket}?list-type=2&prefix={prefix}/");
+            if let Some(t) = &token {
+                path.push_str(&format!("&continuation-token={}", t.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D")));
+            }
+            let response = http_response(self.port, "GET", &path);
+            assert!(response.starts_with("HTTP/1.1 200"), "listing {bucket}/{prefix} failed: {response}");
+            keys.extend(xml_values(&response, "Key"));
+            token = xml_values(&response, "NextContinuationToken").into_iter().next();
+            if token.is_none() {
+                return keys;
+            }
+        }
+    }
+
     /// restic pointed at the same bucket and prefix.
     pub fn restic(&self, bucket: &str, prefix: &str) -> Command {
         let mut cmd = super::restic();
@@ -110,9 +129,20 @@ impl Drop for S3Server {
 }
 
 fn http_status(port: u16, method: &str, path: &str) -> u16 {
+    let response = http_response(port, method, path);
+    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+fn http_response(port: u16, method: &str, path: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     write!(stream, "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    response
+}
+
+/// The text of every `<tag>…</tag>` in an S3 XML answer (keys here are plain hex names).
+fn xml_values(xml: &str, tag: &str) -> Vec<String> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    xml.split(open.as_str()).skip(1).filter_map(|rest| rest.split(close.as_str()).next().map(str::to_string)).collect()
 }
