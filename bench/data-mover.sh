@@ -21,13 +21,18 @@
 #   SIZE_MB; forge: 1% of the JSON files edited - a comment appended, updated_at moved - and 20
 #   new issues), full pull (restic: restore latest). Both restores are compared with the source
 #   (diff -r); a difference stops the benchmark.
+# Then `forgesafe serve`, where the repository's key is derived once per process rather than per
+# push: serve runs scheduled backups (`@every 1s`) of the changed tree (its destination volume,
+# plus one tiny mirror it collects) into a fresh repository on the same store; the push times of
+# its first and next two (unchanged) runs come from its /status (`push_seconds`). Its unchanged
+# re-push is compared with restic's unchanged re-push and with its own first push.
 # On S3 every request each step makes is counted from moto's request log (one line per request,
 # written before the answer is sent, moto idle between steps, so the count is exact), split into
 # GET / PUT / HEAD / other. restic uses s3:http://127.0.0.1:PORT/bench/restic, forgesafe the
 # prefix forgesafe/ of the same bucket; both with a fresh cache under the store's work folder.
 #
 # Prints ONE table: store, step, forgesafe, restic, ratio (forgesafe / restic), target, met; the
-# targets are issue 13's. Needs restic, GNU time, python3; git for --shape forge; curl and moto
+# targets are issue 13's. Needs restic, GNU time, python3, git, curl; moto
 # for --store s3 (FORGESAFE_TEST_MOTO, else moto_server on PATH, else .test-tools/venv, else
 # bench/work-venv, installed there with pip when none is found, ~35 s).
 # Work files go to bench/work/ (removed at the start): base/ (the generated tree), src/ (the
@@ -55,10 +60,10 @@ missing() { echo "bench: $1 is missing: $2" >&2; exit 1; }
 command -v restic >/dev/null || missing restic "apt-get install restic"
 [ -x /usr/bin/time ] || missing "GNU time" "apt-get install time"
 command -v python3 >/dev/null || missing python3 "apt-get install python3"
-[ "$shape" != forge ] || command -v git >/dev/null || missing git "apt-get install git"
+command -v git >/dev/null || missing git "apt-get install git"
+command -v curl >/dev/null || missing curl "apt-get install curl"
 moto=
 if [[ " ${stores[*]} " == *" s3 "* ]]; then
-  command -v curl >/dev/null || missing curl "apt-get install curl"
   if [ -n "${FORGESAFE_TEST_MOTO:-}" ]; then moto=$FORGESAFE_TEST_MOTO
   elif command -v moto_server >/dev/null; then moto=$(command -v moto_server)
   elif [ -x .test-tools/venv/bin/moto_server ]; then moto=$PWD/.test-tools/venv/bin/moto_server
@@ -227,6 +232,39 @@ PY
 }
 
 if [ "$shape" = mixed ]; then gen_mixed "$work/base" "$size_mb"; else gen_forge "$work/base"; fi
+# The one repository serve's runs collect (over a file path: no server needed).
+git init -q -b main "$work/serve-seed"; echo serve >"$work/serve-seed/README"
+git -C "$work/serve-seed" add .; git -C "$work/serve-seed" -c user.name=b -c user.email=b@e commit -q -m serve
+git clone -q --bare "$work/serve-seed" "$work/serve-seed.git"
+
+# serve_pushes PROFILE NAME: runs `forgesafe serve` backing up $work/src until three runs have
+# succeeded; puts their push seconds in serve_push[NAME/1..3] (a failed run stops the benchmark).
+declare -A serve_push
+serve_pushes() {
+  local profile=$1 name=$2 port pid
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  FORGESAFE_PROFILE=$profile "$fs" serve --listen "127.0.0.1:$port" --schedule "@every 1s" --path serve \
+    --dest "$work/src" url "$work/serve-seed.git" >"$work/$name.out" 2>"$work/$name.err" & pid=$!
+  # /status's last_run after each run: polled every 50 ms, and a run takes longer than that.
+  python3 - "http://127.0.0.1:$port/status" >"$work/$name.runs" <<'PY' || { kill "$pid"; echo "bench: $name: serve's runs failed:" >&2; tail -5 "$work/$name.err" >&2; exit 1; }
+import json, sys, time, urllib.request
+seen = 0
+for _ in range(12000):
+    try: s = json.load(urllib.request.urlopen(sys.argv[1]))
+    except OSError: time.sleep(0.05); continue
+    if s["runs_failed"]: sys.exit(1)
+    while seen < s["runs_succeeded"] and seen < 3:
+        seen += 1
+        if seen == s["runs_succeeded"]: print(s["last_run"]["push_seconds"])
+        else: sys.exit("bench: a run ended between two polls")
+    if seen >= 3: break
+    time.sleep(0.05)
+else: sys.exit(1)
+PY
+  kill -TERM "$pid"; wait "$pid" || true
+  local i=0 t
+  while read -r t; do i=$((i + 1)); serve_push[$name/$i]=$(printf '%.2f' "$t"); done <"$work/$name.runs"
+}
 data_size=$(du -sh --apparent-size "$work/base" | cut -f1)
 files=$(find "$work/base" -type f | wc -l)
 
@@ -320,6 +358,11 @@ for st in "${stores[@]}"; do
   diff -r "$work/src" "$d/restic-restored$work/src" >"$d/restic-restored.diff" 2>&1 ||
     { echo "bench: $st: restic's restore differs from the source (see $d/restic-restored.diff)" >&2; exit 1; }
 
+  if [ "$st" = local ]; then serve_profile="{\"Location\":{\"type\":\"local\",\"path\":\"$d/serve-repo\"}}"
+  else serve_profile=${profile/\"prefix\":\"forgesafe\"/\"prefix\":\"serve\"}; fi
+  echo "bench: $st: serve's scheduled runs of the changed tree" >&2
+  serve_pushes "$serve_profile" "$st/serve"
+
   pre=$st/
   for x in first same changed pull; do
     case $x in first) label="first push" target=0.8 ;; same) label="unchanged re-push" target=0.5 ;;
@@ -331,6 +374,11 @@ for st in "${stores[@]}"; do
         "forgesafe <= 0.05" "$(met "${secs[${pre}fs_same]} <= 0.05 * ${secs[${pre}fs_first]}")"
     fi
   done
+  first=${serve_push[${pre}serve/1]} again=${serve_push[${pre}serve/2]} third=${serve_push[${pre}serve/3]}
+  row "$st" "serve: unchanged re-push" "$again s, $third s" "${secs[${pre}restic_same]} s" "$(ratio "$again" "${secs[${pre}restic_same]}")" \
+    "<= 0.5" "$(met "$again <= 0.5 * ${secs[${pre}restic_same]}")"
+  row "$st" "serve: unchanged / first push" "$(ratio "$again" "$first") (first $first s)" "" "" \
+    "forgesafe <= 0.05" "$(met "$again <= 0.05 * $first")"
   row "$st" "pull (peak RSS)" "${rss[${pre}fs_pull]} MiB" "${rss[${pre}restic_pull]} MiB" "$(ratio "${rss[${pre}fs_pull]}" "${rss[${pre}restic_pull]}")" \
     "<= 2.0" "$(met "${rss[${pre}fs_pull]} <= 2.0 * ${rss[${pre}restic_pull]}")"
   max_fs=0 max_restic=0

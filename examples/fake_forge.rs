@@ -32,7 +32,9 @@ fn main() {
     let mut token = String::from("ghp_benchToken");
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
         match flag.as_str() {
             "--repos" => repos = value.parse().expect("--repos N"),
             "--latency-ms" => latency_ms = value.parse().expect("--latency-ms N"),
@@ -66,7 +68,10 @@ fn main() {
         };
         meta.comments.insert(1, vec![comment_json(101, "me too")]);
         meta.pulls.insert(2, json!({"id": 9002, "number": 2, "title": "Fix it", "state": "open", "updated_at": "2024-02-02T00:00:00Z"}));
-        meta.reviews.insert(2, vec![json!({"id": 301, "state": "APPROVED", "body": "ship it"})]);
+        meta.reviews.insert(
+            2,
+            vec![json!({"id": 301, "state": "APPROVED", "body": "ship it"})],
+        );
         forge.set_meta(&full_name, meta);
     }
     // A first collect of a large account needs more than a personal token's 5,000 requests an

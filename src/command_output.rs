@@ -93,7 +93,11 @@ impl StreamKind {
 pub type OnLine<'a> = &'a (dyn Fn(StreamKind, &str) + Send + Sync);
 
 /// Reads a stream to its end, reporting each line; returns all of it.
-pub async fn read_lines(stream: impl AsyncRead + Unpin, kind: StreamKind, on_line: OnLine<'_>) -> std::io::Result<String> {
+pub async fn read_lines(
+    stream: impl AsyncRead + Unpin,
+    kind: StreamKind,
+    on_line: OnLine<'_>,
+) -> std::io::Result<String> {
     let mut reader = BufReader::new(stream);
     let (mut all, mut line) = (Vec::new(), Vec::new());
     loop {
@@ -102,7 +106,10 @@ pub async fn read_lines(stream: impl AsyncRead + Unpin, kind: StreamKind, on_lin
             break;
         }
         all.extend_from_slice(&line);
-        on_line(kind, String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']));
+        on_line(
+            kind,
+            String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']),
+        );
     }
     Ok(String::from_utf8_lossy(&all).into_owned())
 }
@@ -115,10 +122,18 @@ mod tests {
     #[test]
     fn failure_keeps_only_the_last_ten_lines() {
         let stdout: String = (1..=15).map(|i| format!("out{i}\n")).collect();
-        let c = Captured { stdout, stderr: "e1\ne2\n".into(), exit_code: Some(3), error: None };
+        let c = Captured {
+            stdout,
+            stderr: "e1\ne2\n".into(),
+            exit_code: Some(3),
+            error: None,
+        };
         let text = c.into_result("command in pod p").unwrap_err().to_string();
         assert!(text.contains("exited with code 3"), "{text}");
-        assert!(text.contains("out6\nout7") && text.contains("out15"), "{text}");
+        assert!(
+            text.contains("out6\nout7") && text.contains("out15"),
+            "{text}"
+        );
         assert!(!text.contains("out5\n"), "{text}");
         assert!(text.contains("e1\ne2"), "{text}");
     }
@@ -129,8 +144,17 @@ mod tests {
         let input = format!("one\r\n{long}\nlast");
         let seen = Mutex::new(Vec::new());
         let on_line = |kind: StreamKind, line: &str| seen.lock().unwrap().push((kind, line.len()));
-        let all = read_lines(input.as_bytes(), StreamKind::Stderr, &on_line).await.unwrap();
+        let all = read_lines(input.as_bytes(), StreamKind::Stderr, &on_line)
+            .await
+            .unwrap();
         assert_eq!(all, input);
-        assert_eq!(*seen.lock().unwrap(), [(StreamKind::Stderr, 3), (StreamKind::Stderr, 100_000), (StreamKind::Stderr, 4)]);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [
+                (StreamKind::Stderr, 3),
+                (StreamKind::Stderr, 100_000),
+                (StreamKind::Stderr, 4)
+            ]
+        );
     }
 }

@@ -29,7 +29,8 @@ pub fn run(options: &DemoOptions, out: &mut impl Write) -> Result<()> {
     let source = if options.source.contains("://") {
         options.source.clone()
     } else {
-        let path = std::fs::canonicalize(&options.source).with_context(|| format!("demo source {} does not exist", options.source))?;
+        let path = std::fs::canonicalize(&options.source)
+            .with_context(|| format!("demo source {} does not exist", options.source))?;
         if !path.join(".git").exists() && !path.join("HEAD").exists() {
             bail!("demo source {} is not a git repository: run from the forgesafe checkout, or give --source PATH_OR_URL", path.display());
         }
@@ -38,20 +39,50 @@ pub fn run(options: &DemoOptions, out: &mut impl Write) -> Result<()> {
     let data = &options.data;
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
     let password = demo_password(&data.join("password"))?;
-    let store = Store::new(&Location::Local { path: data.join("repository") }, password, None)?;
+    let store = Store::new(
+        &Location::Local {
+            path: data.join("repository"),
+        },
+        password,
+        None,
+    )?;
 
     let volume = data.join("volume");
-    let plain = PlainGitSource { url: source.clone(), name: None, username: None, password: None, token: None, ssh_key: None };
+    let plain = PlainGitSource {
+        url: source.clone(),
+        name: None,
+        username: None,
+        password: None,
+        token: None,
+        ssh_key: None,
+    };
     let config = one_job(vec![Source::Plain(plain)], &volume, true, false);
-    let report = run_config(&config, &RunSettings { dest_override: None, parallelism: 1, api_parallelism: 1, shard: None, lock_wait: std::time::Duration::ZERO })?;
+    let report = run_config(
+        &config,
+        &RunSettings {
+            dest_override: None,
+            parallelism: 1,
+            api_parallelism: 1,
+            shard: None,
+            lock_wait: std::time::Duration::ZERO,
+        },
+    )?;
     if let Some(failed) = report.failed().next() {
         bail!("collecting {} failed: {}", failed.name, failed.reasons());
     }
-    let outcome = store::push(&store, &PushRequest::new(PushSource::Path(volume.clone()), "demo"))?;
+    let outcome = store::push(
+        &store,
+        &PushRequest::new(PushSource::Path(volume.clone()), "demo"),
+    )?;
     crate::phase_output::write_line(out, "kandoOutput", &outcome.artifact())?;
 
     let restored = data.join("restored");
-    let pull = PullRequest { name: "demo".into(), snapshot: store::SnapshotChoice::Id(outcome.snapshot_id.clone()), target: PullTarget::Path(restored.clone()), include: None };
+    let pull = PullRequest {
+        name: "demo".into(),
+        snapshot: store::SnapshotChoice::Id(outcome.snapshot_id.clone()),
+        target: PullTarget::Path(restored.clone()),
+        include: None,
+    };
     store::pull(&store, &pull, &mut std::io::sink())?;
     let (files, bytes) = compare_trees(&volume, &restored)?;
     let totals = report.totals();
@@ -77,7 +108,11 @@ fn demo_password(path: &Path) -> Result<Secret> {
     let mut bytes = [0u8; 24];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
     file.write_all(text.as_bytes())?;
     Ok(Secret::new(text))
 }
@@ -86,12 +121,20 @@ fn demo_password(path: &Path) -> Result<Secret> {
 fn compare_trees(a: &Path, b: &Path) -> Result<(u64, u64)> {
     let mut files = 0;
     let mut bytes = 0;
-    let mut names_a: Vec<_> = std::fs::read_dir(a)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
-    let mut names_b: Vec<_> = std::fs::read_dir(b)?.map(|e| e.map(|e| e.file_name())).collect::<Result<_, _>>()?;
+    let mut names_a: Vec<_> = std::fs::read_dir(a)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    let mut names_b: Vec<_> = std::fs::read_dir(b)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
     names_a.sort();
     names_b.sort();
     if names_a != names_b {
-        bail!("restored {} differs from {}: entries differ", b.display(), a.display());
+        bail!(
+            "restored {} differs from {}: entries differ",
+            b.display(),
+            a.display()
+        );
     }
     for name in names_a {
         let (pa, pb) = (a.join(&name), b.join(&name));
@@ -126,7 +169,10 @@ mod tests {
         std::fs::write(b.path().join("x/y/f"), "diff").unwrap();
         assert!(compare_trees(a.path(), b.path()).is_err());
         std::fs::write(b.path().join("x/extra"), "").unwrap();
-        assert!(format!("{:#}", compare_trees(a.path(), b.path()).unwrap_err()).contains("entries differ"));
+        assert!(
+            format!("{:#}", compare_trees(a.path(), b.path()).unwrap_err())
+                .contains("entries differ")
+        );
     }
 
     #[test]
@@ -137,6 +183,9 @@ mod tests {
         assert_eq!(first.expose().len(), 48);
         assert_eq!(demo_password(&path).unwrap().expose(), first.expose());
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }

@@ -45,7 +45,10 @@ impl DrillReport {
 
     /// One line for logs and stderr.
     pub fn summary(&self) -> String {
-        let id = self.snapshot_id.as_deref().map_or("?", |id| &id[..id.len().min(8)]);
+        let id = self
+            .snapshot_id
+            .as_deref()
+            .map_or("?", |id| &id[..id.len().min(8)]);
         let c = &self.check;
         if self.ok {
             format!(
@@ -53,7 +56,12 @@ impl DrillReport {
                 self.path, c.mirrors_checked, c.refs_checked, c.objects_checked, c.metadata_files_checked, c.lfs_objects_checked, self.restore_seconds, self.check_seconds
             )
         } else {
-            format!("drill of {id} ({}) FAILED: {} defect(s); the first: {}", self.path, c.defects.len(), c.defects.first().map_or_else(String::new, describe))
+            format!(
+                "drill of {id} ({}) FAILED: {} defect(s); the first: {}",
+                self.path,
+                c.defects.len(),
+                c.defects.first().map_or_else(String::new, describe)
+            )
         }
     }
 }
@@ -63,14 +71,30 @@ impl DrillReport {
     /// with the reason as its one defect.
     pub fn could_not_run(path: &str, started: DateTime<Utc>, reason: String) -> DrillReport {
         let mut check = VolumeCheck::default();
-        check.defects.push(Defect { repository: "(repository)".into(), subject: "drill".into(), problem: format!("could not run: {reason}") });
-        DrillReport { path: path.to_string(), snapshot_id: None, started, finished: Utc::now(), restore_seconds: 0.0, check_seconds: 0.0, ok: false, check }
+        check.defects.push(Defect {
+            repository: "(repository)".into(),
+            subject: "drill".into(),
+            problem: format!("could not run: {reason}"),
+        });
+        DrillReport {
+            path: path.to_string(),
+            snapshot_id: None,
+            started,
+            finished: Utc::now(),
+            restore_seconds: 0.0,
+            check_seconds: 0.0,
+            ok: false,
+            check,
+        }
     }
 }
 
 /// `repository: subject: problem`.
 pub fn describe(defect: &Defect) -> String {
-    format!("{}: {}: {}", defect.repository, defect.subject, defect.problem)
+    format!(
+        "{}: {}: {}",
+        defect.repository, defect.subject, defect.problem
+    )
 }
 
 /// Reads `request`'s snapshot, restores it into a scratch folder and checks it. An error means the
@@ -89,7 +113,11 @@ pub fn drill(store: &Store, request: &DrillRequest) -> Result<DrillReport> {
     // pack instead of naming it, so a damaged snapshot is found (and named) here.
     let data = store::check_snapshot(store, &request.name, &request.snapshot)?;
     for error in &data.errors {
-        check.defects.push(Defect { repository: "(repository)".into(), subject: format!("snapshot {}", &data.snapshot_id[..8]), problem: error.clone() });
+        check.defects.push(Defect {
+            repository: "(repository)".into(),
+            subject: format!("snapshot {}", &data.snapshot_id[..8]),
+            problem: error.clone(),
+        });
     }
     let pull = PullRequest {
         name: request.name.clone(),
@@ -103,7 +131,11 @@ pub fn drill(store: &Store, request: &DrillRequest) -> Result<DrillReport> {
             Ok(Err(err)) => return Err(err),
             Err(panic) => {
                 let problem = crate::secret::redact(&format!("the restore stopped: {panic}"));
-                check.defects.push(Defect { repository: "(repository)".into(), subject: format!("snapshot {}", &data.snapshot_id[..8]), problem });
+                check.defects.push(Defect {
+                    repository: "(repository)".into(),
+                    subject: format!("snapshot {}", &data.snapshot_id[..8]),
+                    problem,
+                });
                 false
             }
         }
@@ -120,5 +152,14 @@ pub fn drill(store: &Store, request: &DrillRequest) -> Result<DrillReport> {
     let check_seconds = clock.elapsed().as_secs_f64();
     drop(scratch);
     let ok = restored && check.defects.is_empty();
-    Ok(DrillReport { path: request.name.clone(), snapshot_id, started, finished: Utc::now(), restore_seconds, check_seconds, ok, check })
+    Ok(DrillReport {
+        path: request.name.clone(),
+        snapshot_id,
+        started,
+        finished: Utc::now(),
+        restore_seconds,
+        check_seconds,
+        ok,
+        check,
+    })
 }

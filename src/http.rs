@@ -44,21 +44,38 @@ impl Client {
         if let Some(connect) = timeouts.connect {
             builder = builder.connect_timeout(connect);
         }
-        Ok(Client { inner: builder.build().context("cannot build the HTTP client")? })
+        Ok(Client {
+            inner: builder.build().context("cannot build the HTTP client")?,
+        })
     }
 
     pub fn get(&self, url: &str, headers: HeaderMap) -> Request {
-        Request { inner: self.inner.get(url).headers(headers) }
+        Request {
+            inner: self.inner.get(url).headers(headers),
+        }
     }
 
     pub fn post(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> Request {
-        Request { inner: self.inner.post(url).headers(headers).body(body) }
+        Request {
+            inner: self.inner.post(url).headers(headers).body(body),
+        }
     }
 
     /// Any method, with an optional body (a forge API's POST, PATCH or PUT).
-    pub fn request(&self, method: Method, url: &str, headers: HeaderMap, body: Option<Vec<u8>>) -> Request {
+    pub fn request(
+        &self,
+        method: Method,
+        url: &str,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+    ) -> Request {
         let inner = self.inner.request(method, url).headers(headers);
-        Request { inner: match body { Some(body) => inner.body(body), None => inner } }
+        Request {
+            inner: match body {
+                Some(body) => inner.body(body),
+                None => inner,
+            },
+        }
     }
 }
 
@@ -69,11 +86,16 @@ pub struct Request {
 impl Request {
     /// Replaces the client's request timeout for this request (e.g. for a large download).
     pub fn timeout(self, timeout: Duration) -> Request {
-        Request { inner: self.inner.timeout(timeout) }
+        Request {
+            inner: self.inner.timeout(timeout),
+        }
     }
 
     pub fn send(self) -> Result<Response, SendError> {
-        self.inner.send().map(|inner| Response { inner }).map_err(SendError::from)
+        self.inner
+            .send()
+            .map(|inner| Response { inner })
+            .map_err(SendError::from)
     }
 }
 
@@ -93,7 +115,11 @@ impl Response {
 
     /// A header's value as text, if present and printable.
     pub fn header_text(&self, name: impl header::AsHeaderName) -> Option<String> {
-        self.inner.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.inner
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 
     pub fn text(self) -> Result<String, SendError> {
@@ -129,7 +155,9 @@ impl From<reqwest::Error> for SendError {
             message.push_str(&cause.to_string());
             source = cause.source();
         }
-        SendError { message: redact(&message) }
+        SendError {
+            message: redact(&message),
+        }
     }
 }
 
@@ -144,7 +172,9 @@ impl std::error::Error for SendError {}
 /// The HTTP status carried by an error another crate's use of reqwest raised (gix's smart-HTTP
 /// transport reports a failed request so), if `err` is one.
 pub fn status_of_foreign_error(err: &(dyn std::error::Error + 'static)) -> Option<u16> {
-    err.downcast_ref::<reqwest::Error>().and_then(reqwest::Error::status).map(|s| s.as_u16())
+    err.downcast_ref::<reqwest::Error>()
+        .and_then(reqwest::Error::status)
+        .map(|s| s.as_u16())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -160,7 +190,8 @@ pub fn authorization(scheme: &str, credential: &str) -> Result<HeaderValue> {
 
 /// HTTP basic auth as git sends it: the user, and the token as password.
 pub fn basic_authorization(user: &str, token: &Secret) -> Result<HeaderValue> {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", token.expose()));
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{}", token.expose()));
     // The encoded form is as secret as the token: register it for redaction too.
     crate::secret::register(&encoded);
     authorization("Basic", &encoded)
@@ -213,13 +244,21 @@ impl RetryPolicy {
     /// Forge REST APIs: GitHub's rate limits lift within the hour, and its advice for a
     /// secondary limit without hints is to back off from a minute.
     pub fn forge_api() -> RetryPolicy {
-        RetryPolicy { max_attempts: 6, first_backoff: Duration::from_secs(60), max_wait: Duration::from_secs(3600) }
+        RetryPolicy {
+            max_attempts: 6,
+            first_backoff: Duration::from_secs(60),
+            max_wait: Duration::from_secs(3600),
+        }
     }
 
     /// Git LFS servers and the storage behind their download links: overload (429, 5xx) that
     /// passes within a couple of minutes.
     pub fn lfs() -> RetryPolicy {
-        RetryPolicy { max_attempts: 4, first_backoff: Duration::from_secs(1), max_wait: Duration::from_secs(120) }
+        RetryPolicy {
+            max_attempts: 4,
+            first_backoff: Duration::from_secs(1),
+            max_wait: Duration::from_secs(120),
+        }
     }
 
     /// The wait before retry number `attempt` (1 = first retry): the server's `Retry-After`;
@@ -231,7 +270,8 @@ impl RetryPolicy {
         if let Some(wait) = hints.quota_refills_in(now) {
             return wait;
         }
-        self.first_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+        self.first_backoff
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
     }
 }
 
@@ -248,7 +288,12 @@ pub struct WaitHints {
 
 impl WaitHints {
     pub fn from_headers(headers: &HeaderMap, now: SystemTime) -> WaitHints {
-        let number = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let number = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
         WaitHints {
             retry_after: retry_after(headers, now),
             // GitLab sends the same facts without the `x-` prefix.
@@ -268,8 +313,13 @@ impl WaitHints {
     pub fn quota_refills_in(&self, now: SystemTime) -> Option<Duration> {
         match (self.remaining, self.reset_epoch) {
             (Some(0), Some(reset)) => {
-                let now_secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-                Some(Duration::from_secs_f64((reset as f64 - now_secs).max(0.0) + 1.0))
+                let now_secs = now
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                Some(Duration::from_secs_f64(
+                    (reset as f64 - now_secs).max(0.0) + 1.0,
+                ))
             }
             _ => None,
         }
@@ -312,7 +362,11 @@ pub enum GaveUp<E> {
     Final(E),
     /// Trying again was worth it, but the policy ran out after `attempts`: `wait` is what the
     /// next try would have waited for (longer than `max_wait`, when that is why).
-    Exhausted { last: E, attempts: u32, wait: Duration },
+    Exhausted {
+        last: E,
+        attempts: u32,
+        wait: Duration,
+    },
 }
 
 impl<E> GaveUp<E> {
@@ -343,7 +397,11 @@ pub fn with_retries<T, E: fmt::Display>(
             Attempt::RetryIn(error, wait) => (error, wait),
         };
         if number >= policy.max_attempts || wait > policy.max_wait {
-            return Err(GaveUp::Exhausted { last: error, attempts: number, wait });
+            return Err(GaveUp::Exhausted {
+                last: error,
+                attempts: number,
+                wait,
+            });
         }
         tracing::warn!(attempt = number, wait_secs = wait.as_secs_f32(), reason = %error, "{what} failed; retrying");
         std::thread::sleep(wait);
@@ -362,14 +420,28 @@ mod tests {
 
     #[test]
     fn retry_after_wins_over_the_quota_reset() {
-        let hints = WaitHints { retry_after: Some(Duration::from_secs(7)), remaining: Some(0), reset_epoch: Some(NOW + 100) };
-        assert_eq!(RetryPolicy::forge_api().wait_before(1, &hints, now()), Duration::from_secs(7));
+        let hints = WaitHints {
+            retry_after: Some(Duration::from_secs(7)),
+            remaining: Some(0),
+            reset_epoch: Some(NOW + 100),
+        };
+        assert_eq!(
+            RetryPolicy::forge_api().wait_before(1, &hints, now()),
+            Duration::from_secs(7)
+        );
     }
 
     #[test]
     fn an_exhausted_quota_waits_until_reset() {
-        let hints = WaitHints { retry_after: None, remaining: Some(0), reset_epoch: Some(NOW + 100) };
-        assert_eq!(RetryPolicy::forge_api().wait_before(1, &hints, now()), Duration::from_secs(101));
+        let hints = WaitHints {
+            retry_after: None,
+            remaining: Some(0),
+            reset_epoch: Some(NOW + 100),
+        };
+        assert_eq!(
+            RetryPolicy::forge_api().wait_before(1, &hints, now()),
+            Duration::from_secs(101)
+        );
     }
 
     #[test]
@@ -379,7 +451,10 @@ mod tests {
         map.insert("ratelimit-reset", (NOW + 30).to_string().parse().unwrap());
         let hints = WaitHints::from_headers(&map, now());
         assert!(hints.says_limited());
-        assert_eq!(RetryPolicy::forge_api().wait_before(1, &hints, now()), Duration::from_secs(31));
+        assert_eq!(
+            RetryPolicy::forge_api().wait_before(1, &hints, now()),
+            Duration::from_secs(31)
+        );
     }
 
     #[test]
@@ -401,8 +476,14 @@ mod tests {
         let mut headers = HeaderMap::new();
         assert_eq!(retry_after(&headers, now), None);
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(RetryPolicy::lfs().wait_before(1, &WaitHints::from_headers(&headers, now), now), Duration::from_secs(7));
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        assert_eq!(
+            RetryPolicy::lfs().wait_before(1, &WaitHints::from_headers(&headers, now), now),
+            Duration::from_secs(7)
+        );
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&headers, now), Some(Duration::from_secs(10)));
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers, now), None);
@@ -418,7 +499,11 @@ mod tests {
 
     #[test]
     fn with_retries_stops_at_the_attempt_limit_or_a_wait_too_long() {
-        let policy = RetryPolicy { max_attempts: 3, first_backoff: Duration::ZERO, max_wait: Duration::from_secs(5) };
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            first_backoff: Duration::ZERO,
+            max_wait: Duration::from_secs(5),
+        };
         let mut tries = 0;
         let result: Result<(), _> = with_retries(&policy, "test request", |_| {
             tries += 1;
@@ -426,27 +511,67 @@ mod tests {
         });
         assert!(matches!(result, Err(GaveUp::Exhausted { attempts: 3, .. })));
         assert_eq!(tries, 3);
-        let result: Result<(), _> = with_retries(&policy, "test request", |_| Attempt::RetryIn("later", Duration::from_secs(60)));
-        assert!(matches!(result, Err(GaveUp::Exhausted { attempts: 1, wait, .. }) if wait == Duration::from_secs(60)));
+        let result: Result<(), _> = with_retries(&policy, "test request", |_| {
+            Attempt::RetryIn("later", Duration::from_secs(60))
+        });
+        assert!(
+            matches!(result, Err(GaveUp::Exhausted { attempts: 1, wait, .. }) if wait == Duration::from_secs(60))
+        );
         let result: Result<(), _> = with_retries(&policy, "test request", |_| Attempt::Final("no"));
         assert!(matches!(result, Err(GaveUp::Final("no"))));
-        let result = with_retries(&policy, "test request", |n| if n < 2 { Attempt::Retry("once", WaitHints::default()) } else { Attempt::Done(n) });
+        let result = with_retries(&policy, "test request", |n| {
+            if n < 2 {
+                Attempt::Retry("once", WaitHints::default())
+            } else {
+                Attempt::Done(n)
+            }
+        });
         assert_eq!(result.unwrap(), 2);
     }
 
     #[test]
     fn origins_compare_scheme_host_and_port() {
         let u = |s: &str| Url::parse(s).unwrap();
-        assert!(same_origin(&u("https://github.com/a.git"), &u("https://GitHub.com:443/b/info/lfs")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("http://github.com/a.git")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://github.com:8443/a.git")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://github.com.evil.example/a.git")));
-        assert!(!same_origin(&u("https://github.com/a.git"), &u("https://lfs.github.com/a.git")));
-        assert!(same_origin_text("https://api.github.com", "https://api.github.com/user/repos?page=2"));
-        assert!(same_origin_text("http://127.0.0.1:8080/api/v3", "http://127.0.0.1:8080/user/repos"));
-        assert!(!same_origin_text("https://api.github.com", "https://evil.example/user/repos"));
-        assert!(!same_origin_text("http://127.0.0.1:8080", "http://127.0.0.1:9090/x"));
-        assert!(!same_origin_text("https://api.github.com", "/user/repos"), "a relative link has no origin");
+        assert!(same_origin(
+            &u("https://github.com/a.git"),
+            &u("https://GitHub.com:443/b/info/lfs")
+        ));
+        assert!(!same_origin(
+            &u("https://github.com/a.git"),
+            &u("http://github.com/a.git")
+        ));
+        assert!(!same_origin(
+            &u("https://github.com/a.git"),
+            &u("https://github.com:8443/a.git")
+        ));
+        assert!(!same_origin(
+            &u("https://github.com/a.git"),
+            &u("https://github.com.evil.example/a.git")
+        ));
+        assert!(!same_origin(
+            &u("https://github.com/a.git"),
+            &u("https://lfs.github.com/a.git")
+        ));
+        assert!(same_origin_text(
+            "https://api.github.com",
+            "https://api.github.com/user/repos?page=2"
+        ));
+        assert!(same_origin_text(
+            "http://127.0.0.1:8080/api/v3",
+            "http://127.0.0.1:8080/user/repos"
+        ));
+        assert!(!same_origin_text(
+            "https://api.github.com",
+            "https://evil.example/user/repos"
+        ));
+        assert!(!same_origin_text(
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:9090/x"
+        ));
+        assert!(
+            !same_origin_text("https://api.github.com", "/user/repos"),
+            "a relative link has no origin"
+        );
     }
 
     #[test]
@@ -462,7 +587,12 @@ mod tests {
         let token = Secret::new("tok-http-unit-test-secret");
         let value = basic_authorization("x-access-token", &token).unwrap();
         assert!(value.is_sensitive());
-        let encoded = value.to_str().unwrap().strip_prefix("Basic ").unwrap().to_string();
+        let encoded = value
+            .to_str()
+            .unwrap()
+            .strip_prefix("Basic ")
+            .unwrap()
+            .to_string();
         assert_eq!(redact(&format!("sent {encoded}")), "sent ***");
     }
 }

@@ -5,6 +5,8 @@
 //! Callers see plain JSON and small structs, never kube or k8s-openapi types, so the crate can be
 //! upgraded in this one file.
 
+use crate::command_output::{read_lines, Captured};
+pub use crate::command_output::{OnLine, StreamKind};
 use ::kube::api::{
     Api, AttachParams, DeleteParams, DynamicObject, ListParams, LogParams, Patch, PatchParams,
     PostParams,
@@ -12,8 +14,6 @@ use ::kube::api::{
 use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::core::{ApiResource, GroupVersionKind};
 use ::kube::{Client, Config};
-pub use crate::command_output::{OnLine, StreamKind};
-use crate::command_output::{read_lines, Captured};
 use anyhow::{anyhow, bail, Context as _, Result};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
@@ -298,24 +298,42 @@ pub async fn scale(
 // reading objects (for the template context)
 
 /// A Deployment or StatefulSet as Kubernetes JSON.
-pub async fn get_workload(cluster: &Cluster, kind: WorkloadKind, namespace: &str, name: &str) -> Result<Value> {
+pub async fn get_workload(
+    cluster: &Cluster,
+    kind: WorkloadKind,
+    namespace: &str,
+    name: &str,
+) -> Result<Value> {
     let what = || format!("reading {kind:?} {namespace}/{name}");
     Ok(match kind {
         WorkloadKind::Deployment => serde_json::to_value(
-            Api::<Deployment>::namespaced(cluster.client.clone(), namespace).get(name).await.with_context(what)?,
+            Api::<Deployment>::namespaced(cluster.client.clone(), namespace)
+                .get(name)
+                .await
+                .with_context(what)?,
         )?,
         WorkloadKind::StatefulSet => serde_json::to_value(
-            Api::<StatefulSet>::namespaced(cluster.client.clone(), namespace).get(name).await.with_context(what)?,
+            Api::<StatefulSet>::namespaced(cluster.client.clone(), namespace)
+                .get(name)
+                .await
+                .with_context(what)?,
         )?,
     })
 }
 
 /// The pods of `namespace` that match `label_selector` (`k=v,k2=v2`), as Kubernetes JSON.
-pub async fn list_pods(cluster: &Cluster, namespace: &str, label_selector: &str) -> Result<Vec<Value>> {
+pub async fn list_pods(
+    cluster: &Cluster,
+    namespace: &str,
+    label_selector: &str,
+) -> Result<Vec<Value>> {
     let pods = Api::<Pod>::namespaced(cluster.client.clone(), namespace)
         .list(&ListParams::default().labels(label_selector))
         .await?;
-    pods.items.into_iter().map(|p| Ok(serde_json::to_value(p)?)).collect()
+    pods.items
+        .into_iter()
+        .map(|p| Ok(serde_json::to_value(p)?))
+        .collect()
 }
 
 pub async fn get_secret(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
@@ -358,11 +376,16 @@ pub async fn get_custom_resource(
     namespace: &str,
     name: &str,
 ) -> Result<Value> {
-    let gvk = GroupVersionKind::gvk(resource_type.group, resource_type.version, resource_type.kind);
+    let gvk = GroupVersionKind::gvk(
+        resource_type.group,
+        resource_type.version,
+        resource_type.kind,
+    );
     let resource = ApiResource::from_gvk_with_plural(&gvk, resource_type.plural);
-    let object = Api::<DynamicObject>::namespaced_with(cluster.client.clone(), namespace, &resource)
-        .get(name)
-        .await
-        .with_context(|| format!("reading {} {namespace}/{name}", resource_type.kind))?;
+    let object =
+        Api::<DynamicObject>::namespaced_with(cluster.client.clone(), namespace, &resource)
+            .get(name)
+            .await
+            .with_context(|| format!("reading {} {namespace}/{name}", resource_type.kind))?;
     Ok(serde_json::to_value(object)?)
 }

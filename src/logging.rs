@@ -16,7 +16,9 @@ pub enum LogFormat {
 impl LogFormat {
     fn resolve(self) -> LogFormat {
         match self {
-            LogFormat::Auto if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => LogFormat::Json,
+            LogFormat::Auto if std::env::var_os("KUBERNETES_SERVICE_HOST").is_some() => {
+                LogFormat::Json
+            }
             LogFormat::Auto => LogFormat::Human,
             other => other,
         }
@@ -39,11 +41,17 @@ pub fn init(format: LogFormat, verbosity: u8, quiet: bool) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("FORGESAFE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(RedactingStderr);
+    let filter =
+        EnvFilter::try_from_env("FORGESAFE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(RedactingStderr);
     let result = match format.resolve() {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        _ => builder.with_ansi(std::io::stderr().is_terminal()).with_target(verbosity > 0).try_init(),
+        _ => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(verbosity > 0)
+            .try_init(),
     };
     // Tests and embedders may have installed a subscriber already; keep theirs.
     let _ = result;

@@ -8,7 +8,11 @@ use std::sync::Mutex;
 /// Runs `work` on every item on at most `workers` threads (at least one) and returns each item
 /// with its result, in the items' order. One item's failure (an `Err` result) does not stop
 /// the others.
-pub fn map_bounded<T: Send, R: Send>(items: Vec<T>, workers: usize, work: impl Fn(&T) -> R + Sync) -> Vec<(T, R)> {
+pub fn map_bounded<T: Send, R: Send>(
+    items: Vec<T>,
+    workers: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<(T, R)> {
     let total = items.len();
     let queue = Mutex::new(items.into_iter().enumerate().collect::<VecDeque<_>>());
     let finished = Mutex::new(Vec::with_capacity(total));
@@ -19,13 +23,19 @@ pub fn map_bounded<T: Send, R: Send>(items: Vec<T>, workers: usize, work: impl F
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                 let Some((index, item)) = next else { break };
                 let result = work(&item);
-                finished.lock().unwrap_or_else(|p| p.into_inner()).push((index, item, result));
+                finished
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((index, item, result));
             });
         }
     });
     let mut finished = finished.into_inner().unwrap_or_else(|p| p.into_inner());
     finished.sort_by_key(|(index, _, _)| *index);
-    finished.into_iter().map(|(_, item, result)| (item, result)).collect()
+    finished
+        .into_iter()
+        .map(|(_, item, result)| (item, result))
+        .collect()
 }
 
 #[cfg(test)]

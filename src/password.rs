@@ -28,11 +28,18 @@ pub fn load(password_file: Option<&Path>) -> Result<Secret> {
 
 /// The first line of the file, like restic's `--password-file`.
 fn from_file(path: &Path) -> Result<Secret> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the password file {}: check the path and its permissions", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the password file {}: check the path and its permissions",
+            path.display()
+        )
+    })?;
     let first = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if first.is_empty() {
-        bail!("the password file {} is empty: put the repository password on its first line", path.display());
+        bail!(
+            "the password file {} is empty: put the repository password on its first line",
+            path.display()
+        );
     }
     Ok(Secret::new(first))
 }

@@ -23,7 +23,10 @@ pub fn check_key(key: &str) -> Result<()> {
     if key.is_empty() {
         bail!("output key is empty: give a key of letters, digits and underscores");
     }
-    if let Some(bad) = key.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_')) {
+    if let Some(bad) = key
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
         bail!("output key {key:?} has the character {bad:?}: keys may hold only letters, digits and underscores");
     }
     Ok(())
@@ -56,7 +59,10 @@ pub fn go_html_escape(json: &str) -> String {
 /// The whole line, with its newline, exactly as kando prints it.
 pub fn format_line(key: &str, value: &str) -> Result<String> {
     check_key(key)?;
-    let body = go_json(&PhaseOutput { key: key.to_string(), value: value.to_string() });
+    let body = go_json(&PhaseOutput {
+        key: key.to_string(),
+        value: value.to_string(),
+    });
     Ok(format!("{MARKER} {body}\n"))
 }
 
@@ -95,7 +101,10 @@ pub fn snapshot_id_from_artifact(text: &str) -> Result<String> {
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|e| anyhow::anyhow!("--kopia-snapshot is not valid JSON ({e}): pass the artifact push printed, e.g. {{\"id\":\"…\"}}"))?;
     let field = |name: &str| {
-        value.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))).and_then(|(_, v)| v.as_str())
+        value
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .and_then(|(_, v)| v.as_str())
     };
     if let Some(id) = field("id") {
         return Ok(id.to_string());
@@ -113,14 +122,26 @@ mod tests {
     #[test]
     fn artifact_forms_all_yield_the_id() {
         let id = snapshot_id_from_artifact;
-        assert_eq!(id(r#"{"id":"abc","logicalSize":1,"physicalSize":2}"#).unwrap(), "abc");
-        assert_eq!(id(r#"{"key":"k","value":"{\"id\":\"abc\",\"logicalSize\":1}"}"#).unwrap(), "abc");
+        assert_eq!(
+            id(r#"{"id":"abc","logicalSize":1,"physicalSize":2}"#).unwrap(),
+            "abc"
+        );
+        assert_eq!(
+            id(r#"{"key":"k","value":"{\"id\":\"abc\",\"logicalSize\":1}"}"#).unwrap(),
+            "abc"
+        );
         assert_eq!(id(" abc \n").unwrap(), "abc");
         // Go's decoder matches field names in any casing, and so do we.
         assert_eq!(id(r#"{"ID":"x"}"#).unwrap(), "x");
         assert!(id("").unwrap_err().to_string().contains("empty"));
-        assert!(id(r#"{"id":"x"#).unwrap_err().to_string().contains("not valid JSON"));
-        assert!(id(r#"{"other":1}"#).unwrap_err().to_string().contains("no \"id\""));
+        assert!(id(r#"{"id":"x"#)
+            .unwrap_err()
+            .to_string()
+            .contains("not valid JSON"));
+        assert!(id(r#"{"other":1}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("no \"id\""));
     }
 
     #[test]

@@ -52,12 +52,22 @@ impl Location {
     /// A short description for logs and messages; never holds a credential.
     pub fn describe(&self) -> String {
         match self {
-            Location::S3 { bucket, endpoint, prefix, .. } => format!(
+            Location::S3 {
+                bucket,
+                endpoint,
+                prefix,
+                ..
+            } => format!(
                 "s3://{bucket}/{prefix}{}",
-                endpoint.as_deref().map(|e| format!(" at {e}")).unwrap_or_default()
+                endpoint
+                    .as_deref()
+                    .map(|e| format!(" at {e}"))
+                    .unwrap_or_default()
             ),
             Location::Gcs { bucket, prefix, .. } => format!("gs://{bucket}/{prefix}"),
-            Location::Azure { container, prefix, .. } => format!("azure://{container}/{prefix}"),
+            Location::Azure {
+                container, prefix, ..
+            } => format!("azure://{container}/{prefix}"),
             Location::Local { path } => path.display().to_string(),
         }
     }
@@ -99,7 +109,9 @@ pub fn load_text(arg: Option<&str>) -> Result<(String, String)> {
 }
 
 fn read_file(path: &str) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("cannot read profile file {path}: check the path and its permissions"))
+    std::fs::read_to_string(path).with_context(|| {
+        format!("cannot read profile file {path}: check the path and its permissions")
+    })
 }
 
 /// Parses Profile JSON text.
@@ -197,12 +209,19 @@ fn gcs_credentials(c: &Credential) -> Result<Option<Secret>> {
     match c.kind.as_deref().unwrap_or_default() {
         "keyPair" | "keypair" => {
             // For GCS, Kanister keeps the project id in ID and the service-account JSON in Secret.
-            Ok(Some(Secret::new(required(&c.required_key_pair()?.secret, "Credential.KeyPair.Secret")?)))
+            Ok(Some(Secret::new(required(
+                &c.required_key_pair()?.secret,
+                "Credential.KeyPair.Secret",
+            )?)))
         }
         "secret" => {
             let data = c.secret_data()?;
-            let json = data.into_iter().find(|(k, _)| k == "gcp_service_account_json" || k == "service-account.json");
-            Ok(Some(json.map(|(_, v)| v).ok_or_else(|| anyhow!("profile field Credential.Secret.data.gcp_service_account_json is missing"))?))
+            let json = data
+                .into_iter()
+                .find(|(k, _)| k == "gcp_service_account_json" || k == "service-account.json");
+            Ok(Some(json.map(|(_, v)| v).ok_or_else(|| {
+                anyhow!("profile field Credential.Secret.data.gcp_service_account_json is missing")
+            })?))
         }
         "" => Ok(None),
         other => bail!("profile field Credential.Type is {other:?}: use keyPair or secret"),
@@ -247,7 +266,14 @@ mod tests {
     #[test]
     fn kanister_rendered_profile_parses() {
         match parse(KANISTER).unwrap() {
-            Location::S3 { bucket, endpoint, prefix, region, credentials, skip_ssl_verify } => {
+            Location::S3 {
+                bucket,
+                endpoint,
+                prefix,
+                region,
+                credentials,
+                skip_ssl_verify,
+            } => {
                 assert_eq!(bucket, "b");
                 assert_eq!(endpoint.as_deref(), Some("http://minio:9000"));
                 assert_eq!(prefix, "kanister");
@@ -266,7 +292,10 @@ mod tests {
         let p = r#"{"location":{"type":"s3Compliant","bucket":"b"},"credential":{"type":"secret",
           "secret":{"apiVersion":"v1","kind":"Secret","data":{"aws_access_key_id":"QUtJRA==","aws_secret_access_key":"U0VDUkVU"}}}}"#;
         match parse(p).unwrap() {
-            Location::S3 { credentials: Some(c), .. } => {
+            Location::S3 {
+                credentials: Some(c),
+                ..
+            } => {
                 assert_eq!(c.access_key_id.expose(), "AKID");
                 assert_eq!(c.secret_access_key.expose(), "SECRET");
             }
@@ -276,15 +305,21 @@ mod tests {
 
     #[test]
     fn errors_name_the_bad_field() {
-        let e = parse(r#"{"Location":{"type":"s3Compliant"}}"#).unwrap_err().to_string();
+        let e = parse(r#"{"Location":{"type":"s3Compliant"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Location.bucket"), "{e}");
-        let e = parse(r#"{"Location":{"type":"ftp","bucket":"b"}}"#).unwrap_err().to_string();
+        let e = parse(r#"{"Location":{"type":"ftp","bucket":"b"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Location.type") && e.contains("ftp"), "{e}");
         let e = parse(r#"{"Location":{"type":"s3Compliant","bucket":"b"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"x"}}}"#)
             .unwrap_err()
             .to_string();
         assert!(e.contains("Credential.KeyPair.Secret"), "{e}");
-        let e = parse(r#"{"Location":{"type":"kopia"}}"#).unwrap_err().to_string();
+        let e = parse(r#"{"Location":{"type":"kopia"}}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("Kopia repository server"), "{e}");
         let e = parse("{not json").unwrap_err().to_string();
         assert!(e.contains("not valid JSON"), "{e}");

@@ -21,7 +21,10 @@ pub fn counter(prefix: &str, len: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} {wide_msg} {elapsed}").expect("template is valid"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {pos}/{len} {wide_msg} {elapsed}")
+            .expect("template is valid"),
+    );
     bar.set_prefix(prefix.to_string());
     bar.enable_steady_tick(Duration::from_millis(200));
     bar

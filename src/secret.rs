@@ -80,7 +80,10 @@ mod tests {
     fn secrets_print_as_stars_and_are_redacted_from_text() {
         let s = Secret::new("hunter2-very-secret");
         assert_eq!(format!("{s} {s:?}"), "*** ***");
-        assert_eq!(redact("password is hunter2-very-secret!"), "password is ***!");
+        assert_eq!(
+            redact("password is hunter2-very-secret!"),
+            "password is ***!"
+        );
         assert_eq!(s.expose(), "hunter2-very-secret");
     }
 

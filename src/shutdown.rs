@@ -36,7 +36,10 @@ pub struct ScratchDir {
 impl ScratchDir {
     pub fn new_in(parent: &std::path::Path, prefix: &str) -> std::io::Result<ScratchDir> {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(parent)?;
-        scratch_dirs().lock().unwrap_or_else(|e| e.into_inner()).push(dir.path().to_path_buf());
+        scratch_dirs()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(dir.path().to_path_buf());
         Ok(ScratchDir { dir: Some(dir) })
     }
 
@@ -49,7 +52,10 @@ impl Drop for ScratchDir {
     fn drop(&mut self) {
         if let Some(dir) = self.dir.take() {
             let path = dir.path().to_path_buf();
-            scratch_dirs().lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != path);
+            scratch_dirs()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|p| *p != path);
             drop(dir);
         }
     }
@@ -108,8 +114,13 @@ pub fn install(handle_signals: bool) {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_string());
-        let place = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
-        let line = crate::store::errors::one_line(&format!("internal error: {message}{place}; please report it"));
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let line = crate::store::errors::one_line(&format!(
+            "internal error: {message}{place}; please report it"
+        ));
         eprintln!("forgesafe: error: {}", redact(&line));
         clean_up();
         std::process::exit(crate::EXIT_FAILURE);

@@ -48,9 +48,19 @@ async fn blueprint_run_writes_the_artifacts_to_its_sink_and_to_the_file() {
     let outcome = run_async(&options, &mut out, sink).await.unwrap();
     let expected = json!({"out": {"keyValue": {"bucket": "bk", "volume": "/data", "from": "s1"}}});
     assert_eq!(outcome.artifacts, expected);
-    assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap(), expected);
-    assert_eq!(std::fs::read_to_string(&artifacts_out).unwrap().trim(), String::from_utf8(out).unwrap().trim());
-    assert!(lines.lock().unwrap().iter().any(|l| l.contains("running locally")));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap(),
+        expected
+    );
+    assert_eq!(
+        std::fs::read_to_string(&artifacts_out).unwrap().trim(),
+        String::from_utf8(out).unwrap().trim()
+    );
+    assert!(lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("running locally")));
 }
 
 #[tokio::test]
@@ -66,21 +76,49 @@ async fn blueprint_run_refuses_a_blueprint_lint_finds_fault_with_before_anything
         ),
     )
     .unwrap();
-    let options = RunOptions { file, action: "backup".into(), local: true, ..Default::default() };
+    let options = RunOptions {
+        file,
+        action: "backup".into(),
+        local: true,
+        ..Default::default()
+    };
     let mut out = Vec::new();
-    let e = run_async(&options, &mut out, capture_sink().0).await.unwrap_err().to_string();
-    assert!(e.contains("unknown phase function \"KubeExex\" (did you mean KubeExec?)"), "{e}");
+    let e = run_async(&options, &mut out, capture_sink().0)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown phase function \"KubeExex\" (did you mean KubeExec?)"),
+        "{e}"
+    );
     assert!(out.is_empty() && !marker.exists());
 }
 
 #[test]
 fn lint_writes_each_finding_to_its_sink_and_fails() {
-    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/blueprint/testdata/gickup-blueprint.yaml");
+    let seed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/blueprint/testdata/gickup-blueprint.yaml");
     let mut out = Vec::new();
-    let e = lint_files(&LintOptions { files: vec![seed], kind: None }, &mut out).unwrap_err();
+    let e = lint_files(
+        &LintOptions {
+            files: vec![seed],
+            kind: None,
+        },
+        &mut out,
+    )
+    .unwrap_err();
     let report = String::from_utf8(out).unwrap();
-    assert!(report.contains(":27:3: action \"restore\" has no `phases`"), "{report}");
-    assert_eq!(e.to_string(), format!("{} problem(s) found in 1 blueprint(s)", report.lines().count()));
+    assert!(
+        report.contains(":27:3: action \"restore\" has no `phases`"),
+        "{report}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{} problem(s) found in 1 blueprint(s)",
+            report.lines().count()
+        )
+    );
 }
 
 #[test]
@@ -90,6 +128,11 @@ fn template_render_reads_its_template_and_writes_the_result() {
     std::fs::write(&ctx, json!({"Options": {"name": "forge"}}).to_string()).unwrap();
     let mut out = Vec::new();
     let options = TemplateOptions { context: Some(ctx) };
-    render_template(&options, &mut "{{ .Options.name | upper }}".as_bytes(), &mut out).unwrap();
+    render_template(
+        &options,
+        &mut "{{ .Options.name | upper }}".as_bytes(),
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(out, b"FORGE");
 }

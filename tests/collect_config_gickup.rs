@@ -17,11 +17,19 @@ fn seed_config_from_the_kanister_article_parses_verbatim() {
     let loaded = parse_str(SEED, "conf.yml", &env_with_github_token).unwrap();
     assert_eq!(loaded.config.jobs.len(), 1);
     let job = &loaded.config.jobs[0];
-    let [Source::Forge(github)] = job.sources.as_slice() else { panic!("one github source expected: {job:?}") };
+    let [Source::Forge(github)] = job.sources.as_slice() else {
+        panic!("one github source expected: {job:?}")
+    };
     assert_eq!(github.kind, ForgeKind::Github);
-    assert_eq!(github.token.as_ref().unwrap().expose(), "ghp_seedtoken0123456789");
+    assert_eq!(
+        github.token.as_ref().unwrap().expose(),
+        "ghp_seedtoken0123456789"
+    );
     assert_eq!(github.user.as_deref(), Some("<add your github username>"));
-    assert_eq!(github.include, vec!["<add specific repo names here>".to_string()]);
+    assert_eq!(
+        github.include,
+        vec!["<add specific repo names here>".to_string()]
+    );
     assert!(github.wiki && github.issues);
     let destination = &job.destinations[0];
     assert_eq!(destination.path, std::path::PathBuf::from("/backups"));
@@ -30,10 +38,28 @@ fn seed_config_from_the_kanister_article_parses_verbatim() {
 
     // Every key that is set but not acted on is named in a warning; acted-on keys are not.
     for key in ["zip", "keep", "`log`"] {
-        assert!(loaded.warnings.iter().any(|w| w.contains(key)), "no warning for {key}: {:#?}", loaded.warnings);
+        assert!(
+            loaded.warnings.iter().any(|w| w.contains(key)),
+            "no warning for {key}: {:#?}",
+            loaded.warnings
+        );
     }
-    assert!(loaded.warnings.iter().any(|w| w.contains("keep") && w.contains("retention")), "keep says what to do instead: {:#?}", loaded.warnings);
-    assert!(!loaded.warnings.iter().any(|w| w.contains("issues") || w.contains("wiki") || w.contains("lfs")), "{:#?}", loaded.warnings);
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("keep") && w.contains("retention")),
+        "keep says what to do instead: {:#?}",
+        loaded.warnings
+    );
+    assert!(
+        !loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("issues") || w.contains("wiki") || w.contains("lfs")),
+        "{:#?}",
+        loaded.warnings
+    );
     assert_eq!(loaded.warnings.len(), 3, "{:#?}", loaded.warnings);
     // The token never appears in a Debug dump of the config.
     assert!(!format!("{:?}", loaded.config).contains("ghp_seedtoken"));
@@ -103,38 +129,80 @@ fn several_documents_all_sources_and_warnings() {
     let jobs = &loaded.config.jobs;
     assert_eq!(jobs.len(), 2, "the trailing empty document is skipped");
     assert_eq!(jobs[0].cron.as_deref(), Some("0 22 * * *"));
-    let Source::Forge(gitea) = &jobs[0].sources[0] else { panic!() };
+    let Source::Forge(gitea) = &jobs[0].sources[0] else {
+        panic!()
+    };
     assert_eq!(gitea.kind, ForgeKind::Gitea);
-    assert_eq!(gitea.token.as_ref().unwrap().expose(), "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(
+        gitea.token.as_ref().unwrap().expose(),
+        "0123456789abcdef0123456789abcdef01234567"
+    );
     assert_eq!(gitea.filter.stars, Some(10));
     assert_eq!(gitea.filter.languages, vec!["go", "rust"]);
     assert!(gitea.filter.exclude_archived && gitea.filter.exclude_forks && gitea.starred);
     assert_eq!(gitea.include_orgs, vec!["acme"]);
-    let Source::Plain(any) = &jobs[0].sources[1] else { panic!() };
+    let Source::Plain(any) = &jobs[0].sources[1] else {
+        panic!()
+    };
     assert_eq!(any.url, "https://example.org/some/repo.git");
     assert_eq!(any.password.as_ref().unwrap().expose(), "hunter2");
-    assert_eq!(jobs[0].sources.len(), 2, "bitbucket is skipped, and its token is not resolved");
-    let Source::Forge(gitlab) = &jobs[1].sources[0] else { panic!() };
-    assert_eq!(gitlab.token.as_ref().unwrap().expose(), "glpat-literal-token");
+    assert_eq!(
+        jobs[0].sources.len(),
+        2,
+        "bitbucket is skipped, and its token is not resolved"
+    );
+    let Source::Forge(gitlab) = &jobs[1].sources[0] else {
+        panic!()
+    };
+    assert_eq!(
+        gitlab.token.as_ref().unwrap().expose(),
+        "glpat-literal-token"
+    );
     assert!(jobs[1].destinations[0].mirror);
 
     let warnings = loaded.warnings.join("\n");
-    assert!(!warnings.contains("filter") && !warnings.contains("starred"), "acted-on keys warned about:\n{warnings}");
+    assert!(
+        !warnings.contains("filter") && !warnings.contains("starred"),
+        "acted-on keys warned about:\n{warnings}"
+    );
     for expected in [
         "conf.yml, document 1: source.bitbucket: source `bitbucket` is not supported",
         "conf.yml, document 1: destination.s3: `s3` is not supported",
         "conf.yml, document 2: destination.local[0].inclde: not a gickup key",
     ] {
-        assert!(warnings.contains(expected), "missing warning `{expected}` in:\n{warnings}");
+        assert!(
+            warnings.contains(expected),
+            "missing warning `{expected}` in:\n{warnings}"
+        );
     }
     // `serve` acts on the schedule and the metrics; a command that runs once says so.
-    assert!(!warnings.contains("cron") && !warnings.contains("metrics"), "{warnings}");
+    assert!(
+        !warnings.contains("cron") && !warnings.contains("metrics"),
+        "{warnings}"
+    );
     let serve_only = loaded.serve_only.join("\n");
-    for expected in ["conf.yml, document 1: `cron` is acted on by `forgesafe serve` only", "conf.yml, document 1: `metrics` is acted on by `forgesafe serve` only"] {
-        assert!(serve_only.contains(expected), "missing note `{expected}` in:\n{serve_only}");
+    for expected in [
+        "conf.yml, document 1: `cron` is acted on by `forgesafe serve` only",
+        "conf.yml, document 1: `metrics` is acted on by `forgesafe serve` only",
+    ] {
+        assert!(
+            serve_only.contains(expected),
+            "missing note `{expected}` in:\n{serve_only}"
+        );
     }
-    let prometheus = jobs[0].metrics.prometheus.as_ref().expect("metrics.prometheus read");
-    assert_eq!((prometheus.endpoint.as_str(), prometheus.listen_addr.as_str()), ("/metrics", ":6178"), "gickup's default listen_addr");
+    let prometheus = jobs[0]
+        .metrics
+        .prometheus
+        .as_ref()
+        .expect("metrics.prometheus read");
+    assert_eq!(
+        (
+            prometheus.endpoint.as_str(),
+            prometheus.listen_addr.as_str()
+        ),
+        ("/metrics", ":6178"),
+        "gickup's default listen_addr"
+    );
 }
 
 fn error_of(text: &str) -> String {
@@ -145,20 +213,39 @@ fn error_of(text: &str) -> String {
 
 #[test]
 fn bad_configs_fail_with_one_line_naming_the_key() {
-    let unknown = error_of("source:\n  githb:\n    - user: x\ndestination:\n  local:\n    - path: /b\n");
-    assert!(unknown.starts_with("conf.yml: source.githb: unknown source `githb`; use one of github"), "{unknown}");
+    let unknown =
+        error_of("source:\n  githb:\n    - user: x\ndestination:\n  local:\n    - path: /b\n");
+    assert!(
+        unknown.starts_with("conf.yml: source.githb: unknown source `githb`; use one of github"),
+        "{unknown}"
+    );
 
     let no_destination = error_of("source:\n  github:\n    - user: x\n");
-    assert!(no_destination.starts_with("conf.yml: destination: no `local` destination"), "{no_destination}");
+    assert!(
+        no_destination.starts_with("conf.yml: destination: no `local` destination"),
+        "{no_destination}"
+    );
 
     let malformed = error_of("source:\n  github: [\n");
-    assert!(malformed.starts_with("conf.yml: malformed YAML:"), "{malformed}");
+    assert!(
+        malformed.starts_with("conf.yml: malformed YAML:"),
+        "{malformed}"
+    );
 
-    let wrong_type = error_of("source:\n  github:\n    - wiki: perhaps\ndestination:\n  local:\n    - path: /b\n");
-    assert!(wrong_type.starts_with("conf.yml: source.github[0]:"), "{wrong_type}");
+    let wrong_type = error_of(
+        "source:\n  github:\n    - wiki: perhaps\ndestination:\n  local:\n    - path: /b\n",
+    );
+    assert!(
+        wrong_type.starts_with("conf.yml: source.github[0]:"),
+        "{wrong_type}"
+    );
 
-    let no_path = error_of("source:\n  github:\n    - user: x\ndestination:\n  local:\n    - bare: true\n");
-    assert!(no_path.starts_with("conf.yml: destination.local[0].path: missing"), "{no_path}");
+    let no_path =
+        error_of("source:\n  github:\n    - user: x\ndestination:\n  local:\n    - bare: true\n");
+    assert!(
+        no_path.starts_with("conf.yml: destination.local[0].path: missing"),
+        "{no_path}"
+    );
 
     let empty = error_of("");
     assert!(empty.starts_with("conf.yml: no `source:`"), "{empty}");
@@ -174,16 +261,29 @@ fn token_file_is_read_when_given() {
         token_path.display()
     );
     let loaded = parse_str(&text, "conf.yml", &no_env).unwrap();
-    let Source::Forge(gitea) = &loaded.config.jobs[0].sources[0] else { panic!() };
+    let Source::Forge(gitea) = &loaded.config.jobs[0].sources[0] else {
+        panic!()
+    };
     assert_eq!(gitea.token.as_ref().unwrap().expose(), "filetoken");
     assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
 }
 
 #[test]
 fn only_an_explicit_bare_false_is_warned_about() {
-    let config = |destination: &str| format!("source:\n  any:\n    - url: https://example.org/a.git\ndestination:\n  local:\n    - path: /b\n{destination}");
-    let warnings = |text: String| parse_str(&text, "conf.yml", &no_env).unwrap().warnings.join("\n");
-    assert_eq!(warnings(config("")), "", "gickup's `bare` unset: forgesafe's bare mirrors need no warning");
+    let config = |destination: &str| {
+        format!("source:\n  any:\n    - url: https://example.org/a.git\ndestination:\n  local:\n    - path: /b\n{destination}")
+    };
+    let warnings = |text: String| {
+        parse_str(&text, "conf.yml", &no_env)
+            .unwrap()
+            .warnings
+            .join("\n")
+    };
+    assert_eq!(
+        warnings(config("")),
+        "",
+        "gickup's `bare` unset: forgesafe's bare mirrors need no warning"
+    );
     assert_eq!(warnings(config("      bare: true\n")), "");
     assert!(warnings(config("      bare: false\n")).contains("`bare: false` is ignored"));
 }
@@ -203,9 +303,19 @@ fn forge_destinations_are_read_as_live_mirrors_and_what_is_not_honoured_is_said_
     let by_kind = |kind| forges.iter().find(|f| f.kind == kind).unwrap();
     let gitea = by_kind(ForgeKind::Gitea);
     assert_eq!(gitea.token.expose(), "gitea-token-from-env-0123");
-    assert_eq!((gitea.url.as_deref(), gitea.owner.as_deref(), gitea.private), (Some("https://git.example.org"), Some("backups"), false));
+    assert_eq!(
+        (gitea.url.as_deref(), gitea.owner.as_deref(), gitea.private),
+        (Some("https://git.example.org"), Some("backups"), false)
+    );
     let github = by_kind(ForgeKind::Github);
-    assert_eq!((github.owner.as_deref(), github.private, github.url.as_deref()), (Some("mirror-org"), true, None));
+    assert_eq!(
+        (
+            github.owner.as_deref(),
+            github.private,
+            github.url.as_deref()
+        ),
+        (Some("mirror-org"), true, None)
+    );
     let gitlab = by_kind(ForgeKind::Gitlab);
     assert_eq!((gitlab.owner.as_deref(), gitlab.private), (None, true));
 
@@ -217,12 +327,18 @@ fn forge_destinations_are_read_as_live_mirrors_and_what_is_not_honoured_is_said_
         "destination.gitea[0].visibility.organizations: not acted on",
         "destination.github[0].force: forgesafe always force-pushes",
     ] {
-        assert!(warnings.contains(expected), "missing warning `{expected}` in:\n{warnings}");
+        assert!(
+            warnings.contains(expected),
+            "missing warning `{expected}` in:\n{warnings}"
+        );
     }
     // GitLab's entry asks for pushes (`mirror.enabled`), which is what forgesafe does.
     assert!(!warnings.contains("destination.gitlab"), "{warnings}");
     assert!(!warnings.contains("is not supported"), "{warnings}");
 
     let no_token = error_of("source:\n  github:\n    - user: x\ndestination:\n  local:\n    - path: /b\n  gitea:\n    - url: https://git.example.org\n");
-    assert!(no_token.starts_with("conf.yml: destination.gitea[0].token: missing"), "{no_token}");
+    assert!(
+        no_token.starts_with("conf.yml: destination.gitea[0].token: missing"),
+        "{no_token}"
+    );
 }

@@ -15,7 +15,9 @@ use common::fake_lfs::{FakeLfs, Scripted};
 use common::git::{all_files, git, Upstream};
 use common::git_http_server::{GitHttpServer, ServerOptions};
 use common::lfs::{assert_git_lfs_reads_mirror, bytes, commit_lfs, enable_lfs, Giftless};
-use forgesafe::collect::lfs::{find_pointers, sync_lfs, LfsIncomplete, LfsOutcome, ObjectFailure, Pointer};
+use forgesafe::collect::lfs::{
+    find_pointers, sync_lfs, LfsIncomplete, LfsOutcome, ObjectFailure, Pointer,
+};
 use forgesafe::collect::mirror::{mirror, MirrorOptions};
 use forgesafe::secret::Secret;
 use sha2::{Digest, Sha256};
@@ -42,7 +44,11 @@ impl Write for LogWriter {
 fn capture_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_ansi(false).with_writer(|| LogWriter).init();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| LogWriter)
+            .init();
     });
 }
 
@@ -55,25 +61,44 @@ fn mirror_of(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>) {
 }
 
 fn object_file(mirror: &Path, oid: &str) -> std::path::PathBuf {
-    mirror.join("lfs/objects").join(&oid[0..2]).join(&oid[2..4]).join(oid)
+    mirror
+        .join("lfs/objects")
+        .join(&oid[0..2])
+        .join(&oid[2..4])
+        .join(oid)
 }
 
 fn leftover_temp_files(mirror: &Path) -> Vec<String> {
     match std::fs::read_dir(mirror.join("lfs/tmp")) {
-        Ok(entries) => entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect(),
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
         Err(_) => Vec::new(),
     }
 }
 
 fn incomplete(err: &anyhow::Error) -> &LfsIncomplete {
-    err.downcast_ref::<LfsIncomplete>().unwrap_or_else(|| panic!("expected LfsIncomplete, got: {err:#}"))
+    err.downcast_ref::<LfsIncomplete>()
+        .unwrap_or_else(|| panic!("expected LfsIncomplete, got: {err:#}"))
 }
 
 /// A pointer blob's text as git-lfs writes it, for repositories built without git-lfs.
 fn pointer_text(content: &[u8]) -> (Pointer, String) {
-    let oid: String = Sha256::digest(content).iter().map(|b| format!("{b:02x}")).collect();
-    let text = format!("version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {}\n", content.len());
-    (Pointer { oid, size: content.len() as u64 }, text)
+    let oid: String = Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let text = format!(
+        "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {}\n",
+        content.len()
+    );
+    (
+        Pointer {
+            oid,
+            size: content.len() as u64,
+        },
+        text,
+    )
 }
 
 /// A repository served by lighttpd whose LFS objects live in giftless behind the same origin.
@@ -120,7 +145,13 @@ fn objects_of_every_branch_tag_and_old_commit_are_fetched_and_git_lfs_reads_them
     let (v1, v1_commit) = commit_lfs(&upstream, "model.bin", &v1_content); // later only in history
     let (v2, _) = commit_lfs(&upstream, "model.bin", &v2_content);
     // Not LFS: an ordinary small file, and one that quotes a pointer wrongly (uppercase oid).
-    upstream.commit("notes.txt", &format!("version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 5\n", v1.oid.to_uppercase()));
+    upstream.commit(
+        "notes.txt",
+        &format!(
+            "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 5\n",
+            v1.oid.to_uppercase()
+        ),
+    );
     upstream.push(&["main"]);
 
     upstream.checkout_new_branch("feature");
@@ -153,7 +184,11 @@ fn objects_of_every_branch_tag_and_old_commit_are_fetched_and_git_lfs_reads_them
         }
     );
     eprintln!("first LFS sync: {:?}", started.elapsed());
-    assert!(leftover_temp_files(&dest).is_empty(), "{:?}", leftover_temp_files(&dest));
+    assert!(
+        leftover_temp_files(&dest).is_empty(),
+        "{:?}",
+        leftover_temp_files(&dest)
+    );
     assert_git_lfs_reads_mirror(
         &dest,
         scratch.path(),
@@ -167,10 +202,21 @@ fn objects_of_every_branch_tag_and_old_commit_are_fetched_and_git_lfs_reads_them
 
     // Nothing new: nothing scanned again, nothing asked, nothing downloaded.
     let rescan = find_pointers(&dest).unwrap();
-    assert_eq!((rescan.packs_scanned, rescan.objects_examined), (0, 0), "{rescan:?}");
+    assert_eq!(
+        (rescan.packs_scanned, rescan.objects_examined),
+        (0, 0),
+        "{rescan:?}"
+    );
     assert_eq!(rescan.pointers.len(), 4);
     let again = sync_lfs(&dest, &url, None).unwrap();
-    assert_eq!(again, LfsOutcome { pointers_found: 4, objects_already_present: 4, ..Default::default() });
+    assert_eq!(
+        again,
+        LfsOutcome {
+            pointers_found: 4,
+            objects_already_present: 4,
+            ..Default::default()
+        }
+    );
 
     // A new push: only its pack is scanned, only its object fetched.
     upstream.checkout("main");
@@ -183,13 +229,32 @@ fn objects_of_every_branch_tag_and_old_commit_are_fetched_and_git_lfs_reads_them
     assert!(incremental.packs_cached >= 1, "{incremental:?}");
     assert!(incremental.pointers.contains(&newer));
     let third = sync_lfs(&dest, &url, None).unwrap();
-    assert_eq!(third, LfsOutcome { pointers_found: 5, objects_downloaded: 1, bytes_downloaded: newer.size, objects_already_present: 4 });
+    assert_eq!(
+        third,
+        LfsOutcome {
+            pointers_found: 5,
+            objects_downloaded: 1,
+            bytes_downloaded: newer.size,
+            objects_already_present: 4
+        }
+    );
 
     // With the LFS server gone, a re-run still succeeds: it needs no request at all.
     drop(forge);
     let offline = sync_lfs(&dest, &url, None).unwrap();
-    assert_eq!(offline, LfsOutcome { pointers_found: 5, objects_already_present: 5, ..Default::default() });
-    assert_git_lfs_reads_mirror(&dest, scratch.path(), &[("origin/main", "newer.bin", &newer_content)]);
+    assert_eq!(
+        offline,
+        LfsOutcome {
+            pointers_found: 5,
+            objects_already_present: 5,
+            ..Default::default()
+        }
+    );
+    assert_git_lfs_reads_mirror(
+        &dest,
+        scratch.path(),
+        &[("origin/main", "newer.bin", &newer_content)],
+    );
 }
 
 #[test]
@@ -209,10 +274,20 @@ fn an_object_missing_upstream_fails_the_repository_by_name_and_the_others_are_st
     let err = sync_lfs(&dest, &url, None).unwrap_err();
     let message = format!("{err:#}");
     let incomplete = incomplete(&err);
-    assert_eq!(incomplete.missing().collect::<Vec<_>>(), vec![&lost], "{message}");
+    assert_eq!(
+        incomplete.missing().collect::<Vec<_>>(),
+        vec![&lost],
+        "{message}"
+    );
     assert_eq!(incomplete.outcome.objects_downloaded, 2);
-    assert!(message.contains(&lost.oid) && message.contains("missing on the LFS server"), "{message}");
-    assert!(message.contains(&dest.display().to_string()), "names the mirror: {message}");
+    assert!(
+        message.contains(&lost.oid) && message.contains("missing on the LFS server"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&dest.display().to_string()),
+        "names the mirror: {message}"
+    );
     assert!(!message.contains('\n'), "one line: {message}");
     assert!(object_file(&dest, &a.oid).is_file() && object_file(&dest, &c.oid).is_file());
     assert!(!object_file(&dest, &lost.oid).exists());
@@ -221,7 +296,10 @@ fn an_object_missing_upstream_fails_the_repository_by_name_and_the_others_are_st
     // 404 (it does so when none of the objects exists); the error still names it.
     let err = sync_lfs(&dest, &url, None).unwrap_err();
     let message = format!("{err:#}");
-    assert!(message.contains(&lost.oid) && message.contains("404"), "{message}");
+    assert!(
+        message.contains(&lost.oid) && message.contains("404"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -233,7 +311,11 @@ fn a_corrupted_object_on_the_server_is_rejected_and_never_enters_lfs_objects() {
     let (bad, _) = commit_lfs(&upstream, "bad.bin", &bytes(21, 150_000));
     upstream.push(&["main"]);
     // Same size, other bytes: the batch API still offers it; only the hash can tell.
-    std::fs::write(forge.giftless.stored_object("acme", "tool", &bad.oid), bytes(99, 150_000)).unwrap();
+    std::fs::write(
+        forge.giftless.stored_object("acme", "tool", &bad.oid),
+        bytes(99, 150_000),
+    )
+    .unwrap();
 
     let url = forge.server.url("acme/tool.git");
     let dest = scratch.path().join("tool.git");
@@ -243,11 +325,24 @@ fn a_corrupted_object_on_the_server_is_rejected_and_never_enters_lfs_objects() {
     let incomplete = incomplete(&err);
     assert_eq!(incomplete.failures.len(), 1, "{message}");
     assert_eq!(incomplete.failures[0].0, bad);
-    assert!(matches!(incomplete.failures[0].1, ObjectFailure::Corrupt(_)), "{message}");
-    assert!(message.contains(&bad.oid) && message.contains("SHA-256"), "{message}");
-    assert!(!object_file(&dest, &bad.oid).exists(), "a corrupt object must not be stored");
+    assert!(
+        matches!(incomplete.failures[0].1, ObjectFailure::Corrupt(_)),
+        "{message}"
+    );
+    assert!(
+        message.contains(&bad.oid) && message.contains("SHA-256"),
+        "{message}"
+    );
+    assert!(
+        !object_file(&dest, &bad.oid).exists(),
+        "a corrupt object must not be stored"
+    );
     assert!(object_file(&dest, &good.oid).is_file());
-    assert!(leftover_temp_files(&dest).is_empty(), "{:?}", leftover_temp_files(&dest));
+    assert!(
+        leftover_temp_files(&dest).is_empty(),
+        "{:?}",
+        leftover_temp_files(&dest)
+    );
 }
 
 #[test]
@@ -257,7 +352,11 @@ fn a_private_repository_sends_the_token_to_its_own_lfs_endpoint() {
     let scratch = tempfile::tempdir().unwrap();
     // One level under /private/: giftless takes the path before `<repo>.git` as the
     // organisation, and its pre-signed upload tokens do not work for nested organisations.
-    let upstream = forge.upstream("private/tool.git", scratch.path(), Some(&format!("{user}:{token}")));
+    let upstream = forge.upstream(
+        "private/tool.git",
+        scratch.path(),
+        Some(&format!("{user}:{token}")),
+    );
     let content = bytes(30, 20_000);
     let (pointer, _) = commit_lfs(&upstream, "data.bin", &content);
     upstream.push(&["main"]);
@@ -268,7 +367,10 @@ fn a_private_repository_sends_the_token_to_its_own_lfs_endpoint() {
     mirror_of(&url, &dest, Some((user, &secret)));
 
     let err = sync_lfs(&dest, &url, None).unwrap_err();
-    assert!(format!("{err:#}").contains("requires authentication (HTTP 401)"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("requires authentication (HTTP 401)"),
+        "{err:#}"
+    );
     let wrong = Secret::new("tok-lfs-wrong-Zz9");
     let err = sync_lfs(&dest, &url, Some((user, &wrong))).unwrap_err();
     let message = format!("{err:#} {err:?}");
@@ -277,11 +379,22 @@ fn a_private_repository_sends_the_token_to_its_own_lfs_endpoint() {
 
     let outcome = sync_lfs(&dest, &url, Some((user, &secret))).unwrap();
     assert_eq!(outcome.objects_downloaded, 1);
-    assert_eq!(std::fs::read(object_file(&dest, &pointer.oid)).unwrap(), content);
-    assert_git_lfs_reads_mirror(&dest, scratch.path(), &[("origin/main", "data.bin", &content)]);
+    assert_eq!(
+        std::fs::read(object_file(&dest, &pointer.oid)).unwrap(),
+        content
+    );
+    assert_git_lfs_reads_mirror(
+        &dest,
+        scratch.path(),
+        &[("origin/main", "data.bin", &content)],
+    );
     for file in all_files(&dest) {
         let data = std::fs::read(&file).unwrap();
-        assert!(!String::from_utf8_lossy(&data).contains(token), "token in {}", file.display());
+        assert!(
+            !String::from_utf8_lossy(&data).contains(token),
+            "token in {}",
+            file.display()
+        );
     }
 }
 
@@ -290,7 +403,10 @@ fn a_private_repository_sends_the_token_to_its_own_lfs_endpoint() {
 
 /// A bare upstream with pointer blobs committed as plain files (no git-lfs needed), mirrored
 /// from its local path. Returns (upstream, mirror, [(pointer, content)]).
-fn pointer_repo(scratch: &Path, contents: &[Vec<u8>]) -> (Upstream, std::path::PathBuf, Vec<(Pointer, Vec<u8>)>) {
+fn pointer_repo(
+    scratch: &Path,
+    contents: &[Vec<u8>],
+) -> (Upstream, std::path::PathBuf, Vec<(Pointer, Vec<u8>)>) {
     let upstream = Upstream::create(&scratch.join("upstream/tool.git"), scratch);
     let mut objects = Vec::new();
     for (i, content) in contents.iter().enumerate() {
@@ -305,7 +421,10 @@ fn pointer_repo(scratch: &Path, contents: &[Vec<u8>]) -> (Upstream, std::path::P
 }
 
 fn serve(fake: &FakeLfs, objects: &[(Pointer, Vec<u8>)]) {
-    fake.with(|s| s.objects.extend(objects.iter().map(|(p, c)| (p.oid.clone(), c.clone()))));
+    fake.with(|s| {
+        s.objects
+            .extend(objects.iter().map(|(p, c)| (p.oid.clone(), c.clone())))
+    });
 }
 
 #[test]
@@ -313,7 +432,10 @@ fn credentials_go_only_to_the_clone_origin_never_to_download_links_or_lfsconfig_
     capture_logs();
     let (user, token) = ("x-access-token", "ghp_lfsScopeTest7Hq2Lw9");
     let secret = Secret::new(token);
-    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}")));
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{token}"))
+    );
     let link_token = "linktoken-SECRET-8c1f";
     let signature = "presigned-SIGNATURE-55aa";
 
@@ -321,7 +443,10 @@ fn credentials_go_only_to_the_clone_origin_never_to_download_links_or_lfsconfig_
     let forge = FakeLfs::start();
     let storage = FakeLfs::start();
     let scratch = tempfile::tempdir().unwrap();
-    let (upstream, dest, objects) = pointer_repo(scratch.path(), &[bytes(40, 9_000), bytes(41, 100), b"x".to_vec()]);
+    let (upstream, dest, objects) = pointer_repo(
+        scratch.path(),
+        &[bytes(40, 9_000), bytes(41, 100), b"x".to_vec()],
+    );
     serve(&forge, &objects);
     serve(&storage, &objects);
     forge.with(|s| {
@@ -341,7 +466,10 @@ fn credentials_go_only_to_the_clone_origin_never_to_download_links_or_lfsconfig_
     assert_eq!(batch.target, "/acme/tool.git/info/lfs/objects/batch");
     assert_eq!(batch.header("authorization"), Some(basic.as_str()));
     assert_eq!(batch.header("accept"), Some("application/vnd.git-lfs+json"));
-    assert_eq!(batch.header("content-type"), Some("application/vnd.git-lfs+json"));
+    assert_eq!(
+        batch.header("content-type"),
+        Some("application/vnd.git-lfs+json")
+    );
     let body: serde_json::Value = serde_json::from_slice(&batch.body).unwrap();
     assert_eq!(body["operation"], "download");
     assert_eq!(body["transfers"], serde_json::json!(["basic"]));
@@ -349,8 +477,16 @@ fn credentials_go_only_to_the_clone_origin_never_to_download_links_or_lfsconfig_
     let downloads = storage.requests();
     assert_eq!(downloads.len(), 3);
     for download in &downloads {
-        assert_eq!(download.header("authorization"), None, "no forge credentials on a download link");
-        assert_eq!(download.header("x-link-token"), Some(link_token), "the link's own header is sent");
+        assert_eq!(
+            download.header("authorization"),
+            None,
+            "no forge credentials on a download link"
+        );
+        assert_eq!(
+            download.header("x-link-token"),
+            Some(link_token),
+            "the link's own header is sent"
+        );
         assert!(download.target.contains(signature));
     }
 
@@ -360,17 +496,29 @@ fn credentials_go_only_to_the_clone_origin_never_to_download_links_or_lfsconfig_
     let (extra_pointer, extra_text) = pointer_text(&extra);
     serve(&elsewhere, &[(extra_pointer.clone(), extra.clone())]);
     serve(&elsewhere, &objects);
-    upstream.commit(".lfsconfig", &format!("[lfs]\n\turl = {}/other/tool/info/lfs\n", elsewhere.base_url()));
+    upstream.commit(
+        ".lfsconfig",
+        &format!(
+            "[lfs]\n\turl = {}/other/tool/info/lfs\n",
+            elsewhere.base_url()
+        ),
+    );
     upstream.commit("extra.bin", &extra_text);
     upstream.push(&["main"]);
     mirror_of(upstream.bare.to_str().unwrap(), &dest, None);
     forge.clear_requests();
     let outcome = sync_lfs(&dest, &clone_url, Some((user, &secret))).unwrap();
     assert_eq!(outcome.objects_downloaded, 1);
-    assert!(forge.requests().is_empty(), "the .lfsconfig endpoint replaces the default one");
+    assert!(
+        forge.requests().is_empty(),
+        "the .lfsconfig endpoint replaces the default one"
+    );
     let asked = elsewhere.requests();
     assert_eq!(asked[0].target, "/other/tool/info/lfs/objects/batch");
-    assert!(asked.iter().all(|r| r.header("authorization").is_none()), "no credentials to a host the repository names");
+    assert!(
+        asked.iter().all(|r| r.header("authorization").is_none()),
+        "no credentials to a host the repository names"
+    );
 
     // If that server wants credentials, the error says why forgesafe does not send them.
     let another = bytes(43, 10);
@@ -382,10 +530,18 @@ fn credentials_go_only_to_the_clone_origin_never_to_download_links_or_lfsconfig_
     mirror_of(upstream.bare.to_str().unwrap(), &dest, None);
     let err = sync_lfs(&dest, &clone_url, Some((user, &secret))).unwrap_err();
     let message = format!("{err:#}");
-    assert!(message.contains(".lfsconfig") && message.contains("never to a server a repository names"), "{message}");
+    assert!(
+        message.contains(".lfsconfig") && message.contains("never to a server a repository names"),
+        "{message}"
+    );
 
     // No secret anywhere: not in the mirror's files, not in any log line, not in the error.
-    let secrets = [token, basic.trim_start_matches("Basic "), link_token, signature];
+    let secrets = [
+        token,
+        basic.trim_start_matches("Basic "),
+        link_token,
+        signature,
+    ];
     for file in all_files(&dest) {
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         for s in secrets {
@@ -404,41 +560,65 @@ fn credentials_go_only_to_the_clone_origin_never_to_download_links_or_lfsconfig_
 fn overload_answers_are_retried_and_final_ones_are_one_clear_error() {
     let fake = FakeLfs::start();
     let scratch = tempfile::tempdir().unwrap();
-    let (_upstream, dest, objects) = pointer_repo(scratch.path(), &[bytes(50, 1_000), bytes(51, 2_000)]);
+    let (_upstream, dest, objects) =
+        pointer_repo(scratch.path(), &[bytes(50, 1_000), bytes(51, 2_000)]);
     serve(&fake, &objects);
     let clone_url = format!("{}/acme/tool", fake.base_url()); // no .git: endpoint gets ".git/info/lfs"
     let scripted = |status: u16, retry_after: Option<&str>, message: &str| Scripted {
         status,
-        headers: retry_after.map(|r| vec![("Retry-After".to_string(), r.to_string())]).unwrap_or_default(),
+        headers: retry_after
+            .map(|r| vec![("Retry-After".to_string(), r.to_string())])
+            .unwrap_or_default(),
         body: serde_json::json!({"message": message}).to_string(),
     };
 
     // 503 and 429 with Retry-After, then a 503 on one download: all retried, all stored.
     fake.with(|s| {
-        s.batch_script.extend([scripted(503, Some("0"), "deploying"), scripted(429, Some("0"), "slow down")]);
-        s.download_script.push_back(scripted(503, Some("0"), "busy"));
+        s.batch_script.extend([
+            scripted(503, Some("0"), "deploying"),
+            scripted(429, Some("0"), "slow down"),
+        ]);
+        s.download_script
+            .push_back(scripted(503, Some("0"), "busy"));
     });
     let outcome = sync_lfs(&dest, &clone_url, None).unwrap();
     assert_eq!(outcome.objects_downloaded, 2);
     let requests = fake.requests();
     assert_eq!(requests.iter().filter(|r| r.is_batch()).count(), 3);
-    assert!(requests.iter().all(|r| !r.is_batch() || r.target == "/acme/tool.git/info/lfs/objects/batch"));
+    assert!(requests
+        .iter()
+        .all(|r| !r.is_batch() || r.target == "/acme/tool.git/info/lfs/objects/batch"));
     assert_eq!(requests.iter().filter(|r| r.method == "GET").count(), 3);
 
     // Final answers: one message each, naming the server and what to do.
     for (answers, expected) in [
-        (vec![scripted(403, None, "forbidden")], "refused access (HTTP 403)"),
+        (
+            vec![scripted(403, None, "forbidden")],
+            "refused access (HTTP 403)",
+        ),
         (vec![scripted(404, None, "Not Found")], "answered 404"),
         (vec![scripted(500, Some("0"), "oops"); 4], "HTTP 500"),
-        (vec![scripted(503, Some("3600"), "maintenance")], "asks to wait 3600 s"),
+        (
+            vec![scripted(503, Some("3600"), "maintenance")],
+            "asks to wait 3600 s",
+        ),
     ] {
         let _ = std::fs::remove_dir_all(dest.join("lfs/objects"));
         fake.with(|s| s.batch_script = answers.into());
         let err = sync_lfs(&dest, &clone_url, None).unwrap_err();
         let message = format!("{err:#}");
-        assert!(message.contains(expected), "expected {expected:?} in: {message}");
-        assert!(message.contains(&fake.base_url()) && !message.contains('\n'), "{message}");
-        assert!(fake.with(|s| s.batch_script.is_empty()), "all scripted answers used (4 attempts for a 500)");
+        assert!(
+            message.contains(expected),
+            "expected {expected:?} in: {message}"
+        );
+        assert!(
+            message.contains(&fake.base_url()) && !message.contains('\n'),
+            "{message}"
+        );
+        assert!(
+            fake.with(|s| s.batch_script.is_empty()),
+            "all scripted answers used (4 attempts for a 500)"
+        );
     }
 }
 
@@ -446,7 +626,10 @@ fn overload_answers_are_retried_and_final_ones_are_one_clear_error() {
 fn wrong_or_oversized_bytes_from_a_link_are_rejected_and_leave_nothing() {
     let fake = FakeLfs::start();
     let scratch = tempfile::tempdir().unwrap();
-    let (_upstream, dest, objects) = pointer_repo(scratch.path(), &[bytes(60, 50_000), bytes(61, 1_000), bytes(62, 700)]);
+    let (_upstream, dest, objects) = pointer_repo(
+        scratch.path(),
+        &[bytes(60, 50_000), bytes(61, 1_000), bytes(62, 700)],
+    );
     serve(&fake, &objects);
     let (corrupt, oversized) = (objects[0].0.clone(), objects[1].0.clone());
     fake.with(|s| {
@@ -458,12 +641,21 @@ fn wrong_or_oversized_bytes_from_a_link_are_rejected_and_leave_nothing() {
     let failures = &incomplete(&err).failures;
     assert_eq!(failures.len(), 2, "{err:#}");
     for (pointer, failure) in failures {
-        assert!(matches!(failure, ObjectFailure::Corrupt(_)), "{pointer}: {failure}");
+        assert!(
+            matches!(failure, ObjectFailure::Corrupt(_)),
+            "{pointer}: {failure}"
+        );
         assert!(!object_file(&dest, &pointer.oid).exists());
     }
-    assert!(format!("{err:#}").contains(&corrupt.oid) && format!("{err:#}").contains(&oversized.oid));
+    assert!(
+        format!("{err:#}").contains(&corrupt.oid) && format!("{err:#}").contains(&oversized.oid)
+    );
     assert!(object_file(&dest, &objects[2].0.oid).is_file());
-    assert!(leftover_temp_files(&dest).is_empty(), "{:?}", leftover_temp_files(&dest));
+    assert!(
+        leftover_temp_files(&dest).is_empty(),
+        "{:?}",
+        leftover_temp_files(&dest)
+    );
 
     // Fixed upstream: the next run fetches exactly the two.
     fake.with(|s| {
@@ -471,7 +663,10 @@ fn wrong_or_oversized_bytes_from_a_link_are_rejected_and_leave_nothing() {
         s.oversized.clear();
     });
     let outcome = sync_lfs(&dest, &clone_url, None).unwrap();
-    assert_eq!((outcome.objects_downloaded, outcome.objects_already_present), (2, 1));
+    assert_eq!(
+        (outcome.objects_downloaded, outcome.objects_already_present),
+        (2, 1)
+    );
 }
 
 #[test]
@@ -493,7 +688,12 @@ fn a_mirror_without_lfs_makes_no_request_and_stale_temporary_files_are_removed()
     serve(&fake, &objects);
     std::fs::create_dir_all(lfs_dest.join("lfs/tmp")).unwrap();
     std::fs::write(lfs_dest.join("lfs/tmp/forgesafe-lfs-killed"), b"partial").unwrap();
-    sync_lfs(&lfs_dest, &format!("{}/acme/tool.git", fake.base_url()), None).unwrap();
+    sync_lfs(
+        &lfs_dest,
+        &format!("{}/acme/tool.git", fake.base_url()),
+        None,
+    )
+    .unwrap();
     assert!(leftover_temp_files(&lfs_dest).is_empty());
     git(&lfs_dest, &["lfs", "fsck"]);
 }
@@ -504,7 +704,13 @@ fn a_run_killed_mid_download_leaves_no_partial_object_and_the_next_run_completes
     let scratch = tempfile::tempdir().unwrap();
     let (upstream, _, objects) = pointer_repo(scratch.path(), &[bytes(80, 400_000)]);
     // The upstream is a local path, so its `.lfsconfig` names the LFS server (as git-lfs reads it).
-    upstream.commit(".lfsconfig", &format!("[lfs]\n\turl = {}/acme/tool.git/info/lfs\n", fake.base_url()));
+    upstream.commit(
+        ".lfsconfig",
+        &format!(
+            "[lfs]\n\turl = {}/acme/tool.git/info/lfs\n",
+            fake.base_url()
+        ),
+    );
     upstream.push(&["main"]);
     serve(&fake, &objects);
     let oid = objects[0].0.oid.clone();
@@ -513,30 +719,56 @@ fn a_run_killed_mid_download_leaves_no_partial_object_and_the_next_run_completes
     let dest = volume.join("local/upstream/tool.git");
     let collect = || {
         let mut cmd = common::forgesafe();
-        cmd.args(["collect", "url", upstream.bare.to_str().unwrap(), "--lfs", "--dest"]).arg(&volume);
+        cmd.args([
+            "collect",
+            "url",
+            upstream.bare.to_str().unwrap(),
+            "--lfs",
+            "--dest",
+        ])
+        .arg(&volume);
         cmd
     };
 
     // The real binary is SIGKILLed once it has written part of the object.
-    let mut child = collect().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = collect()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let partial_written = || {
-        leftover_temp_files(&dest).iter().any(|name| std::fs::metadata(dest.join("lfs/tmp").join(name)).is_ok_and(|m| m.len() >= 100_000))
+        leftover_temp_files(&dest).iter().any(|name| {
+            std::fs::metadata(dest.join("lfs/tmp").join(name)).is_ok_and(|m| m.len() >= 100_000)
+        })
     };
     // The server stalls the download after those bytes, so the child waits there for us.
     while !partial_written() {
-        assert!(child.try_wait().unwrap().is_none(), "forgesafe ended before it wrote the partial object");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "forgesafe ended before it wrote the partial object"
+        );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(!object_file(&dest, &oid).exists(), "no partial object where git-lfs would trust it");
+    assert!(
+        !object_file(&dest, &oid).exists(),
+        "no partial object where git-lfs would trust it"
+    );
     assert_eq!(leftover_temp_files(&dest).len(), 1);
 
     fake.with(|s| s.stall_after.clear());
     let out = collect().output().unwrap();
     assert!(out.status.success(), "{}", common::stderr(&out));
-    assert!(common::stderr(&out).contains("1 Git LFS objects downloaded"), "{}", common::stderr(&out));
-    assert!(leftover_temp_files(&dest).is_empty(), "the next run removes what the killed one left");
+    assert!(
+        common::stderr(&out).contains("1 Git LFS objects downloaded"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert!(
+        leftover_temp_files(&dest).is_empty(),
+        "the next run removes what the killed one left"
+    );
     git(&dest, &["lfs", "fsck"]);
 }
 
@@ -562,19 +794,36 @@ fn collect_with_gickups_lfs_true_stores_the_objects_and_a_rerun_fetches_nothing(
         ),
     )
     .unwrap();
-    let collect = || common::forgesafe().args(["collect", "--config"]).arg(&conf).output().unwrap();
+    let collect = || {
+        common::forgesafe()
+            .args(["collect", "--config"])
+            .arg(&conf)
+            .output()
+            .unwrap()
+    };
 
     let out = collect();
     let err = common::stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("1 Git LFS objects downloaded"), "{err}");
-    assert!(!err.contains("lfs"), "lfs: true is acted on, so no warning names it: {err}");
+    assert!(
+        !err.contains("lfs"),
+        "lfs: true is acted on, so no warning names it: {err}"
+    );
     let mirror = dest.join("127.0.0.1/acme/tool.git");
-    assert_git_lfs_reads_mirror(&mirror, scratch.path(), &[("origin/main", "weights.bin", &content)]);
+    assert_git_lfs_reads_mirror(
+        &mirror,
+        scratch.path(),
+        &[("origin/main", "weights.bin", &content)],
+    );
 
     let out = collect();
     let err = common::stderr(&out);
-    assert!(out.status.success() && err.contains("0 new, 0 updated, 1 unchanged, 0 failed; 0 bytes fetched"), "{err}");
+    assert!(
+        out.status.success()
+            && err.contains("0 new, 0 updated, 1 unchanged, 0 failed; 0 bytes fetched"),
+        "{err}"
+    );
     assert!(!err.contains("Git LFS objects downloaded"), "{err}");
 
     // A new commit brings an object the LFS server has lost: the repository is reported
@@ -586,8 +835,16 @@ fn collect_with_gickups_lfs_true_stores_the_objects_and_a_rerun_fetches_nothing(
     let out = collect();
     let err = common::stderr(&out);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("FAILED acme/tool") && err.contains("LFS incomplete") && err.contains(&newer.oid), "{err}");
+    assert!(
+        err.contains("FAILED acme/tool")
+            && err.contains("LFS incomplete")
+            && err.contains(&newer.oid),
+        "{err}"
+    );
     let (weights, _) = pointer_text(&content);
-    assert_eq!(std::fs::read(object_file(&mirror, &weights.oid)).unwrap(), content);
+    assert_eq!(
+        std::fs::read(object_file(&mirror, &weights.oid)).unwrap(),
+        content
+    );
     assert!(!object_file(&mirror, &newer.oid).exists());
 }

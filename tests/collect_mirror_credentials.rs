@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use common::git::{all_files, assert_fsck_clean, git, local_refs, ls_remote, Upstream};
 use common::git_http_server::{GitHttpServer, ServerOptions};
-use forgesafe::collect::mirror::{is_not_found, mirror, MirrorChange, MirrorOptions, RemoteAuthFailed};
+use forgesafe::collect::mirror::{
+    is_not_found, mirror, MirrorChange, MirrorOptions, RemoteAuthFailed,
+};
 use forgesafe::secret::Secret;
 
 /// Collects everything this crate logs, at every level.
@@ -29,7 +31,10 @@ fn base64(input: &[u8]) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in input.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -42,13 +47,21 @@ fn base64(input: &[u8]) -> String {
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
 }
 
 #[test]
 fn private_repository_is_mirrored_and_the_token_never_leaks() {
     let user = "forgesafe-bot";
-    let token = format!("tok_{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let token = format!(
+        "tok_{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
     let wrong_token = format!("{token}_wrong");
     let server = GitHttpServer::start_with(ServerOptions {
         basic_auth: Some((user.to_string(), token.clone())),
@@ -74,13 +87,26 @@ fn private_repository_is_mirrored_and_the_token_never_leaks() {
         // Without credentials the server refuses; that is not "not found".
         let anonymous = mirror(&url, &dest, None, &opts).unwrap_err();
         assert!(!is_not_found(&anonymous), "{anonymous:#}");
-        let auth = anonymous.downcast_ref::<RemoteAuthFailed>().expect("an authentication error");
+        let auth = anonymous
+            .downcast_ref::<RemoteAuthFailed>()
+            .expect("an authentication error");
         assert!(!auth.had_credentials);
         messages.push_str(&format!("{anonymous:#}\n{anonymous:?}\n"));
 
-        let rejected = mirror(&url, &dest, Some((user, &Secret::new(wrong_token.clone()))), &opts).unwrap_err();
+        let rejected = mirror(
+            &url,
+            &dest,
+            Some((user, &Secret::new(wrong_token.clone()))),
+            &opts,
+        )
+        .unwrap_err();
         messages.push_str(&format!("{rejected:#}\n{rejected:?}\n"));
-        assert!(rejected.downcast_ref::<RemoteAuthFailed>().expect("an authentication error").had_credentials);
+        assert!(
+            rejected
+                .downcast_ref::<RemoteAuthFailed>()
+                .expect("an authentication error")
+                .had_credentials
+        );
         assert!(!dest.exists(), "a failed first clone leaves no mirror");
 
         let secret = Secret::new(token.clone());
@@ -96,26 +122,50 @@ fn private_repository_is_mirrored_and_the_token_never_leaks() {
         assert_eq!(third.change, MirrorChange::Unchanged);
     });
 
-    assert_eq!(local_refs(&dest), ls_remote(upstream.bare.to_str().unwrap()));
+    assert_eq!(
+        local_refs(&dest),
+        ls_remote(upstream.bare.to_str().unwrap())
+    );
     assert_fsck_clean(&dest);
-    assert_eq!(git(&dest, &["config", "remote.origin.url"]), url, "only the clean URL is recorded");
+    assert_eq!(
+        git(&dest, &["config", "remote.origin.url"]),
+        url,
+        "only the clean URL is recorded"
+    );
 
-    assert_eq!((base64(b"Man"), base64(b"Ma"), base64(b"M")), ("TWFu".into(), "TWE=".into(), "TQ==".into()));
+    assert_eq!(
+        (base64(b"Man"), base64(b"Ma"), base64(b"M")),
+        ("TWFu".into(), "TWE=".into(), "TQ==".into())
+    );
     let basic_header = base64(format!("{user}:{token}").as_bytes());
     let log = log.0.lock().unwrap().clone();
-    assert!(contains(&log, "mirror done"), "the log was captured: {}", String::from_utf8_lossy(&log));
-    for (what, haystack) in [("log", log.as_slice()), ("error messages", messages.as_bytes())] {
+    assert!(
+        contains(&log, "mirror done"),
+        "the log was captured: {}",
+        String::from_utf8_lossy(&log)
+    );
+    for (what, haystack) in [
+        ("log", log.as_slice()),
+        ("error messages", messages.as_bytes()),
+    ] {
         for needle in [&token, &basic_header] {
             assert!(!contains(haystack, needle), "secret found in {what}");
         }
     }
-    assert!(!contains(messages.as_bytes(), &wrong_token), "a rejected token is not echoed either");
+    assert!(
+        !contains(messages.as_bytes(), &wrong_token),
+        "a rejected token is not echoed either"
+    );
     let files = all_files(&dest);
     assert!(files.len() > 5);
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         for needle in [&token, &basic_header] {
-            assert!(!contains(&bytes, needle), "secret found in {}", file.display());
+            assert!(
+                !contains(&bytes, needle),
+                "secret found in {}",
+                file.display()
+            );
         }
     }
 }

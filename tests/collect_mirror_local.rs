@@ -12,13 +12,20 @@ fn a_local_path_is_mirrored_and_updated() {
     let source = upstream.bare.to_str().unwrap().to_string();
     let dest = scratch.path().join("mirrors/repo.git");
 
-    assert_eq!(mirror(&source, &dest, None, &MirrorOptions::default()).unwrap().change, MirrorChange::New);
+    assert_eq!(
+        mirror(&source, &dest, None, &MirrorOptions::default())
+            .unwrap()
+            .change,
+        MirrorChange::New
+    );
     assert_eq!(local_refs(&dest), ls_remote(&source));
 
     upstream.commit("b.txt", "b\n");
     upstream.push(&["main"]);
     assert_eq!(
-        mirror(&source, &dest, None, &MirrorOptions::default()).unwrap().change,
+        mirror(&source, &dest, None, &MirrorOptions::default())
+            .unwrap()
+            .change,
         MirrorChange::Updated { refs_changed: 1 }
     );
     assert_eq!(local_refs(&dest), ls_remote(&source));

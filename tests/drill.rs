@@ -29,27 +29,52 @@ impl Rig {
         upstream.push(&["v1"]);
         let scratch = tmp.path().join("scratch");
         std::fs::create_dir(&scratch).unwrap();
-        Rig { repo: tmp.path().join("repo"), volume: tmp.path().join("volume"), upstream, scratch, tmp }
+        Rig {
+            repo: tmp.path().join("repo"),
+            volume: tmp.path().join("volume"),
+            upstream,
+            scratch,
+            tmp,
+        }
     }
 
     fn forgesafe(&self) -> std::process::Command {
         let mut cmd = forgesafe_pw();
-        cmd.env("FORGESAFE_PROFILE", local_profile(&self.repo)).env("TMPDIR", &self.scratch);
+        cmd.env("FORGESAFE_PROFILE", local_profile(&self.repo))
+            .env("TMPDIR", &self.scratch);
         cmd
     }
 
     fn collect(&self) {
-        ok(self.forgesafe().args(["collect", "--dest"]).arg(&self.volume).arg("url").arg(&self.upstream.bare));
+        ok(self
+            .forgesafe()
+            .args(["collect", "--dest"])
+            .arg(&self.volume)
+            .arg("url")
+            .arg(&self.upstream.bare));
     }
 
     fn push(&self) {
-        ok(self.forgesafe().args(["location", "push"]).arg(&self.volume).args(["--path", "forge"]));
+        ok(self
+            .forgesafe()
+            .args(["location", "push"])
+            .arg(&self.volume)
+            .args(["--path", "forge"]));
     }
 
     fn drill(&self, code: i32) -> (Value, String) {
-        let out = run_expect(self.forgesafe().args(["drill", "--path", "forge", "--json"]), code);
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("--json prints the report ({e}): {}", stdout(&out)));
-        assert_eq!(std::fs::read_dir(&self.scratch).unwrap().count(), 0, "the scratch folder is removed afterwards");
+        let out = run_expect(
+            self.forgesafe()
+                .args(["drill", "--path", "forge", "--json"]),
+            code,
+        );
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("--json prints the report ({e}): {}", stdout(&out)));
+        assert_eq!(
+            std::fs::read_dir(&self.scratch).unwrap().count(),
+            0,
+            "the scratch folder is removed afterwards"
+        );
         (report, stderr(&out))
     }
 
@@ -61,12 +86,21 @@ impl Rig {
 fn find_dir(root: &Path, name: &str) -> PathBuf {
     common::git::all_files(root)
         .into_iter()
-        .find_map(|f| f.ancestors().find(|a| a.file_name().is_some_and(|n| n == name)).map(Path::to_path_buf))
+        .find_map(|f| {
+            f.ancestors()
+                .find(|a| a.file_name().is_some_and(|n| n == name))
+                .map(Path::to_path_buf)
+        })
         .unwrap_or_else(|| panic!("no {name} under {}", root.display()))
 }
 
 fn defects(report: &Value) -> Vec<String> {
-    report["check"]["defects"].as_array().unwrap().iter().map(|d| format!("{} | {} | {}", d["repository"], d["subject"], d["problem"])).collect()
+    report["check"]["defects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| format!("{} | {} | {}", d["repository"], d["subject"], d["problem"]))
+        .collect()
 }
 
 #[test]
@@ -78,10 +112,19 @@ fn a_whole_snapshot_passes_every_check_and_the_scratch_folder_is_removed() {
     assert_eq!(report["ok"], true, "{report}");
     let check = &report["check"];
     assert_eq!(check["mirrors_checked"], 1, "{report}");
-    assert_eq!(check["mirrors_matching_record"], 1, "the refs equal what the collect recorded: {report}");
-    assert_eq!(check["refs_checked"], 4, "HEAD, main, feature and the tag: {report}");
+    assert_eq!(
+        check["mirrors_matching_record"], 1,
+        "the refs equal what the collect recorded: {report}"
+    );
+    assert_eq!(
+        check["refs_checked"], 4,
+        "HEAD, main, feature and the tag: {report}"
+    );
     assert!(check["objects_checked"].as_u64() >= Some(7), "{report}");
-    assert!(check["metadata_files_checked"].as_u64() >= Some(2), "forgesafe's own JSON files at least: {report}");
+    assert!(
+        check["metadata_files_checked"].as_u64() >= Some(2),
+        "forgesafe's own JSON files at least: {report}"
+    );
     assert!(defects(&report).is_empty(), "{report}");
     assert!(err.contains("passed"), "a summary on stderr: {err}");
 
@@ -97,7 +140,11 @@ fn a_corrupt_pack_file_in_the_repository_is_named_and_fails_the_drill() {
     rig.push();
     // The biggest data pack holds the mirror's git pack: flip bytes in its middle.
     let packs: Vec<PathBuf> = common::git::all_files(&rig.repo.join("data"));
-    let pack = packs.iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap().clone();
+    let pack = packs
+        .iter()
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap()
+        .clone();
     let pack_id = pack.file_name().unwrap().to_string_lossy().into_owned();
     let mut bytes = std::fs::read(&pack).unwrap();
     let middle = bytes.len() / 2;
@@ -110,8 +157,17 @@ fn a_corrupt_pack_file_in_the_repository_is_named_and_fails_the_drill() {
     let (report, err) = rig.drill(1);
     assert_eq!(report["ok"], false, "{report}");
     let found = defects(&report);
-    assert!(found.iter().any(|d| d.contains(&format!("pack {}", &pack_id[..8])) && d.contains("decryption failed")), "the corrupt pack is named: {found:?}");
-    assert!(found.iter().all(|d| !d.contains("Backtrace")), "one line each: {found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|d| d.contains(&format!("pack {}", &pack_id[..8]))
+                && d.contains("decryption failed")),
+        "the corrupt pack is named: {found:?}"
+    );
+    assert!(
+        found.iter().all(|d| !d.contains("Backtrace")),
+        "one line each: {found:?}"
+    );
     assert!(err.contains("FAILED"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
@@ -123,19 +179,34 @@ fn a_mirror_that_lost_an_object_and_a_ref_moved_after_the_collect_are_named() {
     let mirror = rig.mirror();
     // Turn the mirror's pack into loose objects, then lose the blob of feature.txt.
     let pack_dir = mirror.join("objects/pack");
-    let pack = std::fs::read_dir(&pack_dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "pack")).unwrap();
+    let pack = std::fs::read_dir(&pack_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .unwrap();
     let kept = rig.tmp.path().join("kept.pack");
     std::fs::copy(&pack, &kept).unwrap();
     for entry in std::fs::read_dir(&pack_dir).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();
     }
-    let unpacked = std::process::Command::new("git").args(["unpack-objects", "-q"]).current_dir(&mirror).stdin(std::fs::File::open(&kept).unwrap()).status().unwrap();
+    let unpacked = std::process::Command::new("git")
+        .args(["unpack-objects", "-q"])
+        .current_dir(&mirror)
+        .stdin(std::fs::File::open(&kept).unwrap())
+        .status()
+        .unwrap();
     assert!(unpacked.success());
-    let blob = git(&mirror, &["rev-parse", "refs/heads/feature:feature.txt"]).trim().to_string();
+    let blob = git(&mirror, &["rev-parse", "refs/heads/feature:feature.txt"])
+        .trim()
+        .to_string();
     std::fs::remove_file(mirror.join("objects").join(&blob[..2]).join(&blob[2..])).unwrap();
     // And someone moved a ref after the collect recorded it.
-    let main = git(&mirror, &["rev-parse", "refs/heads/main"]).trim().to_string();
-    let feature = git(&mirror, &["rev-parse", "refs/heads/feature"]).trim().to_string();
+    let main = git(&mirror, &["rev-parse", "refs/heads/main"])
+        .trim()
+        .to_string();
+    let feature = git(&mirror, &["rev-parse", "refs/heads/feature"])
+        .trim()
+        .to_string();
     git(&mirror, &["update-ref", "refs/heads/feature", &main]);
     git(&mirror, &["update-ref", "refs/heads/extra", &main]);
     // Put the tip back in reach through a tag so the lost blob is still reachable.
@@ -145,10 +216,29 @@ fn a_mirror_that_lost_an_object_and_a_ref_moved_after_the_collect_are_named() {
     let (report, _) = rig.drill(1);
     let found = defects(&report);
     let repository = "srv/app.git";
-    assert!(found.iter().any(|d| d.contains(&blob) && d.contains("missing")), "the lost object is named: {found:?}");
-    assert!(found.iter().any(|d| d.contains("refs/heads/feature") && d.contains(&format!("recorded at {feature} but points at {main}"))), "{found:?}");
-    assert!(found.iter().any(|d| d.contains("refs/heads/extra") && d.contains("was not recorded")), "{found:?}");
-    assert!(found.iter().all(|d| d.contains(repository) || d.contains("app.git")), "each defect names the repository: {found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|d| d.contains(&blob) && d.contains("missing")),
+        "the lost object is named: {found:?}"
+    );
+    assert!(
+        found.iter().any(|d| d.contains("refs/heads/feature")
+            && d.contains(&format!("recorded at {feature} but points at {main}"))),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d.contains("refs/heads/extra") && d.contains("was not recorded")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .all(|d| d.contains(repository) || d.contains("app.git")),
+        "each defect names the repository: {found:?}"
+    );
 }
 
 #[test]

@@ -35,7 +35,10 @@ actions:
 #[tokio::test]
 async fn later_phases_and_artifacts_read_earlier_outputs() {
     let ctx = json!({"Deployment": {"Namespace": "ns", "Pods": ["p"]}, "Options": {"id": "42"}});
-    let outcome = run_phases(CHAINED, "backup", ctx, RunSetup::local()).await.0.unwrap();
+    let outcome = run_phases(CHAINED, "backup", ctx, RunSetup::local())
+        .await
+        .0
+        .unwrap();
     let names: Vec<&str> = outcome.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["one", "two"]);
     assert_eq!(outcome.phases[1].output["snap"], "snap-of-/backups/42");
@@ -86,10 +89,15 @@ actions:
 #[tokio::test]
 async fn a_failing_phase_stops_the_rest_but_the_defer_phase_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let err = run_phases(&failing_blueprint(dir.path()), "backup", json!({}), RunSetup::local())
-        .await
-        .0
-        .unwrap_err();
+    let err = run_phases(
+        &failing_blueprint(dir.path()),
+        "backup",
+        json!({}),
+        RunSetup::local(),
+    )
+    .await
+    .0
+    .unwrap_err();
     let text = format!("{err:#}");
     assert!(
         text.contains("action \"backup\", phase \"first\", function KubeExec"),
@@ -122,9 +130,15 @@ actions:
         dir = dir.path().display()
     );
     let setup = RunSetup::local().timeout(Duration::from_millis(500));
-    let err = run_phases(&yaml, "backup", json!({}), setup).await.0.unwrap_err();
+    let err = run_phases(&yaml, "backup", json!({}), setup)
+        .await
+        .0
+        .unwrap_err();
     // The action returned while the slow command was still running: it did not wait for it.
-    assert!(!dir.path().join("slow-ended").exists(), "the action waited for the slow command");
+    assert!(
+        !dir.path().join("slow-ended").exists(),
+        "the action waited for the slow command"
+    );
     let text = format!("{err:#}");
     assert!(
         text.contains("timed out after 500ms in phase \"slow\" (KubeExec)"),
@@ -173,7 +187,10 @@ actions:
 "#;
     let text = format!(
         "{:#}",
-        run_phases(yaml, "a", json!({}), RunSetup::local()).await.0.unwrap_err()
+        run_phases(yaml, "a", json!({}), RunSetup::local())
+            .await
+            .0
+            .unwrap_err()
     );
     assert!(
         text.contains("unknown phase function \"BackupDataAll\""),
@@ -181,7 +198,10 @@ actions:
     );
     let text = format!(
         "{:#}",
-        run_phases(yaml, "b", json!({}), RunSetup::local()).await.0.unwrap_err()
+        run_phases(yaml, "b", json!({}), RunSetup::local())
+            .await
+            .0
+            .unwrap_err()
     );
     assert!(
         text.contains("phase \"y\", function KubeExec")

@@ -307,7 +307,13 @@ actions:
     - {func: KubeTask, name: slow, args: {namespace: jobs, image: busybox, command: [sleep, '30']}}
 "#;
     let setup = RunSetup::with(remote(&cluster)).timeout(Duration::from_millis(700));
-    let text = format!("{:#}", run_phases(yaml, "backup", json!({}), setup).await.0.unwrap_err());
+    let text = format!(
+        "{:#}",
+        run_phases(yaml, "backup", json!({}), setup)
+            .await
+            .0
+            .unwrap_err()
+    );
     assert!(
         text.contains("timed out after 700ms in phase \"slow\" (KubeTask)"),
         "{text}"

@@ -17,8 +17,11 @@ async fn blueprint_run(yaml: &str, env: &[(&str, &str)]) -> (Output, u32) {
     let file = dir.path().join("bp.yaml");
     std::fs::write(&file, yaml).unwrap();
     let mut cmd = forgesafe();
-    cmd.args(["blueprint", "run"]).arg(&file).args(["--action", "backup"]);
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.args(["blueprint", "run"])
+        .arg(&file)
+        .args(["--action", "backup"]);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -27,7 +30,11 @@ async fn blueprint_run(yaml: &str, env: &[(&str, &str)]) -> (Output, u32) {
         let pid = child.id();
         let out = child.wait_with_output().unwrap();
         drop(dir);
-        assert!(out.status.success(), "blueprint run failed:\n{}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "blueprint run failed:\n{}",
+            stderr(&out)
+        );
         (out, pid)
     })
     .await
@@ -57,11 +64,17 @@ actions:
         command: [sh, -c, 'echo "###Phase-output###: {\"key\":\"pid\",\"value\":\"$PPID\"}"']
 "####;
     let kubeconfig = fake.kubeconfig_path().to_str().unwrap().to_string();
-    let env = [("POD_NAME", "forgesafe-sidecar-0"), ("KUBECONFIG", kubeconfig.as_str())];
+    let env = [
+        ("POD_NAME", "forgesafe-sidecar-0"),
+        ("KUBECONFIG", kubeconfig.as_str()),
+    ];
     let (out, pid) = blueprint_run(yaml, &env).await;
     // The command's parent is the forgesafe process: it ran there.
     assert_eq!(artifacts(&out)["here"]["keyValue"]["pid"], pid.to_string());
-    assert!(fake.exec_calls().is_empty(), "no exec reached the API server");
+    assert!(
+        fake.exec_calls().is_empty(),
+        "no exec reached the API server"
+    );
     assert!(stderr(&out).contains("running locally"), "{}", stderr(&out));
 }
 
@@ -70,7 +83,13 @@ async fn without_a_cluster_given_the_client_comes_from_kubeconfig() {
     let fake = FakeKube::start().await;
     fake.put(
         "pods",
-        running_pod("app", "web-0", json!({}), json!([{"name": "c", "image": "i"}]), json!([])),
+        running_pod(
+            "app",
+            "web-0",
+            json!({}),
+            json!([{"name": "c", "image": "i"}]),
+            json!([]),
+        ),
     );
     let yaml = r####"
 apiVersion: cr.kanister.io/v1alpha1
@@ -88,7 +107,10 @@ actions:
         command: [sh, -c, 'echo "###Phase-output###: {\"key\":\"ok\",\"value\":\"yes\"}"']
 "####;
     let kubeconfig = fake.kubeconfig_path().to_str().unwrap().to_string();
-    let env = [("POD_NAME", "forgesafe-sidecar-0"), ("KUBECONFIG", kubeconfig.as_str())];
+    let env = [
+        ("POD_NAME", "forgesafe-sidecar-0"),
+        ("KUBECONFIG", kubeconfig.as_str()),
+    ];
     let (out, _) = blueprint_run(yaml, &env).await;
     assert_eq!(artifacts(&out)["remote"]["keyValue"]["ok"], "yes");
     assert_eq!(fake.exec_calls().len(), 1);

@@ -8,7 +8,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn promtool() -> std::path::PathBuf {
-    common::require_tool("promtool", "apt-get install prometheus (Debian's package carries promtool)")
+    common::require_tool(
+        "promtool",
+        "apt-get install prometheus (Debian's package carries promtool)",
+    )
 }
 
 fn rules() -> std::path::PathBuf {
@@ -17,8 +20,17 @@ fn rules() -> std::path::PathBuf {
 
 #[test]
 fn the_alert_rules_are_valid_and_fire_exactly_when_backups_stop_or_drills_fail() {
-    let out = Command::new(promtool()).args(["check", "rules"]).arg(rules()).output().unwrap();
-    assert!(out.status.success(), "{}{}", common::stdout(&out), common::stderr(&out));
+    let out = Command::new(promtool())
+        .args(["check", "rules"])
+        .arg(rules())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
 
     let tmp = tempfile::tempdir().unwrap();
     std::fs::copy(rules(), tmp.path().join("alerts.yml")).unwrap();
@@ -69,6 +81,15 @@ tests:
         summary: Refs were force-pushed or deleted upstream; /status names them and the snapshot that still holds the old tips
 "#;
     std::fs::write(tmp.path().join("tests.yml"), tests).unwrap();
-    let out = Command::new(promtool()).args(["test", "rules", "tests.yml"]).current_dir(tmp.path()).output().unwrap();
-    assert!(out.status.success(), "promtool test rules:\n{}{}", common::stdout(&out), common::stderr(&out));
+    let out = Command::new(promtool())
+        .args(["test", "rules", "tests.yml"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool test rules:\n{}{}",
+        common::stdout(&out),
+        common::stderr(&out)
+    );
 }

@@ -13,12 +13,29 @@ fn exercise(profile: &str, lock_files: &dyn Fn() -> Vec<String>) {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     make_tree(&src, 31, 300_000);
-    let out = ok(forgesafe_pw().args(["location", "push", "-p", profile, "-s", "forge"]).arg(&src));
+    let out = ok(forgesafe_pw()
+        .args(["location", "push", "-p", profile, "-s", "forge"])
+        .arg(&src));
     let id = parse_push_output(&stdout(&out)).1;
     let target = tmp.path().join("restored");
-    ok(forgesafe_pw().args(["location", "pull", "-p", profile, "-s", "forge", "--kopia-snapshot", &artifact_of(&stdout(&out))]).arg(&target));
+    ok(forgesafe_pw()
+        .args([
+            "location",
+            "pull",
+            "-p",
+            profile,
+            "-s",
+            "forge",
+            "--kopia-snapshot",
+            &artifact_of(&stdout(&out)),
+        ])
+        .arg(&target));
     assert_same_tree(&src, &target);
-    assert!(lock_files().is_empty(), "no lock left after push and pull: {:?}", lock_files());
+    assert!(
+        lock_files().is_empty(),
+        "no lock left after push and pull: {:?}",
+        lock_files()
+    );
 
     // A push in flight holds its lock in the store: a delete waits for it, then says who holds it.
     let mut push = forgesafe_pw();
@@ -31,13 +48,43 @@ fn exercise(profile: &str, lock_files: &dyn Fn() -> Vec<String>) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert_eq!(lock_files().len(), 1, "the push's lock is in the store");
-    let refused = run_expect(forgesafe_pw().args(["location", "delete", "-p", profile, "-s", "forge", "--snapshot", &id, "--lock-wait", "1s"]), 69);
+    let refused = run_expect(
+        forgesafe_pw().args([
+            "location",
+            "delete",
+            "-p",
+            profile,
+            "-s",
+            "forge",
+            "--snapshot",
+            &id,
+            "--lock-wait",
+            "1s",
+        ]),
+        69,
+    );
     let line = stderr(&refused);
-    assert!(line.contains("locked by forgesafe push") && line.contains(&format!("pid {}", held.pid())), "{line}");
+    assert!(
+        line.contains("locked by forgesafe push") && line.contains(&format!("pid {}", held.pid())),
+        "{line}"
+    );
     let done = held.finish(b"piped data\n");
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 
-    ok(forgesafe_pw().args(["location", "delete", "-p", profile, "-s", "forge", "--snapshot", &id]));
+    ok(forgesafe_pw().args([
+        "location",
+        "delete",
+        "-p",
+        profile,
+        "-s",
+        "forge",
+        "--snapshot",
+        &id,
+    ]));
     let snaps = ok(forgesafe_pw().args(["snapshots", "-p", profile, "-s", "forge"]));
     assert_eq!(stdout(&snaps).trim(), "[]");
     ok(forgesafe_pw().args(["check", "--read-data", "-p", profile]));
@@ -49,7 +96,9 @@ fn a_gcs_profile_works_against_fake_gcs_server() {
     let gcs = GcsServer::start();
     gcs.create_bucket("forge-backups");
     let profile = gcs.profile("forge-backups", "kanister/forge");
-    exercise(&profile, &|| gcs.object_names("forge-backups", "kanister/forge/locks/"));
+    exercise(&profile, &|| {
+        gcs.object_names("forge-backups", "kanister/forge/locks/")
+    });
 }
 
 #[test]
@@ -57,5 +106,7 @@ fn an_azure_profile_works_against_azurite() {
     let azurite = AzuriteServer::start();
     azurite.create_container("forge-backups");
     let profile = azurite.profile("forge-backups", "kanister/forge");
-    exercise(&profile, &|| azurite.blob_names("forge-backups", "kanister/forge/locks/"));
+    exercise(&profile, &|| {
+        azurite.blob_names("forge-backups", "kanister/forge/locks/")
+    });
 }

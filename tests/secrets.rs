@@ -12,13 +12,18 @@ fn assert_no_secrets(label: &str, out: &Output) {
     for stream in [&out.stdout, &out.stderr] {
         let text = String::from_utf8_lossy(stream);
         for secret in [ACCESS_KEY, SECRET_KEY, PASSWORD] {
-            assert!(!text.contains(secret), "{label}: output contains a secret:\n{text}");
+            assert!(
+                !text.contains(secret),
+                "{label}: output contains a secret:\n{text}"
+            );
         }
     }
 }
 
 fn loud(mut cmd: Command, format: &str) -> Command {
-    cmd.env("FORGESAFE_LOG", "trace").env("FORGESAFE_LOG_FORMAT", format).arg("-vvv");
+    cmd.env("FORGESAFE_LOG", "trace")
+        .env("FORGESAFE_LOG_FORMAT", format)
+        .arg("-vvv");
     cmd
 }
 
@@ -48,25 +53,116 @@ fn no_command_prints_a_secret_at_any_verbosity() {
             out
         };
         let src_s = src.to_str().unwrap();
-        let pushed = run(&["location", "push", "-p", &profile, "-s", "v", src_s], 0, &[]);
+        let pushed = run(
+            &["location", "push", "-p", &profile, "-s", "v", src_s],
+            0,
+            &[],
+        );
         total_bytes_seen += pushed.stderr.len();
         let id = parse_push_output(&stdout(&pushed)).1;
         let target = tmp.path().join(format!("t-{format}"));
-        run(&["location", "pull", "-p", &at_file, "-s", "v", "--snapshot", &id, target.to_str().unwrap()], 0, &[]);
+        run(
+            &[
+                "location",
+                "pull",
+                "-p",
+                &at_file,
+                "-s",
+                "v",
+                "--snapshot",
+                &id,
+                target.to_str().unwrap(),
+            ],
+            0,
+            &[],
+        );
         run(&["snapshots", "-p", &profile], 0, &[]);
         run(&["check", "-p", &profile], 0, &[]);
         run(&["init", "-p", &profile], 0, &[]);
-        run(&["location", "delete", "-p", &profile, "-s", "v", "--snapshot", &id], 0, &[]);
+        run(
+            &[
+                "location",
+                "delete",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--snapshot",
+                &id,
+            ],
+            0,
+            &[],
+        );
         // Failures: wrong password, unreachable endpoint, bad bucket, unknown snapshot, bad arguments.
-        run(&["location", "push", "-p", &profile, "-s", "v", src_s], 69, &[("FORGESAFE_PASSWORD", "wrong-password-here")]);
-        run(&["location", "push", "-p", &dead, "-s", "v", src_s], 69, &[]);
-        run(&["location", "push", "-p", &server.profile("no-such-bucket", "p"), "-s", "v", src_s], 69, &[]);
-        run(&["location", "pull", "-p", &profile, "-s", "v", "--snapshot", "0123abcd", target.to_str().unwrap()], 69, &[]);
-        run(&["location", "push", "-p", &profile, "--bogus-flag", SECRET_KEY], 69, &[]);
-        run(&["location", "push", "-p", &profile, "-s", "v", "/nonexistent/path"], 69, &[]);
+        run(
+            &["location", "push", "-p", &profile, "-s", "v", src_s],
+            69,
+            &[("FORGESAFE_PASSWORD", "wrong-password-here")],
+        );
+        run(
+            &["location", "push", "-p", &dead, "-s", "v", src_s],
+            69,
+            &[],
+        );
+        run(
+            &[
+                "location",
+                "push",
+                "-p",
+                &server.profile("no-such-bucket", "p"),
+                "-s",
+                "v",
+                src_s,
+            ],
+            69,
+            &[],
+        );
+        run(
+            &[
+                "location",
+                "pull",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--snapshot",
+                "0123abcd",
+                target.to_str().unwrap(),
+            ],
+            69,
+            &[],
+        );
+        run(
+            &[
+                "location",
+                "push",
+                "-p",
+                &profile,
+                "--bogus-flag",
+                SECRET_KEY,
+            ],
+            69,
+            &[],
+        );
+        run(
+            &[
+                "location",
+                "push",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "/nonexistent/path",
+            ],
+            69,
+            &[],
+        );
     }
     // The check above is only meaningful if the logs were really verbose.
-    assert!(total_bytes_seen > 10_000, "trace logging produced only {total_bytes_seen} bytes");
+    assert!(
+        total_bytes_seen > 10_000,
+        "trace logging produced only {total_bytes_seen} bytes"
+    );
 }
 
 #[test]
@@ -79,10 +175,22 @@ fn secrets_from_a_kubernetes_secret_credential_are_not_printed_either() {
     })
     .to_string();
     let mut cmd = loud(forgesafe_pw(), "json");
-    cmd.env("FORGESAFE_RETRIES", "0").args(["location", "push", "-p", &profile, "-s", "v", "/etc/hostname"]);
+    cmd.env("FORGESAFE_RETRIES", "0").args([
+        "location",
+        "push",
+        "-p",
+        &profile,
+        "-s",
+        "v",
+        "/etc/hostname",
+    ]);
     let out = run_expect(&mut cmd, 69);
     assert_no_secrets("secret credential", &out);
-    assert!(stderr(&out).contains("cannot open the repository"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("cannot open the repository"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -102,11 +210,54 @@ fn the_repository_care_commands_print_no_secret_either() {
             assert_no_secrets(&format!("{format} {args:?}"), &out);
             out
         };
-        run(&["location", "push", "-p", &profile, "-s", "v", "--keep-last", "1", "--max-repository-size", "1GiB", src_s], 0);
-        run(&["forget", "-p", &profile, "-s", "v", "--keep-last", "1", "--prune", "--json"], 0);
+        run(
+            &[
+                "location",
+                "push",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--keep-last",
+                "1",
+                "--max-repository-size",
+                "1GiB",
+                src_s,
+            ],
+            0,
+        );
+        run(
+            &[
+                "forget",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--keep-last",
+                "1",
+                "--prune",
+                "--json",
+            ],
+            0,
+        );
         run(&["stats", "-p", &profile, "--json"], 0);
-        run(&["health", "-p", &profile, "-s", "v", "--max-age", "1h", "--json"], 0);
-        run(&["health", "-p", &profile, "-s", "never", "--max-age", "1h"], 1);
+        run(
+            &[
+                "health",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--max-age",
+                "1h",
+                "--json",
+            ],
+            0,
+        );
+        run(
+            &["health", "-p", &profile, "-s", "never", "--max-age", "1h"],
+            1,
+        );
         run(&["unlock", "-p", &profile, "--remove-all"], 0);
         run(&["drill", "-p", &profile, "-s", "v", "--json"], 0);
         run(&["drill", "-p", &profile, "-s", "never"], 69);
@@ -114,10 +265,60 @@ fn the_repository_care_commands_print_no_secret_either() {
         run(&["repos", "-p", &profile, "-s", "v"], 0);
         run(&["diff", "-p", &profile, "-s", "v", "latest", "latest"], 0);
         let target = tmp.path().join("restored");
-        run(&["restore", "-p", &profile, "-s", "v", "--repo", "octo/none", target.to_str().unwrap()], 69);
-        run(&["location", "pull", "-p", &profile, "-s", "v", "--include", "none", target.to_str().unwrap()], 69);
-        run(&["location", "push", "-p", &profile, "-s", "v", "--max-snapshot-size", "1KiB", src_s], 69);
-        run(&["location", "delete", "-p", &profile, "-s", "other", "--snapshot", "latest"], 69);
+        run(
+            &[
+                "restore",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--repo",
+                "octo/none",
+                target.to_str().unwrap(),
+            ],
+            69,
+        );
+        run(
+            &[
+                "location",
+                "pull",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--include",
+                "none",
+                target.to_str().unwrap(),
+            ],
+            69,
+        );
+        run(
+            &[
+                "location",
+                "push",
+                "-p",
+                &profile,
+                "-s",
+                "v",
+                "--max-snapshot-size",
+                "1KiB",
+                src_s,
+            ],
+            69,
+        );
+        run(
+            &[
+                "location",
+                "delete",
+                "-p",
+                &profile,
+                "-s",
+                "other",
+                "--snapshot",
+                "latest",
+            ],
+            69,
+        );
     }
 }
 
@@ -139,12 +340,24 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
     // http-backend receiving the push behind basic auth).
     let second = common::destination_forge::DestinationForge::start("oauth2", DEST_TOKEN);
     let (dest_git, dest_api) = (&second.server, &second.api);
-    let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some(("x-access-token".into(), TOKEN.into())), ..Default::default() });
+    let server = GitHttpServer::start_with(ServerOptions {
+        basic_auth: Some(("x-access-token".into(), TOKEN.into())),
+        ..Default::default()
+    });
     let app = Upstream::create(&server.path("private/octo/app.git"), tmp.path());
     let mut repo = repo_json(1, "octo", "app", true);
     repo["clone_url"] = server.url("private/octo/app.git").into();
     let github = FakeGithub::start(TOKEN, vec![repo], 100);
-    let mut meta = RepoMeta { issues: vec![issue_json("octo/app", 1, "It breaks", "2024-02-01T00:00:00Z", false)], ..Default::default() };
+    let mut meta = RepoMeta {
+        issues: vec![issue_json(
+            "octo/app",
+            1,
+            "It breaks",
+            "2024-02-01T00:00:00Z",
+            false,
+        )],
+        ..Default::default()
+    };
     meta.comments.insert(1, vec![comment_json(101, "me too")]);
     github.set_meta("octo/app", meta);
     let conf = tmp.path().join("conf.yml");
@@ -157,7 +370,9 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
         ),
     )
     .unwrap();
-    let profile = serde_json::json!({"Location": {"type": "local", "path": tmp.path().join("repository")}}).to_string();
+    let profile =
+        serde_json::json!({"Location": {"type": "local", "path": tmp.path().join("repository")}})
+            .to_string();
     let mut total_bytes_seen = 0;
     let mut serve_bytes_seen = 0;
 
@@ -165,59 +380,145 @@ fn collect_backup_and_demo_print_no_secret_at_any_verbosity() {
         let data = tmp.path().join(format!("demo-{format}"));
         let mut run = |args: &[&str], code: i32, env: &[(&str, &str)]| {
             let mut cmd = loud(forgesafe_pw(), format);
-            cmd.env("GH_TOKEN_FOR_TEST", TOKEN).env("DEST_TOKEN_FOR_TEST", DEST_TOKEN).args(args).envs(env.iter().copied());
+            cmd.env("GH_TOKEN_FOR_TEST", TOKEN)
+                .env("DEST_TOKEN_FOR_TEST", DEST_TOKEN)
+                .args(args)
+                .envs(env.iter().copied());
             let out = run_expect(&mut cmd, code);
             let demo_password = std::fs::read_to_string(data.join("password")).unwrap_or_default();
             for stream in [&out.stdout, &out.stderr] {
                 let text = String::from_utf8_lossy(stream);
-                for secret in [TOKEN, WRONG_TOKEN, DEST_TOKEN, PASSWORD, WRONG_PASSWORD, demo_password.trim()].into_iter().filter(|s| !s.is_empty()) {
-                    assert!(!text.contains(secret), "{format} {args:?}: output contains a secret:\n{text}");
+                for secret in [
+                    TOKEN,
+                    WRONG_TOKEN,
+                    DEST_TOKEN,
+                    PASSWORD,
+                    WRONG_PASSWORD,
+                    demo_password.trim(),
+                ]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                {
+                    assert!(
+                        !text.contains(secret),
+                        "{format} {args:?}: output contains a secret:\n{text}"
+                    );
                 }
             }
             total_bytes_seen += out.stderr.len();
         };
         let conf = conf.to_str().unwrap();
         run(&["collect", "--config", conf], 0, &[]);
-        run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 0, &[]);
-        run(&["demo", "--source", app.bare.to_str().unwrap(), "--data", data.to_str().unwrap()], 0, &[]);
+        run(
+            &["backup", "--config", conf, "-p", &profile, "-s", "forge"],
+            0,
+            &[],
+        );
+        run(
+            &[
+                "demo",
+                "--source",
+                app.bare.to_str().unwrap(),
+                "--data",
+                data.to_str().unwrap(),
+            ],
+            0,
+            &[],
+        );
         // Back into a forge: created through its API, pushed over smart HTTP; then refused
         // (not empty), and once with a token the forge rejects.
         let api = dest_api.base_url();
         let as_repo = format!("team/app-{format}");
-        let to_forge = ["restore", "-p", &profile, "-s", "forge", "--repo", "octo/app", "--to-forge", &api, "--forge-type", "gitea", "--token-env", "DEST_TOKEN_FOR_TEST", "--as", &as_repo];
+        let to_forge = [
+            "restore",
+            "-p",
+            &profile,
+            "-s",
+            "forge",
+            "--repo",
+            "octo/app",
+            "--to-forge",
+            &api,
+            "--forge-type",
+            "gitea",
+            "--token-env",
+            "DEST_TOKEN_FOR_TEST",
+            "--as",
+            &as_repo,
+        ];
         run(&to_forge, 0, &[]);
         run(&to_forge, 69, &[]);
         run(&to_forge, 69, &[("DEST_TOKEN_FOR_TEST", WRONG_TOKEN)]);
         // serve with a schedule: its first run starts after 1s; the run is over when the log says so.
         let mut cmd = loud(forgesafe_pw(), format);
-        cmd.env("GH_TOKEN_FOR_TEST", TOKEN).args(["serve", "--listen", "127.0.0.1:0", "--config", conf, "-p", &profile, "-s", "forge", "--schedule", "@every 1s"]);
+        cmd.env("GH_TOKEN_FOR_TEST", TOKEN).args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            conf,
+            "-p",
+            &profile,
+            "-s",
+            "forge",
+            "--schedule",
+            "@every 1s",
+        ]);
         let out = serve_until(cmd, "scheduled backup run succeeded");
         for secret in [TOKEN, PASSWORD] {
-            assert!(!out.contains(secret), "{format} serve: output contains a secret:\n{out}");
+            assert!(
+                !out.contains(secret),
+                "{format} serve: output contains a secret:\n{out}"
+            );
         }
         serve_bytes_seen += out.len();
         // Failures: a token the forge rejects, a wrong repository password.
-        run(&["collect", "--config", conf], 69, &[("GH_TOKEN_FOR_TEST", WRONG_TOKEN)]);
-        run(&["backup", "--config", conf, "-p", &profile, "-s", "forge"], 69, &[("FORGESAFE_PASSWORD", WRONG_PASSWORD)]);
+        run(
+            &["collect", "--config", conf],
+            69,
+            &[("GH_TOKEN_FOR_TEST", WRONG_TOKEN)],
+        );
+        run(
+            &["backup", "--config", conf, "-p", &profile, "-s", "forge"],
+            69,
+            &[("FORGESAFE_PASSWORD", WRONG_PASSWORD)],
+        );
     }
     for request in dest_api.requests() {
-        assert!(!request.target.contains(DEST_TOKEN), "a token in a URL: {}", request.target);
+        assert!(
+            !request.target.contains(DEST_TOKEN),
+            "a token in a URL: {}",
+            request.target
+        );
     }
     common::git::assert_no_file_holds(&dest_git.root, DEST_TOKEN);
     // The check above is only meaningful if the logs were really verbose.
-    assert!(total_bytes_seen > 10_000, "trace logging produced only {total_bytes_seen} bytes");
-    assert!(serve_bytes_seen > 10_000, "serve's trace logging produced only {serve_bytes_seen} bytes");
+    assert!(
+        total_bytes_seen > 10_000,
+        "trace logging produced only {total_bytes_seen} bytes"
+    );
+    assert!(
+        serve_bytes_seen > 10_000,
+        "serve's trace logging produced only {serve_bytes_seen} bytes"
+    );
 }
 
 /// Runs `serve` until its stderr shows `line`, then stops it with SIGTERM; returns all it printed.
 fn serve_until(mut cmd: Command, line: &str) -> String {
     use std::io::{BufRead, BufReader, Read};
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut seen = String::new();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     loop {
         let mut next = String::new();
-        assert!(stderr.read_line(&mut next).unwrap() > 0, "serve ended before logging {line:?}:\n{seen}");
+        assert!(
+            stderr.read_line(&mut next).unwrap() > 0,
+            "serve ended before logging {line:?}:\n{seen}"
+        );
         seen.push_str(&next);
         if next.contains(line) {
             break;
@@ -225,7 +526,12 @@ fn serve_until(mut cmd: Command, line: &str) -> String {
     }
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     stderr.read_to_string(&mut seen).unwrap();
-    child.stdout.take().unwrap().read_to_string(&mut seen).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut seen)
+        .unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0), "{seen}");
     seen
 }
@@ -244,7 +550,10 @@ fn assert_none_of(label: &str, out: &Output, secrets: &[&str]) {
         let text = String::from_utf8_lossy(stream);
         for secret in secrets {
             let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
-            assert!(!text.contains(secret) && !text.contains(&encoded), "{label}: output contains {secret}:\n{text}");
+            assert!(
+                !text.contains(secret) && !text.contains(&encoded),
+                "{label}: output contains {secret}:\n{text}"
+            );
         }
     }
 }
@@ -252,10 +561,26 @@ fn assert_none_of(label: &str, out: &Output, secrets: &[&str]) {
 /// Runs `cmd` with `input` on its stdin; panics with both streams unless it exits `code`.
 fn run_with_stdin(cmd: &mut Command, input: &str, code: i32) -> Output {
     use std::io::Write;
-    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(code), "{cmd:?}\n--- stdout\n{}\n--- stderr\n{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{cmd:?}\n--- stdout\n{}\n--- stderr\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
     out
 }
 
@@ -314,37 +639,80 @@ fn blueprint_run_and_template_render_print_no_secret_at_any_verbosity() {
     for format in ["human", "json"] {
         let run = |action: &str, code: i32, env: &[(&str, &str)], profile_arg: &[&str]| -> Output {
             let mut cmd = loud(forgesafe(), format);
-            cmd.args(["blueprint", "run"]).arg(&bp).args(["--action", action, "--local", "--context"]).arg(&ctx).args(profile_arg);
+            cmd.args(["blueprint", "run"])
+                .arg(&bp)
+                .args(["--action", action, "--local", "--context"])
+                .arg(&ctx)
+                .args(profile_arg);
             cmd.envs(env.iter().copied());
             let out = run_expect(&mut cmd, code);
-            assert_none_of(&format!("{format} blueprint run {action} {profile_arg:?}"), &out, &all);
+            assert_none_of(
+                &format!("{format} blueprint run {action} {profile_arg:?}"),
+                &out,
+                &all,
+            );
             out
         };
         let out = run("backup", 0, &[], &["--profile", &at_file]);
-        assert!(stderr(&out).contains("key=***") && stderr(&out).contains("pw=***"), "the command's output is logged, redacted:\n{}", stderr(&out));
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(), serde_json::json!({"done": {"keyValue": {"ok": "yes"}}}));
+        assert!(
+            stderr(&out).contains("key=***") && stderr(&out).contains("pw=***"),
+            "the command's output is logged, redacted:\n{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+            serde_json::json!({"done": {"keyValue": {"ok": "yes"}}})
+        );
         total_bytes_seen += out.stderr.len();
         let profile_text = profile.to_string();
-        run("backup", 0, &[("FORGESAFE_PROFILE", profile_text.as_str())], &[]);
+        run(
+            "backup",
+            0,
+            &[("FORGESAFE_PROFILE", profile_text.as_str())],
+            &[],
+        );
         let out = run("fail", 69, &[], &["--profile", &at_file]);
-        assert!(stderr(&out).contains("exited with code 3"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("exited with code 3"),
+            "{}",
+            stderr(&out)
+        );
         let out = run("badTemplate", 69, &[], &["--profile", &at_file]);
-        assert!(stderr(&out).contains("range can't iterate over ***"), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("range can't iterate over ***"),
+            "{}",
+            stderr(&out)
+        );
 
         let render = |template: &str, code: i32| -> Output {
             let mut cmd = loud(forgesafe(), format);
-            cmd.args(["template", "render", "--context"]).arg(&template_ctx);
+            cmd.args(["template", "render", "--context"])
+                .arg(&template_ctx);
             let out = run_with_stdin(&mut cmd, template, code);
-            assert_none_of(&format!("{format} template render {template:?}"), &out, &all);
+            assert_none_of(
+                &format!("{format} template render {template:?}"),
+                &out,
+                &all,
+            );
             out
         };
         let out = render("{{ if .Profile.Credential.KeyPair.Secret }}key set{{ end }} {{ len (.Secrets.db.Data.password | toString) }}", 0);
         assert_eq!(stdout(&out), format!("key set {}", CONTEXT_SECRET.len()));
-        let out = render("{{ range .Profile.Credential.KeyPair.Secret }}x{{ end }}", 69);
-        assert!(stderr(&out).contains("range can't iterate over ***"), "{}", stderr(&out));
+        let out = render(
+            "{{ range .Profile.Credential.KeyPair.Secret }}x{{ end }}",
+            69,
+        );
+        assert!(
+            stderr(&out).contains("range can't iterate over ***"),
+            "{}",
+            stderr(&out)
+        );
     }
     // The check above is only meaningful if the logs were really verbose.
-    assert!(total_bytes_seen > 2_000, "trace logging produced only {total_bytes_seen} bytes");
+    assert!(
+        total_bytes_seen > 2_000,
+        "trace logging produced only {total_bytes_seen} bytes"
+    );
 }
 
 #[tokio::test]
@@ -358,11 +726,33 @@ async fn blueprint_run_against_a_cluster_prints_no_secret_it_read_there() {
     for format in ["human", "json"] {
         let mut cmd = loud(forgesafe(), format);
         cmd.args(["blueprint", "run"]).arg(&bp);
-        cmd.args(["--action", "backup", "--object", "Deployment/app/web", "--profile-ref", "kanister/store"]);
-        cmd.env("KUBECONFIG", fake.kubeconfig_path()).env("POD_NAME", "not-a-pod-of-the-fake");
-        let out = tokio::task::spawn_blocking(move || run_expect(&mut cmd, 0)).await.unwrap();
-        assert_none_of(&format!("{format} blueprint run against the cluster"), &out, SEEDED_SECRET_VALUES);
-        assert!(stderr(&out).contains("pw ***") && stderr(&out).contains("key *** ***"), "{}", stderr(&out));
+        cmd.args([
+            "--action",
+            "backup",
+            "--object",
+            "Deployment/app/web",
+            "--profile-ref",
+            "kanister/store",
+        ]);
+        cmd.env("KUBECONFIG", fake.kubeconfig_path())
+            .env("POD_NAME", "not-a-pod-of-the-fake");
+        let out = tokio::task::spawn_blocking(move || run_expect(&mut cmd, 0))
+            .await
+            .unwrap();
+        assert_none_of(
+            &format!("{format} blueprint run against the cluster"),
+            &out,
+            SEEDED_SECRET_VALUES,
+        );
+        assert!(
+            stderr(&out).contains("pw ***") && stderr(&out).contains("key *** ***"),
+            "{}",
+            stderr(&out)
+        );
     }
-    assert_eq!(fake.exec_calls().len(), 2, "both runs went through the API server's exec");
+    assert_eq!(
+        fake.exec_calls().len(),
+        2,
+        "both runs went through the API server's exec"
+    );
 }

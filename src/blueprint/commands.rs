@@ -20,14 +20,18 @@ pub struct LintOptions {
 pub fn lint_files(options: &LintOptions, out: &mut dyn Write) -> Result<()> {
     let mut findings = 0;
     for file in &options.files {
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
         for finding in lint::lint(&file.display().to_string(), &text, options.kind.as_deref()) {
             writeln!(out, "{finding}")?;
             findings += 1;
         }
     }
     if findings > 0 {
-        bail!("{findings} problem(s) found in {} blueprint(s)", options.files.len());
+        bail!(
+            "{findings} problem(s) found in {} blueprint(s)",
+            options.files.len()
+        );
     }
     tracing::info!(files = options.files.len(), "no problems found");
     Ok(())
@@ -47,9 +51,14 @@ pub struct RenderOptions {
 /// outputArtifacts, as pretty JSON.
 pub fn render_file(options: &RenderOptions, out: &mut dyn Write) -> Result<()> {
     let file = &options.file;
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let blueprint = Blueprint::from_yaml(&text)
-        .map_err(|e| anyhow!("{}: {e:#} (run forgesafe blueprint lint for details)", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let blueprint = Blueprint::from_yaml(&text).map_err(|e| {
+        anyhow!(
+            "{}: {e:#} (run forgesafe blueprint lint for details)",
+            file.display()
+        )
+    })?;
     let context = inputs::load_context_file(options.context.as_deref())?;
     register_secrets(&context);
     let rendered = render::render_action(&blueprint, &options.action, &context)?;
@@ -65,11 +74,17 @@ pub struct TemplateOptions {
 
 /// Renders one Go template read from `template` and writes the result. The context's secrets
 /// are registered first, so that no log line or error can show them.
-pub fn render_template(options: &TemplateOptions, template: &mut dyn Read, out: &mut dyn Write) -> Result<()> {
+pub fn render_template(
+    options: &TemplateOptions,
+    template: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<()> {
     let context = inputs::load_context_file(options.context.as_deref())?;
     register_secrets(&context);
     let mut text = String::new();
-    template.read_to_string(&mut text).context("cannot read the template from stdin")?;
+    template
+        .read_to_string(&mut text)
+        .context("cannot read the template from stdin")?;
     let rendered = template::render(&text, &context).map_err(|e| anyhow!("{e}"))?;
     write!(out, "{rendered}")?;
     Ok(())

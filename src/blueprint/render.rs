@@ -32,7 +32,10 @@ pub fn render_action(bp: &Blueprint, action: &str, ctx: &Value) -> Result<Value>
     }
     // Output artifacts read the phases' outputs: render them only when the context holds some
     // (a dry render of an action before it ran has none to give).
-    let has_phase_outputs = ctx.get("Phases").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+    let has_phase_outputs = ctx
+        .get("Phases")
+        .and_then(Value::as_object)
+        .is_some_and(|p| !p.is_empty());
     if has_phase_outputs || a.output_artifacts.is_empty() {
         out["outputArtifacts"] = render_output_artifacts(action, a, &ctx)?;
     }

@@ -58,11 +58,17 @@ pub fn run(options: &RunOptions, out: &mut dyn Write, log: LogSink) -> Result<Ru
 }
 
 /// [`run`] on the caller's runtime.
-pub async fn run_async(options: &RunOptions, out: &mut dyn Write, log: LogSink) -> Result<RunOutcome> {
+pub async fn run_async(
+    options: &RunOptions,
+    out: &mut dyn Write,
+    log: LogSink,
+) -> Result<RunOutcome> {
     let (blueprint, action) = checked_action(options)?;
     let cluster = connect(options).await?;
     let context = template_context(options, &action, cluster.as_ref()).await?;
-    let mut functions = BuiltinFunctions::new().local(options.local).this_pod(std::env::var("POD_NAME").ok());
+    let mut functions = BuiltinFunctions::new()
+        .local(options.local)
+        .this_pod(std::env::var("POD_NAME").ok());
     if let Some(c) = cluster {
         functions = functions.with_cluster(c);
     }
@@ -83,16 +89,31 @@ pub async fn run_async(options: &RunOptions, out: &mut dyn Write, log: LogSink) 
 /// The blueprint, lint-clean, and the action asked for.
 fn checked_action(options: &RunOptions) -> Result<(Blueprint, crate::blueprint::model::Action)> {
     let file = &options.file;
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let findings = lint::lint(&file.display().to_string(), &text, None);
     if let Some(first) = findings.first() {
-        bail!("{first} ({} problem(s); run forgesafe blueprint lint {})", findings.len(), file.display());
+        bail!(
+            "{first} ({} problem(s); run forgesafe blueprint lint {})",
+            findings.len(),
+            file.display()
+        );
     }
-    let blueprint = Blueprint::from_yaml(&text).map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
-    let action = blueprint.actions.get(&options.action).cloned().ok_or_else(|| {
-        let known: Vec<&str> = blueprint.actions.keys().map(String::as_str).collect();
-        anyhow!("{} has no action {:?}: it has {}", file.display(), options.action, known.join(", "))
-    })?;
+    let blueprint =
+        Blueprint::from_yaml(&text).map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
+    let action = blueprint
+        .actions
+        .get(&options.action)
+        .cloned()
+        .ok_or_else(|| {
+            let known: Vec<&str> = blueprint.actions.keys().map(String::as_str).collect();
+            anyhow!(
+                "{} has no action {:?}: it has {}",
+                file.display(),
+                options.action,
+                known.join(", ")
+            )
+        })?;
     Ok((blueprint, action))
 }
 
@@ -130,12 +151,21 @@ async fn template_context(
             secret_names: &action.secret_names,
             config_map_names: &action.config_map_names,
         };
-        inputs::merge_into(&mut ctx, context::build_context(cluster, &object, &wanted).await?);
+        inputs::merge_into(
+            &mut ctx,
+            context::build_context(cluster, &object, &wanted).await?,
+        );
     }
     if let Some(reference) = &options.profile_ref {
-        let (namespace, name) =
-            reference.split_once('/').ok_or_else(|| anyhow!("--profile-ref {reference:?} is not NAMESPACE/NAME"))?;
-        ctx["Profile"] = context::cluster::read_profile(needs_cluster("--profile-ref", "the Profile")?, namespace, name).await?;
+        let (namespace, name) = reference
+            .split_once('/')
+            .ok_or_else(|| anyhow!("--profile-ref {reference:?} is not NAMESPACE/NAME"))?;
+        ctx["Profile"] = context::cluster::read_profile(
+            needs_cluster("--profile-ref", "the Profile")?,
+            namespace,
+            name,
+        )
+        .await?;
     }
     if let Some((text, origin)) = crate::profile::load_text_if_given(options.profile.as_deref())? {
         inputs::set_profile(&mut ctx, &text, &origin)?;

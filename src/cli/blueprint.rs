@@ -47,8 +47,10 @@ pub fn run_blueprint(args: BlueprintArgs) -> Result<()> {
 
 pub fn run_template(args: TemplateArgs) -> Result<()> {
     match args.command {
-        TemplateCommand::Render(options) => {
-            commands::render_template(&options, &mut std::io::stdin().lock(), &mut std::io::stdout())
-        }
+        TemplateCommand::Render(options) => commands::render_template(
+            &options,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout(),
+        ),
     }
 }

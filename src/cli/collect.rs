@@ -62,7 +62,13 @@ pub fn run_backup(args: BackupArgs) -> Result<()> {
         retention: Some(job.keep),
         run_id: args.run_id,
     };
-    backup(&store, &options, job.repo.lock_wait, &mut std::io::stdout().lock()).map(drop)
+    backup(
+        &store,
+        &options,
+        job.repo.lock_wait,
+        &mut std::io::stdout().lock(),
+    )
+    .map(drop)
 }
 
 #[cfg(test)]
@@ -83,7 +89,10 @@ mod tests {
     }
 
     fn collect_options(args: &[&str]) -> CollectOptions {
-        match Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}")).command {
+        match Cli::try_parse_from(args)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+            .command
+        {
             Command::Collect(a) => a.what,
             Command::Backup(a) => a.job.what,
         }
@@ -92,17 +101,71 @@ mod tests {
     #[test]
     fn dest_and_parallel_mean_the_same_before_and_after_the_source() {
         for args in [
-            &["fs", "collect", "--dest", "/v", "--parallel", "2", "url", "/srv/a"][..],
-            &["fs", "collect", "url", "/srv/a", "--dest", "/v", "--parallel", "2"],
-            &["fs", "collect", "--parallel", "2", "github", "--user", "octo", "--dest", "/v"],
-            &["fs", "backup", "--dest", "/v", "--parallel", "2", "url", "/srv/a"],
-            &["fs", "backup", "url", "/srv/a", "--parallel", "2", "--dest", "/v"],
+            &[
+                "fs",
+                "collect",
+                "--dest",
+                "/v",
+                "--parallel",
+                "2",
+                "url",
+                "/srv/a",
+            ][..],
+            &[
+                "fs",
+                "collect",
+                "url",
+                "/srv/a",
+                "--dest",
+                "/v",
+                "--parallel",
+                "2",
+            ],
+            &[
+                "fs",
+                "collect",
+                "--parallel",
+                "2",
+                "github",
+                "--user",
+                "octo",
+                "--dest",
+                "/v",
+            ],
+            &[
+                "fs",
+                "backup",
+                "--dest",
+                "/v",
+                "--parallel",
+                "2",
+                "url",
+                "/srv/a",
+            ],
+            &[
+                "fs",
+                "backup",
+                "url",
+                "/srv/a",
+                "--parallel",
+                "2",
+                "--dest",
+                "/v",
+            ],
         ] {
             let options = collect_options(args);
-            assert_eq!(options.dest.as_deref(), Some(std::path::Path::new("/v")), "{args:?}");
+            assert_eq!(
+                options.dest.as_deref(),
+                Some(std::path::Path::new("/v")),
+                "{args:?}"
+            );
             assert_eq!(options.parallel, 2, "{args:?}");
             assert!(options.source.is_some(), "{args:?}");
         }
-        assert_eq!(collect_options(&["fs", "collect", "--config", "c.yml"]).parallel, 4, "the default");
+        assert_eq!(
+            collect_options(&["fs", "collect", "--config", "c.yml"]).parallel,
+            4,
+            "the default"
+        );
     }
 }

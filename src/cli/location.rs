@@ -1,7 +1,10 @@
 //! `forgesafe location push|pull|delete`, with kando's flags.
 
 use super::RepoArgs;
-use crate::store::{self, DeleteOutcome, KeepOptions, PullRequest, PullTarget, PushLimits, PushRequest, PushSource, SnapshotChoice};
+use crate::store::{
+    self, DeleteOutcome, KeepOptions, PullRequest, PullTarget, PushLimits, PushRequest, PushSource,
+    SnapshotChoice,
+};
 use anyhow::{anyhow, Result};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -55,7 +58,10 @@ pub struct LimitArgs {
 
 impl From<LimitArgs> for PushLimits {
     fn from(a: LimitArgs) -> Self {
-        PushLimits { max_snapshot_size: a.max_snapshot_size, max_repository_size: a.max_repository_size }
+        PushLimits {
+            max_snapshot_size: a.max_snapshot_size,
+            max_repository_size: a.max_repository_size,
+        }
     }
 }
 
@@ -72,7 +78,9 @@ struct SnapshotArgs {
 impl SnapshotArgs {
     fn choice(&self) -> Result<SnapshotChoice> {
         match (&self.kopia_snapshot, &self.snapshot) {
-            (Some(json), _) => SnapshotChoice::parse(Some(&crate::phase_output::snapshot_id_from_artifact(json)?)),
+            (Some(json), _) => {
+                SnapshotChoice::parse(Some(&crate::phase_output::snapshot_id_from_artifact(json)?))
+            }
             (None, id) => SnapshotChoice::parse(id.as_deref()),
         }
     }
@@ -114,8 +122,17 @@ fn push(args: PushArgs) -> Result<()> {
     // Check the key before any work, so a typo does not cost a whole push.
     crate::phase_output::check_key(&args.output_name)?;
     let store = args.repo.store()?;
-    let source = if args.source == "-" { PushSource::Stdin } else { PushSource::Path(PathBuf::from(&args.source)) };
-    let request = PushRequest { limits: args.limits.into(), time: args.time, retention: Some(args.keep), ..PushRequest::new(source, args.path) };
+    let source = if args.source == "-" {
+        PushSource::Stdin
+    } else {
+        PushSource::Path(PathBuf::from(&args.source))
+    };
+    let request = PushRequest {
+        limits: args.limits.into(),
+        time: args.time,
+        retention: Some(args.keep),
+        ..PushRequest::new(source, args.path)
+    };
     let outcome = store::push(&store, &request)?;
     tracing::info!(
         snapshot = %outcome.snapshot_id, logical_bytes = outcome.logical_size, added_bytes = outcome.physical_size,
@@ -127,8 +144,21 @@ fn push(args: PushArgs) -> Result<()> {
 fn pull(args: PullArgs) -> Result<()> {
     let snapshot = args.snapshot.choice()?;
     let store = args.repo.store()?;
-    let target = if args.target == "-" { PullTarget::Stdout } else { PullTarget::Path(PathBuf::from(&args.target)) };
-    let outcome = store::pull(&store, &PullRequest { name: args.path, snapshot, target, include: args.include }, &mut std::io::stdout().lock())?;
+    let target = if args.target == "-" {
+        PullTarget::Stdout
+    } else {
+        PullTarget::Path(PathBuf::from(&args.target))
+    };
+    let outcome = store::pull(
+        &store,
+        &PullRequest {
+            name: args.path,
+            snapshot,
+            target,
+            include: args.include,
+        },
+        &mut std::io::stdout().lock(),
+    )?;
     tracing::info!(snapshot = %outcome.snapshot_id, target = %args.target, "pulled");
     Ok(())
 }
@@ -140,7 +170,10 @@ fn delete(args: DeleteArgs) -> Result<()> {
     let choice = args.snapshot.choice()?;
     let store = args.repo.store()?;
     match store::delete(&store, &args.path, &choice)? {
-        DeleteOutcome::Deleted { snapshot_id, packs_removed } => {
+        DeleteOutcome::Deleted {
+            snapshot_id,
+            packs_removed,
+        } => {
             tracing::info!(snapshot = %snapshot_id, packs_removed, "deleted");
         }
         DeleteOutcome::AlreadyGone => {

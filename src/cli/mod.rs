@@ -18,10 +18,20 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "forgesafe", version, about = "Back up forges into restic-format repositories; a kando-compatible data mover")]
+#[command(
+    name = "forgesafe",
+    version,
+    about = "Back up forges into restic-format repositories; a kando-compatible data mover"
+)]
 struct Cli {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "auto", env = "FORGESAFE_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "auto",
+        env = "FORGESAFE_LOG_FORMAT"
+    )]
     log_format: LogFormat,
     /// More logging (-v, -vv, -vvv).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -112,8 +122,14 @@ impl RepoArgs {
         if let Ok(message) = std::env::var("FORGESAFE_DEBUG_PANIC") {
             panic!("{message}");
         }
-        let locking = crate::store::LockSettings { wait: self.lock_wait, refresh: lock_refresh()? };
-        Ok(crate::store::Store::new(&location, password, self.cache_dir.clone())?.with_locking(locking))
+        let locking = crate::store::LockSettings {
+            wait: self.lock_wait,
+            refresh: lock_refresh()?,
+        };
+        Ok(
+            crate::store::Store::new(&location, password, self.cache_dir.clone())?
+                .with_locking(locking),
+        )
     }
 }
 
@@ -138,8 +154,9 @@ impl SnapshotOfPath {
 /// (tests use seconds to watch a refresh happen).
 fn lock_refresh() -> anyhow::Result<std::time::Duration> {
     match std::env::var("FORGESAFE_LOCK_REFRESH") {
-        Ok(text) => humantime::parse_duration(&text)
-            .map_err(|_| anyhow::anyhow!("FORGESAFE_LOCK_REFRESH is {text:?}: give a duration such as 5m")),
+        Ok(text) => humantime::parse_duration(&text).map_err(|_| {
+            anyhow::anyhow!("FORGESAFE_LOCK_REFRESH is {text:?}: give a duration such as 5m")
+        }),
         Err(_) => Ok(crate::store::lock::DEFAULT_REFRESH),
     }
 }
@@ -160,15 +177,23 @@ pub fn run(args: Vec<OsString>) -> i32 {
         }
         Err(e) => {
             let text = e.to_string();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
-            eprintln!("forgesafe: {} (see forgesafe --help)", redact(first.trim_start_matches("error: ")));
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("invalid arguments");
+            eprintln!(
+                "forgesafe: {} (see forgesafe --help)",
+                redact(first.trim_start_matches("error: "))
+            );
             return crate::EXIT_FAILURE;
         }
     };
     logging::init(cli.log_format, cli.verbose, cli.quiet);
     // serve shuts down gracefully on its own; every other command removes its locks and exits.
     crate::shutdown::install(!matches!(cli.command, Command::Serve(_)));
-    crate::progress::enable(!cli.quiet && logging::is_human(cli.log_format) && std::io::stderr().is_terminal());
+    crate::progress::enable(
+        !cli.quiet && logging::is_human(cli.log_format) && std::io::stderr().is_terminal(),
+    );
     let result = match cli.command {
         Command::Location(a) => location::run(a),
         Command::Output(a) => output::run(a),
@@ -194,7 +219,9 @@ pub fn run(args: Vec<OsString>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) if e.downcast_ref::<crate::ExitStatus>().is_some() => {
-            let status = e.downcast_ref::<crate::ExitStatus>().expect("checked above");
+            let status = e
+                .downcast_ref::<crate::ExitStatus>()
+                .expect("checked above");
             if !status.message.is_empty() {
                 println!("{}", redact(&status.message));
             }
@@ -203,7 +230,10 @@ pub fn run(args: Vec<OsString>) -> i32 {
         Err(e) => {
             let line = format!("{e:#}");
             tracing::debug!(error = %redact(&line), "command failed");
-            eprintln!("forgesafe: error: {}", redact(&crate::store::errors::one_line(&line)));
+            eprintln!(
+                "forgesafe: error: {}",
+                redact(&crate::store::errors::one_line(&line))
+            );
             crate::EXIT_FAILURE
         }
     }

@@ -100,7 +100,9 @@ pub fn snapshots(args: SnapshotsArgs) -> Result<()> {
     let store = args.repo.store()?;
     let text = match &args.shards_of {
         Some(base) => serde_json::to_string_pretty(&store::shard_runs(&store, base)?)?,
-        None => serde_json::to_string_pretty(&store::list_snapshots(&store, args.path.as_deref())?)?,
+        None => {
+            serde_json::to_string_pretty(&store::list_snapshots(&store, args.path.as_deref())?)?
+        }
     };
     println!("{text}");
     Ok(())
@@ -115,11 +117,23 @@ pub fn check(args: CheckArgs) -> Result<()> {
 
 pub fn forget(args: ForgetArgs) -> Result<()> {
     let store = args.repo.store()?;
-    let outcome = store::forget(&store, &ForgetRequest { name: args.path, keep: args.keep, prune: args.prune, dry_run: args.dry_run })?;
+    let outcome = store::forget(
+        &store,
+        &ForgetRequest {
+            name: args.path,
+            keep: args.keep,
+            prune: args.prune,
+            dry_run: args.dry_run,
+        },
+    )?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     }
-    let verb = if outcome.dry_run { "would forget" } else { "forgot" };
+    let verb = if outcome.dry_run {
+        "would forget"
+    } else {
+        "forgot"
+    };
     tracing::info!(path = %outcome.path, kept = outcome.keep.len(), packs_removed = outcome.packs_removed, "{verb} {} snapshot(s)", outcome.remove.len());
     Ok(())
 }
@@ -131,9 +145,20 @@ pub fn stats(args: StatsArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&stats)?);
         return Ok(());
     }
-    println!("{}: {} in {} snapshot(s)", stats.location, store::size::human(stats.repository_size), stats.snapshots);
+    println!(
+        "{}: {} in {} snapshot(s)",
+        stats.location,
+        store::size::human(stats.repository_size),
+        stats.snapshots
+    );
     for (path, p) in &stats.paths {
-        println!("  {path}: {} snapshot(s), newest {} ({}, {})", p.snapshots, &p.newest_id[..8], p.newest, store::size::human(p.newest_logical_size));
+        println!(
+            "  {path}: {} snapshot(s), newest {} ({}, {})",
+            p.snapshots,
+            &p.newest_id[..8],
+            p.newest,
+            store::size::human(p.newest_logical_size)
+        );
     }
     Ok(())
 }
@@ -142,13 +167,27 @@ pub fn stats(args: StatsArgs) -> Result<()> {
 /// cannot be read.
 pub fn health(args: HealthArgs) -> Result<()> {
     let store = args.repo.store()?;
-    let health = store::health(&store, &HealthRequest { name: args.path, max_age: args.max_age })?;
-    let text = if args.json { serde_json::to_string_pretty(&health)? } else { health.summary() };
+    let health = store::health(
+        &store,
+        &HealthRequest {
+            name: args.path,
+            max_age: args.max_age,
+        },
+    )?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&health)?
+    } else {
+        health.summary()
+    };
     if health.healthy {
         println!("{text}");
         Ok(())
     } else {
-        Err(crate::ExitStatus { code: 1, message: text }.into())
+        Err(crate::ExitStatus {
+            code: 1,
+            message: text,
+        }
+        .into())
     }
 }
 

@@ -128,7 +128,13 @@ impl From<ForgeType> for ForgeKind {
 }
 
 pub fn ls(args: LsArgs) -> Result<()> {
-    let request = ListRequest { snapshot: args.of.choice()?, name: args.of.path, under: args.under, shallow: args.shallow, json: args.json };
+    let request = ListRequest {
+        snapshot: args.of.choice()?,
+        name: args.of.path,
+        under: args.under,
+        shallow: args.shallow,
+        json: args.json,
+    };
     let store = args.repo.store()?;
     let mut out = std::io::stdout().lock();
     restore::list(&store, &request, &mut out)?;
@@ -142,7 +148,13 @@ pub fn repos(args: ReposArgs) -> Result<()> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&repos)?)?;
     } else {
-        writeln!(out, "snapshot {} of {}: {} repositories", &snapshot_id[..8], args.of.path, repos.len())?;
+        writeln!(
+            out,
+            "snapshot {} of {}: {} repositories",
+            &snapshot_id[..8],
+            args.of.path,
+            repos.len()
+        )?;
         for repo in &repos {
             writeln!(out, "{}", repo.summary_line())?;
         }
@@ -163,7 +175,12 @@ pub fn diff(args: DiffArgs) -> Result<()> {
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else if report.is_empty() {
-        writeln!(out, "no change between {} and {}", &report.from[..8], &report.to[..8])?;
+        writeln!(
+            out,
+            "no change between {} and {}",
+            &report.from[..8],
+            &report.to[..8]
+        )?;
     } else {
         for line in report.lines() {
             writeln!(out, "{line}")?;
@@ -173,7 +190,11 @@ pub fn diff(args: DiffArgs) -> Result<()> {
 }
 
 pub fn restore(args: RestoreArgs) -> Result<()> {
-    let forge = args.to_forge.as_deref().map(|url| forge_target(url, &args)).transpose()?;
+    let forge = args
+        .to_forge
+        .as_deref()
+        .map(|url| forge_target(url, &args))
+        .transpose()?;
     let target = match (&args.target, &forge) {
         (Some(target), _) => target.clone(),
         (None, Some(_)) if args.wiki || args.metadata || args.checkout.is_some() => {
@@ -188,7 +209,10 @@ pub fn restore(args: RestoreArgs) -> Result<()> {
         repo: args.repository.clone(),
         wiki: args.wiki,
         metadata: args.metadata,
-        checkout: args.checkout.clone().map(|r| Some(r).filter(|r| !r.is_empty())),
+        checkout: args
+            .checkout
+            .clone()
+            .map(|r| Some(r).filter(|r| !r.is_empty())),
         target,
     };
     let store = args.repo.store()?;
@@ -232,5 +256,12 @@ fn forge_target(url: &str, args: &RestoreArgs) -> Result<ForgeTarget> {
         Ok(token) if !token.trim().is_empty() => Secret::new(token.trim()),
         _ => bail!("--token-env {var}: the environment variable {var} is not set or empty; export the forge token in it"),
     };
-    ForgeTarget::new(url, args.forge_type.map(ForgeKind::from), token, args.as_repo.as_deref(), args.force, !args.public)
+    ForgeTarget::new(
+        url,
+        args.forge_type.map(ForgeKind::from),
+        token,
+        args.as_repo.as_deref(),
+        args.force,
+        !args.public,
+    )
 }

@@ -72,7 +72,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 /// it could not run.
 pub fn drill(args: DrillArgs) -> anyhow::Result<()> {
     let store = args.repo.store()?;
-    let request = crate::drill::DrillRequest { snapshot: args.of.choice()?, name: args.of.path, work_dir: args.work_dir };
+    let request = crate::drill::DrillRequest {
+        snapshot: args.of.choice()?,
+        name: args.of.path,
+        work_dir: args.work_dir,
+    };
     let report = crate::drill::drill(&store, &request)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -87,6 +91,10 @@ pub fn drill(args: DrillArgs) -> anyhow::Result<()> {
     } else {
         // The report is on stdout already; the summary goes to stderr.
         tracing::error!("{}", report.summary());
-        Err(crate::ExitStatus { code: 1, message: String::new() }.into())
+        Err(crate::ExitStatus {
+            code: 1,
+            message: String::new(),
+        }
+        .into())
     }
 }

@@ -59,14 +59,44 @@ pub struct EarlierSnapshot {
 impl ChangeReport {
     /// What the run's outcomes say changed in `dest`; `newly_gone` are repositories that were
     /// listed in the previous run and are not now.
-    pub fn from_run(dest: &Path, repos: &[RepoPlan], outcomes: &[RepoOutcome], newly_gone: Vec<String>) -> ChangeReport {
-        let mut report = ChangeReport { collected_at: Utc::now(), destination: dest.to_path_buf(), gone: newly_gone, ..Default::default() };
+    pub fn from_run(
+        dest: &Path,
+        repos: &[RepoPlan],
+        outcomes: &[RepoOutcome],
+        newly_gone: Vec<String>,
+    ) -> ChangeReport {
+        let mut report = ChangeReport {
+            collected_at: Utc::now(),
+            destination: dest.to_path_buf(),
+            gone: newly_gone,
+            ..Default::default()
+        };
         for (plan, outcome) in repos.iter().zip(outcomes) {
-            let wiki = plan.wiki.as_ref().map(|job| (format!("{} (wiki)", plan.name), &job.dest, outcome.wiki.as_ref()));
-            for (name, dir, synced) in std::iter::once((plan.name.clone(), &plan.git.dest, outcome.git.as_ref())).chain(wiki) {
-                let Some(synced) = synced.filter(|s| !s.rewritten.is_empty()) else { continue };
-                let (deleted, force_pushed) = synced.rewritten.iter().cloned().partition(|r| r.new.is_none());
-                report.repositories.push(RepoChanges { name, mirror: relative_key(dest, dir).unwrap_or_default(), force_pushed, deleted });
+            let wiki = plan.wiki.as_ref().map(|job| {
+                (
+                    format!("{} (wiki)", plan.name),
+                    &job.dest,
+                    outcome.wiki.as_ref(),
+                )
+            });
+            for (name, dir, synced) in
+                std::iter::once((plan.name.clone(), &plan.git.dest, outcome.git.as_ref()))
+                    .chain(wiki)
+            {
+                let Some(synced) = synced.filter(|s| !s.rewritten.is_empty()) else {
+                    continue;
+                };
+                let (deleted, force_pushed) = synced
+                    .rewritten
+                    .iter()
+                    .cloned()
+                    .partition(|r| r.new.is_none());
+                report.repositories.push(RepoChanges {
+                    name,
+                    mirror: relative_key(dest, dir).unwrap_or_default(),
+                    force_pushed,
+                    deleted,
+                });
             }
         }
         report
@@ -86,21 +116,32 @@ impl ChangeReport {
 
     /// Every `(mirror, ref, old tip)` this report names.
     pub fn old_tips(&self) -> impl Iterator<Item = (&str, &str, &str)> {
-        self.repositories
-            .iter()
-            .flat_map(|r| r.force_pushed.iter().chain(&r.deleted).map(move |x| (r.mirror.as_str(), x.name.as_str(), x.old.as_str())))
+        self.repositories.iter().flat_map(|r| {
+            r.force_pushed
+                .iter()
+                .chain(&r.deleted)
+                .map(move |x| (r.mirror.as_str(), x.name.as_str(), x.old.as_str()))
+        })
     }
 
     /// Writes the report into its volume (a new file per collect; `file` says which).
     pub fn write(&mut self, dest: &Path) -> Result<()> {
         let dir = dest.join(RELATIVE_DIR);
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let name = self.file.clone().unwrap_or_else(|| format!("{RELATIVE_DIR}/{}.json", self.collected_at.format("%Y-%m-%dT%H-%M-%S%.3fZ")));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let name = self.file.clone().unwrap_or_else(|| {
+            format!(
+                "{RELATIVE_DIR}/{}.json",
+                self.collected_at.format("%Y-%m-%dT%H-%M-%S%.3fZ")
+            )
+        });
         self.file = Some(name.clone());
         let mut tmp = tempfile::NamedTempFile::new_in(&dir)?;
         serde_json::to_writer_pretty(&mut tmp, self)?;
         let path = dest.join(&name);
-        tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(())
     }
 
@@ -108,14 +149,27 @@ impl ChangeReport {
     pub fn log_summary(&self) {
         for repo in &self.repositories {
             for r in &repo.force_pushed {
-                tracing::warn!("forgesafe collect: {}: {} was FORCE-PUSHED upstream (old tip {}, new {})", repo.name, r.name, short(&r.old), r.new.as_deref().map_or("?", short));
+                tracing::warn!(
+                    "forgesafe collect: {}: {} was FORCE-PUSHED upstream (old tip {}, new {})",
+                    repo.name,
+                    r.name,
+                    short(&r.old),
+                    r.new.as_deref().map_or("?", short)
+                );
             }
             for r in &repo.deleted {
-                tracing::warn!("forgesafe collect: {}: {} was DELETED upstream (old tip {})", repo.name, r.name, short(&r.old));
+                tracing::warn!(
+                    "forgesafe collect: {}: {} was DELETED upstream (old tip {})",
+                    repo.name,
+                    r.name,
+                    short(&r.old)
+                );
             }
         }
         for name in &self.gone {
-            tracing::warn!("forgesafe collect: {name} is GONE from the forge's listing; its mirror is kept");
+            tracing::warn!(
+                "forgesafe collect: {name} is GONE from the forge's listing; its mirror is kept"
+            );
         }
         if let Some(file) = self.file.as_deref().filter(|_| !self.is_empty()) {
             tracing::warn!(

@@ -20,7 +20,11 @@ use super::report::{RepoOutcome, Step};
 
 /// Pushes each repository of `repos` whose mirror is in place to every destination, recording
 /// what happened in its outcome (`outcomes` are in the order of `repos`).
-pub fn push_to_forges(destinations: &[ForgeDestination], repos: &[RepoPlan], outcomes: &mut [RepoOutcome]) {
+pub fn push_to_forges(
+    destinations: &[ForgeDestination],
+    repos: &[RepoPlan],
+    outcomes: &mut [RepoOutcome],
+) {
     for destination in destinations {
         let label = destination.label();
         let forge = match connect_destination(destination) {
@@ -38,7 +42,12 @@ pub fn push_to_forges(destinations: &[ForgeDestination], repos: &[RepoPlan], out
             if outcome.git.is_none() || outcome.name != repo.name {
                 continue; // no mirror to push (its failure is already reported)
             }
-            let name = repo.name.rsplit('/').next().unwrap_or(&repo.name).to_string();
+            let name = repo
+                .name
+                .rsplit('/')
+                .next()
+                .unwrap_or(&repo.name)
+                .to_string();
             let result = if names.insert(name.clone()) {
                 let wanted = WantedRepo {
                     owner: destination.owner.clone(),
@@ -46,7 +55,13 @@ pub fn push_to_forges(destinations: &[ForgeDestination], repos: &[RepoPlan], out
                     private: destination.private,
                     description: format!("mirror of {} kept by forgesafe", repo.name),
                 };
-                publish(&*forge, &destination.token, &wanted, &repo.git.dest, PushMode::Mirror)
+                publish(
+                    &*forge,
+                    &destination.token,
+                    &wanted,
+                    &repo.git.dest,
+                    PushMode::Mirror,
+                )
             } else {
                 Err(anyhow!("another repository of this run is already pushed as {name}; give each destination one owner's repositories"))
             };

@@ -29,7 +29,9 @@ impl MetadataWriter {
         // Write beside and rename: an interrupted run never leaves a torn file.
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         std::io::Write::write_all(&mut tmp, text.as_bytes())?;
-        tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(true)
     }
 
@@ -47,7 +49,9 @@ impl MetadataWriter {
     pub fn prune_folder(&self, folder: &str, keep: &BTreeSet<String>) -> Result<u64> {
         let dir = self.root.join(folder);
         let mut removed = 0;
-        let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(0) };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(0);
+        };
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -64,13 +68,21 @@ impl MetadataWriter {
 pub fn file_name(key: &str) -> String {
     let cleaned: String = key
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     // Different names can clean to the same text: keep them apart with a short hash of the original.
     if cleaned == key && !key.is_empty() {
         format!("{cleaned}.json")
     } else {
-        let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        });
         format!("{cleaned}-{:08x}.json", hash as u32)
     }
 }
@@ -103,12 +115,31 @@ mod tests {
         let v = serde_json::json!({"b": 1, "a": {"d": [1, 2], "c": null}});
         assert!(w.write("issues/1.json", &v).unwrap());
         let text = std::fs::read_to_string(tmp.path().join("issues/1.json")).unwrap();
-        assert!(text.find("\"a\"").unwrap() < text.find("\"b\"").unwrap() && text.contains("\n  "), "{text}");
-        let mtime = std::fs::metadata(tmp.path().join("issues/1.json")).unwrap().modified().unwrap();
+        assert!(
+            text.find("\"a\"").unwrap() < text.find("\"b\"").unwrap() && text.contains("\n  "),
+            "{text}"
+        );
+        let mtime = std::fs::metadata(tmp.path().join("issues/1.json"))
+            .unwrap()
+            .modified()
+            .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(20));
-        assert!(!w.write("issues/1.json", &serde_json::json!({"a": {"c": null, "d": [1, 2]}, "b": 1})).unwrap());
-        assert_eq!(std::fs::metadata(tmp.path().join("issues/1.json")).unwrap().modified().unwrap(), mtime);
-        assert!(w.write("issues/1.json", &serde_json::json!({"b": 2})).unwrap());
+        assert!(!w
+            .write(
+                "issues/1.json",
+                &serde_json::json!({"a": {"c": null, "d": [1, 2]}, "b": 1})
+            )
+            .unwrap());
+        assert_eq!(
+            std::fs::metadata(tmp.path().join("issues/1.json"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            mtime
+        );
+        assert!(w
+            .write("issues/1.json", &serde_json::json!({"b": 2}))
+            .unwrap());
         w.write("issues/2.json", &v).unwrap();
         let keep: BTreeSet<String> = ["2.json".to_string()].into();
         assert_eq!(w.prune_folder("issues", &keep).unwrap(), 1);

@@ -33,8 +33,8 @@ pub mod state;
 pub mod verify;
 pub mod volume_lock;
 
-pub use options::{one_job, CollectOptions, GitUrls, GithubAccount, Resolved, SourceSpec};
 pub use changes::ChangeReport;
+pub use options::{one_job, CollectOptions, GitUrls, GithubAccount, Resolved, SourceSpec};
 pub use report::{CollectReport, RepoOutcome, RepoStatus, Totals};
 pub use run::{collect, run_config, RunSettings};
 pub use shard::Shard;

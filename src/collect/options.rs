@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Result};
 
-use super::config::{self, BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source};
+use super::config::{
+    self, BackupJob, Config, ForgeKind, ForgeSource, LocalDestination, PlainGitSource, Source,
+};
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -29,7 +31,12 @@ pub struct CollectOptions {
     pub api_parallel: usize,
     /// Only this shard of the account: INDEX/COUNT, INDEX from 0 (a Kubernetes Indexed Job's
     /// JOB_COMPLETION_INDEX). Each repository belongs to one shard, by its full name.
-    #[arg(long, global = true, value_name = "INDEX/COUNT", env = "FORGESAFE_SHARD")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "INDEX/COUNT",
+        env = "FORGESAFE_SHARD"
+    )]
     pub shard: Option<super::shard::Shard>,
     #[command(subcommand)]
     pub source: Option<SourceSpec>,
@@ -108,11 +115,19 @@ impl Resolved {
         if let Some(dest) = &self.dest_override {
             return Ok(dest.clone());
         }
-        let mut paths: Vec<&PathBuf> = self.config.jobs.iter().flat_map(|job| job.destinations.iter().map(|d| &d.path)).collect();
+        let mut paths: Vec<&PathBuf> = self
+            .config
+            .jobs
+            .iter()
+            .flat_map(|job| job.destinations.iter().map(|d| &d.path))
+            .collect();
         paths.dedup();
         match paths.as_slice() {
             [one] => Ok((*one).clone()),
-            many => bail!("backup pushes one destination, but the config has {}: give --dest", many.len()),
+            many => bail!(
+                "backup pushes one destination, but the config has {}: give --dest",
+                many.len()
+            ),
         }
     }
 }
@@ -180,19 +195,36 @@ impl GithubAccount {
             filter: Default::default(),
             release_assets: self.release_assets,
         };
-        Ok(one_job(vec![Source::Forge(forge)], dest, !self.flat, self.lfs))
+        Ok(one_job(
+            vec![Source::Forge(forge)],
+            dest,
+            !self.flat,
+            self.lfs,
+        ))
     }
 }
 
 impl GitUrls {
     fn config(&self, dest: &Path) -> Result<Config> {
         if let Some(key) = self.ssh_key.as_ref().filter(|k| !k.is_file()) {
-            bail!("--ssh-key {}: no such file; give the path of the private key", key.display());
+            bail!(
+                "--ssh-key {}: no such file; give the path of the private key",
+                key.display()
+            );
         }
         let sources = self
             .urls
             .iter()
-            .map(|url| Source::Plain(PlainGitSource { url: url.clone(), name: None, username: None, password: None, token: None, ssh_key: self.ssh_key.clone() }))
+            .map(|url| {
+                Source::Plain(PlainGitSource {
+                    url: url.clone(),
+                    name: None,
+                    username: None,
+                    password: None,
+                    token: None,
+                    ssh_key: self.ssh_key.clone(),
+                })
+            })
             .collect();
         Ok(one_job(sources, dest, !self.flat, self.lfs))
     }
@@ -204,7 +236,15 @@ pub fn one_job(sources: Vec<Source>, dest: &Path, structured: bool, lfs: bool) -
         jobs: vec![BackupJob {
             document: 0,
             sources,
-            destinations: vec![LocalDestination { path: dest.to_path_buf(), structured, bare: true, mirror: true, lfs, zip: false, keep: None }],
+            destinations: vec![LocalDestination {
+                path: dest.to_path_buf(),
+                structured,
+                bare: true,
+                mirror: true,
+                lfs,
+                zip: false,
+                keep: None,
+            }],
             forge_destinations: Vec::new(),
             cron: None,
             metrics: Default::default(),

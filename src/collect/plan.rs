@@ -58,29 +58,61 @@ pub struct LfsPlan {
 /// With `shard`, only the repositories that shard owns are planned (the mirrors on disk are
 /// still compared with the whole listing, so another shard's repository is never "no longer
 /// listed").
-pub fn plan(job: &BackupJob, destination: &LocalDestination, shard: Option<Shard>, state: &mut CollectState) -> Result<DestinationPlan> {
+pub fn plan(
+    job: &BackupJob,
+    destination: &LocalDestination,
+    shard: Option<Shard>,
+    state: &mut CollectState,
+) -> Result<DestinationPlan> {
     let dest = &destination.path;
-    let mut plan = DestinationPlan { repos: Vec::new(), forges: Vec::new(), unlisted_sources: Vec::new(), no_longer_listed: Vec::new() };
+    let mut plan = DestinationPlan {
+        repos: Vec::new(),
+        forges: Vec::new(),
+        unlisted_sources: Vec::new(),
+        no_longer_listed: Vec::new(),
+    };
     for source in &job.sources {
         match source {
             Source::Forge(source) => {
                 let forge = forge::connect(source)?;
                 match forge::list_selected(forge.as_ref(), source, &mut state.listings) {
                     Ok(repos) => {
-                        let listed = repos.iter().map(|r| (r.clone_url.as_str(), r.owner.login.as_str(), r.name.as_str()));
-                        plan.no_longer_listed.extend(layout::unlisted_mirrors(dest, destination.structured, listed));
+                        let listed = repos.iter().map(|r| {
+                            (
+                                r.clone_url.as_str(),
+                                r.owner.login.as_str(),
+                                r.name.as_str(),
+                            )
+                        });
+                        plan.no_longer_listed.extend(layout::unlisted_mirrors(
+                            dest,
+                            destination.structured,
+                            listed,
+                        ));
                         let index = plan.forges.len();
                         for repo in repos {
-                            let full_name = format!("{}/{}", layout::host_of(&repo.clone_url), repo.full_name);
+                            let full_name =
+                                format!("{}/{}", layout::host_of(&repo.clone_url), repo.full_name);
                             if shard.is_none_or(|s| s.owns(&full_name)) {
-                                plan.repos.push(forge_repo(destination, source, forge.as_ref(), repo, index)?);
+                                plan.repos.push(forge_repo(
+                                    destination,
+                                    source,
+                                    forge.as_ref(),
+                                    repo,
+                                    index,
+                                )?);
                             }
                         }
                         plan.forges.push(forge);
                     }
                     Err(err) => {
-                        let name = format!("{}:{}", source.kind.key(), source.user.as_deref().unwrap_or("(token owner)"));
-                        plan.unlisted_sources.push(RepoOutcome::failed(name, Step::Listing, &err));
+                        let name = format!(
+                            "{}:{}",
+                            source.kind.key(),
+                            source.user.as_deref().unwrap_or("(token owner)")
+                        );
+                        plan.unlisted_sources
+                            .push(RepoOutcome::failed(name, Step::Listing, &err));
                     }
                 }
             }
@@ -96,14 +128,29 @@ pub fn plan(job: &BackupJob, destination: &LocalDestination, shard: Option<Shard
     Ok(plan)
 }
 
-fn forge_repo(destination: &LocalDestination, source: &ForgeSource, forge: &dyn Forge, repo: RepoSummary, forge_index: usize) -> Result<RepoPlan> {
+fn forge_repo(
+    destination: &LocalDestination,
+    source: &ForgeSource,
+    forge: &dyn Forge,
+    repo: RepoSummary,
+    forge_index: usize,
+) -> Result<RepoPlan> {
     let host = layout::host_of(&repo.clone_url);
-    let git_dir = layout::repo_dir(&destination.path, destination.structured, &host, &repo.owner.login, &repo.name);
+    let git_dir = layout::repo_dir(
+        &destination.path,
+        destination.structured,
+        &host,
+        &repo.owner.login,
+        &repo.name,
+    );
     // gickup's `ssh: true`: git goes over ssh with the key; the token is for the API only.
     let clone_url = match (&repo.ssh_url, source.ssh) {
         (_, false) => repo.clone_url.clone(),
         (Some(ssh_url), true) => ssh_url.clone(),
-        (None, true) => bail!("{}: the forge lists no ssh URL for it; remove `ssh: true` to clone over https", repo.full_name),
+        (None, true) => bail!(
+            "{}: the forge lists no ssh URL for it; remove `ssh: true` to clone over https",
+            repo.full_name
+        ),
     };
     let token = source.token.clone().map(|t| (forge.git_user(), t));
     // Over ssh the key authenticates git; the token is not sent.
@@ -117,25 +164,56 @@ fn forge_repo(destination: &LocalDestination, source: &ForgeSource, forge: &dyn 
     });
     Ok(RepoPlan {
         name: repo.full_name.clone(),
-        git: MirrorJob { url: clone_url, dest: git_dir, credentials: git_credentials, options },
+        git: MirrorJob {
+            url: clone_url,
+            dest: git_dir,
+            credentials: git_credentials,
+            options,
+        },
         wiki,
         // The forge serves LFS over https with the token, whichever way git goes.
-        lfs: destination.lfs.then(|| LfsPlan { url: repo.clone_url.clone(), credentials: token }),
-        metadata: source.issues.then_some(MetadataPlan { forge: forge_index, release_assets: source.release_assets, repo }),
+        lfs: destination.lfs.then(|| LfsPlan {
+            url: repo.clone_url.clone(),
+            credentials: token,
+        }),
+        metadata: source.issues.then_some(MetadataPlan {
+            forge: forge_index,
+            release_assets: source.release_assets,
+            repo,
+        }),
     })
 }
 
 fn plain_repo(destination: &LocalDestination, source: &PlainGitSource) -> RepoPlan {
-    let (name, git_dir) = layout::url_repo_dir(&destination.path, destination.structured, &source.url, source.name.as_deref());
+    let (name, git_dir) = layout::url_repo_dir(
+        &destination.path,
+        destination.structured,
+        &source.url,
+        source.name.as_deref(),
+    );
     let credentials = match (&source.token, &source.password) {
-        (Some(t), _) => Some((source.username.clone().unwrap_or_else(|| "x-access-token".into()), t.clone())),
+        (Some(t), _) => Some((
+            source
+                .username
+                .clone()
+                .unwrap_or_else(|| "x-access-token".into()),
+            t.clone(),
+        )),
         (None, Some(p)) => Some((source.username.clone().unwrap_or_default(), p.clone())),
         (None, None) => None,
     };
     RepoPlan {
         name,
-        lfs: destination.lfs.then(|| LfsPlan { url: source.url.clone(), credentials: credentials.clone() }),
-        git: MirrorJob { url: source.url.clone(), dest: git_dir, credentials, options: mirror_options(&destination.path, source.ssh_key.clone()) },
+        lfs: destination.lfs.then(|| LfsPlan {
+            url: source.url.clone(),
+            credentials: credentials.clone(),
+        }),
+        git: MirrorJob {
+            url: source.url.clone(),
+            dest: git_dir,
+            credentials,
+            options: mirror_options(&destination.path, source.ssh_key.clone()),
+        },
         wiki: None,
         metadata: None,
     }
@@ -144,5 +222,11 @@ fn plain_repo(destination: &LocalDestination, source: &PlainGitSource) -> RepoPl
 /// Host keys of ssh remotes are pinned on the volume, beside the collector's state; a fetch stops
 /// when the process is asked to (serve's SIGTERM).
 fn mirror_options(dest: &Path, ssh_key: Option<PathBuf>) -> MirrorOptions {
-    MirrorOptions { ssh: SshSettings { key: ssh_key, known_hosts: Some(layout::known_hosts(dest)) }, should_interrupt: crate::shutdown::stop_flag() }
+    MirrorOptions {
+        ssh: SshSettings {
+            key: ssh_key,
+            known_hosts: Some(layout::known_hosts(dest)),
+        },
+        should_interrupt: crate::shutdown::stop_flag(),
+    }
 }

@@ -28,21 +28,43 @@ pub struct Published {
 
 /// Pushes the mirror at `git_dir` into `wanted` on `forge`, whose API takes `token` and whose
 /// git server takes it too (with the forge's user name for tokens, over basic auth).
-pub fn publish(forge: &dyn Forge, token: &Secret, wanted: &WantedRepo, git_dir: &Path, mode: PushMode) -> Result<Published> {
+pub fn publish(
+    forge: &dyn Forge,
+    token: &Secret,
+    wanted: &WantedRepo,
+    git_dir: &Path,
+    mode: PushMode,
+) -> Result<Published> {
     let hosted = forge.find_or_create_repo(wanted)?;
     let user = forge.git_user();
-    let target = PushTarget { url: &hosted.push_url, credentials: Some((&user, token)) };
+    let target = PushTarget {
+        url: &hosted.push_url,
+        credentials: Some((&user, token)),
+    };
     let report = push(git_dir, &target, mode)?;
     // A forge makes the first branch pushed into an empty repository its default, and GitHub
     // and Gitea answer "main" for a new one whatever gets pushed: make it what HEAD names.
     let mut default_branch_set = None;
-    if let Some(branch) = report.head.as_deref().and_then(|h| h.strip_prefix("refs/heads/")) {
+    if let Some(branch) = report
+        .head
+        .as_deref()
+        .and_then(|h| h.strip_prefix("refs/heads/"))
+    {
         if hosted.default_branch.as_deref() != Some(branch) || hosted.created {
-            forge
-                .set_default_branch(&hosted, branch)
-                .with_context(|| format!("pushed, but cannot make {branch} the default branch of {}", hosted.full_name))?;
+            forge.set_default_branch(&hosted, branch).with_context(|| {
+                format!(
+                    "pushed, but cannot make {branch} the default branch of {}",
+                    hosted.full_name
+                )
+            })?;
             default_branch_set = Some(branch.to_string());
         }
     }
-    Ok(Published { repository: hosted.full_name, url: hosted.push_url, created: hosted.created, default_branch_set, push: report })
+    Ok(Published {
+        repository: hosted.full_name,
+        url: hosted.push_url,
+        created: hosted.created,
+        default_branch_set,
+        push: report,
+    })
 }

@@ -34,7 +34,9 @@ impl MirrorsRecord {
     pub fn read(root: &Path) -> Result<Option<MirrorsRecord>> {
         let path = root.join(RELATIVE_PATH);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| format!("{} is not a mirrors record", path.display())),
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .with_context(|| format!("{} is not a mirrors record", path.display())),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err).with_context(|| format!("cannot read {}", path.display())),
         }
@@ -56,16 +58,27 @@ impl MirrorsRecord {
                 MirrorsRecord::default()
             }
         };
-        record.mirrors.retain(|relative, _| mirror::layout::is_bare_repository(&dest.join(relative)));
+        record
+            .mirrors
+            .retain(|relative, _| mirror::layout::is_bare_repository(&dest.join(relative)));
         let mirrors = &record.mirrors;
-        record.newest_commits.retain(|relative, _| mirrors.contains_key(relative));
+        record
+            .newest_commits
+            .retain(|relative, _| mirrors.contains_key(relative));
         for (plan, outcome) in repos.iter().zip(outcomes) {
-            let wiki = plan.wiki.as_ref().map(|job| (&job.dest, outcome.wiki.as_ref()));
-            for (dir, synced) in std::iter::once((&plan.git.dest, outcome.git.as_ref())).chain(wiki) {
-                let Some(relative) = relative_key(dest, dir) else { continue };
+            let wiki = plan
+                .wiki
+                .as_ref()
+                .map(|job| (&job.dest, outcome.wiki.as_ref()));
+            for (dir, synced) in std::iter::once((&plan.git.dest, outcome.git.as_ref())).chain(wiki)
+            {
+                let Some(relative) = relative_key(dest, dir) else {
+                    continue;
+                };
                 let refs = match synced {
                     Some(synced) => Some(synced.refs.clone()),
-                    None if mirror::layout::is_bare_repository(dir) => match mirror::read_refs(dir) {
+                    None if mirror::layout::is_bare_repository(dir) => match mirror::read_refs(dir)
+                    {
                         Ok(refs) => Some(refs),
                         Err(err) => {
                             tracing::warn!(mirror = %dir.display(), "cannot read the mirror's refs for the record ({err:#})");
@@ -76,10 +89,13 @@ impl MirrorsRecord {
                 };
                 match refs {
                     Some(refs) => {
-                        let unchanged = record.mirrors.get(&relative) == Some(&refs) && record.newest_commits.contains_key(&relative);
+                        let unchanged = record.mirrors.get(&relative) == Some(&refs)
+                            && record.newest_commits.contains_key(&relative);
                         if !unchanged {
                             match mirror::newest_commit_time(dir, &refs) {
-                                Ok(Some(time)) => record.newest_commits.insert(relative.clone(), time),
+                                Ok(Some(time)) => {
+                                    record.newest_commits.insert(relative.clone(), time)
+                                }
                                 Ok(None) => record.newest_commits.remove(&relative),
                                 Err(err) => {
                                     tracing::debug!(mirror = %dir.display(), "no commit time for the record ({err:#})");
@@ -106,7 +122,9 @@ impl MirrorsRecord {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
         serde_json::to_writer(&mut tmp, self)?;
-        tmp.persist(&path).map_err(|e| e.error).with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(())
     }
 }
@@ -114,6 +132,9 @@ impl MirrorsRecord {
 /// `dir` relative to `root`, `/`-separated, or `None` when it is not inside it.
 pub fn relative_key(root: &Path, dir: &Path) -> Option<String> {
     let relative: PathBuf = dir.strip_prefix(root).ok()?.to_path_buf();
-    let parts: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
     (!parts.is_empty()).then(|| parts.join("/"))
 }

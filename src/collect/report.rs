@@ -98,7 +98,11 @@ pub struct Failure {
 
 impl Failure {
     pub fn of(step: Step, err: &anyhow::Error) -> Failure {
-        Failure { step, reason: redact(&format!("{err:#}")), retry_may_help: retry_may_help(err) }
+        Failure {
+            step,
+            reason: redact(&format!("{err:#}")),
+            retry_may_help: retry_may_help(err),
+        }
     }
 }
 
@@ -124,9 +128,15 @@ fn retry_may_help(err: &anyhow::Error) -> bool {
     if let Some(status) = http_status(err) {
         return status == 429 || status >= 500;
     }
-    if let Some(lfs) = err.chain().find_map(|cause| cause.downcast_ref::<LfsIncomplete>()) {
+    if let Some(lfs) = err
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<LfsIncomplete>())
+    {
         // Missing or corrupt on the server stays so; a broken transfer may not.
-        return lfs.failures.iter().any(|(_, why)| matches!(why, ObjectFailure::Failed(_)));
+        return lfs
+            .failures
+            .iter()
+            .any(|(_, why)| matches!(why, ObjectFailure::Failed(_)));
     }
     false
 }
@@ -157,7 +167,16 @@ impl RepoOutcome {
     }
 
     fn new(name: String, status: RepoStatus) -> RepoOutcome {
-        RepoOutcome { name, status, failures: Vec::new(), git: None, wiki: None, metadata: None, lfs: None, pushed: Vec::new() }
+        RepoOutcome {
+            name,
+            status,
+            failures: Vec::new(),
+            git: None,
+            wiki: None,
+            metadata: None,
+            lfs: None,
+            pushed: Vec::new(),
+        }
     }
 
     pub fn fail(&mut self, step: Step, err: &anyhow::Error) {
@@ -167,23 +186,38 @@ impl RepoOutcome {
 
     /// Git packs (repository and wiki), release assets and Git LFS objects.
     pub fn bytes_fetched(&self) -> u64 {
-        let git = [&self.git, &self.wiki].into_iter().flatten().map(|m| m.bytes_fetched).sum::<u64>();
-        git + self.metadata.as_ref().map_or(0, |m| m.asset_bytes) + self.lfs.map_or(0, |l| l.bytes_downloaded)
+        let git = [&self.git, &self.wiki]
+            .into_iter()
+            .flatten()
+            .map(|m| m.bytes_fetched)
+            .sum::<u64>();
+        git + self.metadata.as_ref().map_or(0, |m| m.asset_bytes)
+            + self.lfs.map_or(0, |l| l.bytes_downloaded)
     }
 
     /// Every failure, as the FAILED line shows them.
     pub fn reasons(&self) -> String {
-        self.failures.iter().map(Failure::to_string).collect::<Vec<_>>().join("; ")
+        self.failures
+            .iter()
+            .map(Failure::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
 impl CollectReport {
     pub fn failed(&self) -> impl Iterator<Item = &RepoOutcome> {
-        self.repositories.iter().filter(|r| r.status == RepoStatus::Failed)
+        self.repositories
+            .iter()
+            .filter(|r| r.status == RepoStatus::Failed)
     }
 
     pub fn totals(&self) -> Totals {
-        let mut totals = Totals { api_requests: self.api.requests, api_not_modified: self.api.not_modified, ..Totals::default() };
+        let mut totals = Totals {
+            api_requests: self.api.requests,
+            api_not_modified: self.api.not_modified,
+            ..Totals::default()
+        };
         for repo in &self.repositories {
             match repo.status {
                 RepoStatus::New => totals.new += 1,
@@ -211,13 +245,23 @@ impl CollectReport {
             t.new, t.updated, t.unchanged, t.failed, t.bytes_fetched, t.api_requests, t.api_not_modified, t.metadata_items_fetched, t.metadata_files_changed
         );
         if t.assets_downloaded > 0 {
-            tracing::info!("forgesafe collect: {} release asset files downloaded", t.assets_downloaded);
+            tracing::info!(
+                "forgesafe collect: {} release asset files downloaded",
+                t.assets_downloaded
+            );
         }
         if t.lfs_objects_downloaded > 0 {
-            tracing::info!("forgesafe collect: {} Git LFS objects downloaded", t.lfs_objects_downloaded);
+            tracing::info!(
+                "forgesafe collect: {} Git LFS objects downloaded",
+                t.lfs_objects_downloaded
+            );
         }
         for repo in self.failed() {
-            tracing::error!("forgesafe collect: FAILED {}: {}", repo.name, repo.reasons());
+            tracing::error!(
+                "forgesafe collect: FAILED {}: {}",
+                repo.name,
+                repo.reasons()
+            );
         }
         for kept in &self.no_longer_listed {
             tracing::warn!("forgesafe collect: {kept} is no longer listed upstream (deleted, renamed or hidden); its mirror is kept");
@@ -247,32 +291,85 @@ mod tests {
     use super::*;
 
     fn mirrored(change: MirrorChange, bytes: u64) -> Result<MirrorOutcome> {
-        Ok(MirrorOutcome { change, bytes_fetched: bytes, refs_pruned: 0, rewritten: Vec::new(), refs: Default::default() })
+        Ok(MirrorOutcome {
+            change,
+            bytes_fetched: bytes,
+            refs_pruned: 0,
+            rewritten: Vec::new(),
+            refs: Default::default(),
+        })
     }
 
     #[test]
     fn the_report_counts_and_serialises_failures_by_name_and_reason() {
         let mut app = RepoOutcome::mirrored("octo/app".into(), mirrored(MirrorChange::New, 100));
-        app.lfs = Some(LfsOutcome { pointers_found: 1, objects_downloaded: 1, bytes_downloaded: 20, objects_already_present: 0 });
-        let mut lib = RepoOutcome::mirrored("octo/lib".into(), mirrored(MirrorChange::Unchanged, 0));
-        let unavailable = anyhow::Error::new(crate::collect::forge::HttpStatus(503)).context("GitHub: GET /issues failed (503 Service Unavailable)");
-        lib.fail(Step::Metadata, &unavailable.context("octo/lib: cannot read issues"));
-        let gone = RepoOutcome::mirrored("octo/gone".into(), Err(anyhow!(mirror::RemoteNotFound { url: "https://h/octo/gone.git".into() })));
-        let report = CollectReport { repositories: vec![app, lib, gone], api: ApiCounts { requests: 7, not_modified: 3 }, ..Default::default() };
+        app.lfs = Some(LfsOutcome {
+            pointers_found: 1,
+            objects_downloaded: 1,
+            bytes_downloaded: 20,
+            objects_already_present: 0,
+        });
+        let mut lib =
+            RepoOutcome::mirrored("octo/lib".into(), mirrored(MirrorChange::Unchanged, 0));
+        let unavailable = anyhow::Error::new(crate::collect::forge::HttpStatus(503))
+            .context("GitHub: GET /issues failed (503 Service Unavailable)");
+        lib.fail(
+            Step::Metadata,
+            &unavailable.context("octo/lib: cannot read issues"),
+        );
+        let gone = RepoOutcome::mirrored(
+            "octo/gone".into(),
+            Err(anyhow!(mirror::RemoteNotFound {
+                url: "https://h/octo/gone.git".into()
+            })),
+        );
+        let report = CollectReport {
+            repositories: vec![app, lib, gone],
+            api: ApiCounts {
+                requests: 7,
+                not_modified: 3,
+            },
+            ..Default::default()
+        };
 
         let totals = report.totals();
-        assert_eq!((totals.new, totals.updated, totals.unchanged, totals.failed), (1, 0, 0, 2));
-        assert_eq!((totals.bytes_fetched, totals.lfs_objects_downloaded, totals.api_requests), (120, 1, 7));
-        let failed: Vec<(&str, String)> = report.failed().map(|r| (r.name.as_str(), r.reasons())).collect();
+        assert_eq!(
+            (totals.new, totals.updated, totals.unchanged, totals.failed),
+            (1, 0, 0, 2)
+        );
+        assert_eq!(
+            (
+                totals.bytes_fetched,
+                totals.lfs_objects_downloaded,
+                totals.api_requests
+            ),
+            (120, 1, 7)
+        );
+        let failed: Vec<(&str, String)> = report
+            .failed()
+            .map(|r| (r.name.as_str(), r.reasons()))
+            .collect();
         assert_eq!(failed[0].0, "octo/lib");
         assert_eq!(failed[0].1, "metadata incomplete: octo/lib: cannot read issues: GitHub: GET /issues failed (503 Service Unavailable): HTTP 503");
-        assert_eq!(failed[1], ("octo/gone", "repository: remote repository not found: https://h/octo/gone.git".into()));
+        assert_eq!(
+            failed[1],
+            (
+                "octo/gone",
+                "repository: remote repository not found: https://h/octo/gone.git".into()
+            )
+        );
 
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["repositories"][1]["status"], "failed");
         assert_eq!(json["repositories"][1]["failures"][0]["step"], "metadata");
-        assert_eq!(json["repositories"][1]["failures"][0]["retry_may_help"], true, "a 503 may pass");
-        assert_eq!(json["repositories"][2]["failures"][0]["retry_may_help"], false, "a missing repository stays missing");
+        assert_eq!(
+            json["repositories"][1]["failures"][0]["retry_may_help"], true,
+            "a 503 may pass"
+        );
+        assert_eq!(
+            json["repositories"][2]["failures"][0]["retry_may_help"], false,
+            "a missing repository stays missing"
+        );
         assert_eq!(json["repositories"][0]["git"]["change"], "new");
         assert_eq!(json["api"]["not_modified"], 3);
 

@@ -23,7 +23,12 @@ impl Shard {
 
     /// What the shard's snapshots are filed under: `<path>/shard-<i>-of-<n>`.
     pub fn path_of(&self, path: &str) -> String {
-        format!("{}/shard-{}-of-{}", path.trim_end_matches('/'), self.index, self.count)
+        format!(
+            "{}/shard-{}-of-{}",
+            path.trim_end_matches('/'),
+            self.index,
+            self.count
+        )
     }
 }
 
@@ -40,11 +45,14 @@ impl FromStr for Shard {
         let Some((index, count)) = text.split_once('/') else {
             bail!("--shard {text:?} is not INDEX/COUNT (e.g. 0/3; INDEX counts from 0, as JOB_COMPLETION_INDEX does)");
         };
-        let (Ok(index), Ok(count)) = (index.trim().parse::<u32>(), count.trim().parse::<u32>()) else {
+        let (Ok(index), Ok(count)) = (index.trim().parse::<u32>(), count.trim().parse::<u32>())
+        else {
             bail!("--shard {text:?} is not INDEX/COUNT with whole numbers (e.g. 0/3)");
         };
         if count == 0 || index >= count {
-            bail!("--shard {text:?}: INDEX must be below COUNT, counting from 0 (e.g. 0/3, 1/3, 2/3)");
+            bail!(
+                "--shard {text:?}: INDEX must be below COUNT, counting from 0 (e.g. 0/3, 1/3, 2/3)"
+            );
         }
         Ok(Shard { index, count })
     }
@@ -56,7 +64,9 @@ mod tests {
 
     #[test]
     fn every_repository_has_exactly_one_shard_and_the_choice_is_stable() {
-        let names: Vec<String> = (0..300).map(|i| format!("github.com/org/repo-{i}")).collect();
+        let names: Vec<String> = (0..300)
+            .map(|i| format!("github.com/org/repo-{i}"))
+            .collect();
         for count in [1, 2, 3, 7] {
             let shards: Vec<Shard> = (0..count).map(|index| Shard { index, count }).collect();
             let mut sizes = vec![0; count as usize];
@@ -66,17 +76,34 @@ mod tests {
                 sizes[owners[0].index as usize] += 1;
             }
             // A hash spreads 300 names roughly evenly; no shard is starved.
-            assert!(sizes.iter().all(|&n| n >= 300 / count as usize / 2), "{count}: {sizes:?}");
+            assert!(
+                sizes.iter().all(|&n| n >= 300 / count as usize / 2),
+                "{count}: {sizes:?}"
+            );
         }
         let one = Shard { index: 1, count: 3 };
-        assert_eq!(one.owns("github.com/Org/Repo"), one.owns("github.com/org/repo"), "names compare without case, as forges do");
+        assert_eq!(
+            one.owns("github.com/Org/Repo"),
+            one.owns("github.com/org/repo"),
+            "names compare without case, as forges do"
+        );
     }
 
     #[test]
     fn shards_parse_and_name_their_path() {
-        assert_eq!("2/3".parse::<Shard>().unwrap(), Shard { index: 2, count: 3 });
+        assert_eq!(
+            "2/3".parse::<Shard>().unwrap(),
+            Shard { index: 2, count: 3 }
+        );
         assert!("3/3".parse::<Shard>().is_err());
-        assert!("x".parse::<Shard>().unwrap_err().to_string().contains("INDEX/COUNT"));
-        assert_eq!(Shard { index: 0, count: 2 }.path_of("forge/acme/"), "forge/acme/shard-0-of-2");
+        assert!("x"
+            .parse::<Shard>()
+            .unwrap_err()
+            .to_string()
+            .contains("INDEX/COUNT"));
+        assert_eq!(
+            Shard { index: 0, count: 2 }.path_of("forge/acme/"),
+            "forge/acme/shard-0-of-2"
+        );
     }
 }

@@ -43,7 +43,11 @@ pub struct Defect {
 
 impl VolumeCheck {
     fn defect(&mut self, repository: &str, subject: impl Into<String>, problem: impl Into<String>) {
-        self.defects.push(Defect { repository: repository.to_string(), subject: subject.into(), problem: problem.into() });
+        self.defects.push(Defect {
+            repository: repository.to_string(),
+            subject: subject.into(),
+            problem: problem.into(),
+        });
     }
 }
 
@@ -66,7 +70,11 @@ pub fn verify_volume(root: &Path, should_interrupt: &AtomicBool) -> Result<Volum
                     check.defect(&name, defect.subject, defect.problem);
                 }
             }
-            Err(err) => check.defect(&name, "repository", format!("does not open as a git repository: {err:#}")),
+            Err(err) => check.defect(
+                &name,
+                "repository",
+                format!("does not open as a git repository: {err:#}"),
+            ),
         }
         check_lfs(dir, &name, &mut check);
     }
@@ -112,7 +120,10 @@ fn compare_with_record(root: &Path, mirrors: &[PathBuf], check: &mut VolumeCheck
     let record = match MirrorsRecord::read(root) {
         Ok(Some(record)) => record,
         Ok(None) => {
-            check.notes.push(format!("no {}: the volume was collected before forgesafe recorded refs; refs not compared", super::record::RELATIVE_PATH));
+            check.notes.push(format!(
+                "no {}: the volume was collected before forgesafe recorded refs; refs not compared",
+                super::record::RELATIVE_PATH
+            ));
             return;
         }
         Err(err) => {
@@ -123,7 +134,11 @@ fn compare_with_record(root: &Path, mirrors: &[PathBuf], check: &mut VolumeCheck
     for (relative, recorded) in &record.mirrors {
         let dir = root.join(relative);
         if !mirrors.contains(&dir) {
-            check.defect(relative, "repository", "recorded by the collect but missing from the snapshot");
+            check.defect(
+                relative,
+                "repository",
+                "recorded by the collect but missing from the snapshot",
+            );
             continue;
         }
         let found = match mirror::read_refs(&dir) {
@@ -136,14 +151,30 @@ fn compare_with_record(root: &Path, mirrors: &[PathBuf], check: &mut VolumeCheck
         let mut matching = true;
         for (name, id) in &recorded.refs {
             match found.refs.get(name) {
-                None => check.defect(relative, name.clone(), format!("recorded at {id} but missing")),
-                Some(other) if other != id => check.defect(relative, name.clone(), format!("recorded at {id} but points at {other}")),
+                None => check.defect(
+                    relative,
+                    name.clone(),
+                    format!("recorded at {id} but missing"),
+                ),
+                Some(other) if other != id => check.defect(
+                    relative,
+                    name.clone(),
+                    format!("recorded at {id} but points at {other}"),
+                ),
                 Some(_) => continue,
             }
             matching = false;
         }
-        for (name, id) in found.refs.iter().filter(|(name, _)| !recorded.refs.contains_key(*name)) {
-            check.defect(relative, name.clone(), format!("points at {id} but was not recorded by the collect"));
+        for (name, id) in found
+            .refs
+            .iter()
+            .filter(|(name, _)| !recorded.refs.contains_key(*name))
+        {
+            check.defect(
+                relative,
+                name.clone(),
+                format!("points at {id} but was not recorded by the collect"),
+            );
             matching = false;
         }
         if matching {
@@ -151,8 +182,11 @@ fn compare_with_record(root: &Path, mirrors: &[PathBuf], check: &mut VolumeCheck
         }
     }
     for dir in mirrors {
-        if let Some(relative) = relative_key(root, dir).filter(|r| !record.mirrors.contains_key(r)) {
-            check.notes.push(format!("{relative}: not in the collect's record (refs not compared)"));
+        if let Some(relative) = relative_key(root, dir).filter(|r| !record.mirrors.contains_key(r))
+        {
+            check.notes.push(format!(
+                "{relative}: not in the collect's record (refs not compared)"
+            ));
         }
     }
 }
@@ -167,7 +201,11 @@ fn check_lfs(git_dir: &Path, name: &str, check: &mut VolumeCheck) {
     let pointers = match find_pointers(git_dir) {
         Ok(report) => report.pointers,
         Err(err) => {
-            check.defect(name, "lfs", format!("cannot scan the mirror for LFS pointers: {err:#}"));
+            check.defect(
+                name,
+                "lfs",
+                format!("cannot scan the mirror for LFS pointers: {err:#}"),
+            );
             return;
         }
     };
@@ -182,11 +220,15 @@ fn check_lfs(git_dir: &Path, name: &str, check: &mut VolumeCheck) {
 fn check_lfs_object(objects: &Path, pointer: &Pointer) -> Result<(), String> {
     let oid = &pointer.oid;
     let path = objects.join(&oid[..2]).join(&oid[2..4]).join(oid);
-    let mut file = std::fs::File::open(&path).map_err(|_| format!("missing (a pointer names it, size {})", pointer.size))?;
+    let mut file = std::fs::File::open(&path)
+        .map_err(|_| format!("missing (a pointer names it, size {})", pointer.size))?;
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut file, &mut hasher).map_err(|e| format!("cannot be read: {e}"))?;
     if size != pointer.size {
-        return Err(format!("holds {size} bytes, its pointer says {}", pointer.size));
+        return Err(format!(
+            "holds {size} bytes, its pointer says {}",
+            pointer.size
+        ));
     }
     let digest = hasher.finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();

@@ -44,7 +44,8 @@ impl VolumeLock {
         let path = lock_file(dest);
         let dir = path.parent().expect("the lock file has a parent");
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let key = std::fs::canonicalize(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+        let key = std::fs::canonicalize(dir)
+            .with_context(|| format!("cannot resolve {}", dir.display()))?;
         let mut table = held().lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = table.get_mut(&key) {
             entry.holders += 1;
@@ -74,7 +75,11 @@ impl VolumeLock {
                         tracing::info!(volume = %dest.display(), "waiting for another run to finish ({holder})");
                         told = true;
                     }
-                    std::thread::sleep(Duration::from_millis(200).min(wait.saturating_sub(started.elapsed())).max(Duration::from_millis(10)));
+                    std::thread::sleep(
+                        Duration::from_millis(200)
+                            .min(wait.saturating_sub(started.elapsed()))
+                            .max(Duration::from_millis(10)),
+                    );
                 }
                 Err(TryLockError::Error(err)) => {
                     return Err(err).with_context(|| format!("cannot lock {}", path.display()));
@@ -90,7 +95,9 @@ impl VolumeLock {
 impl Drop for VolumeLock {
     fn drop(&mut self) {
         let mut table = held().lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = table.get_mut(&self.key) else { return };
+        let Some(entry) = table.get_mut(&self.key) else {
+            return;
+        };
         entry.holders -= 1;
         if entry.holders == 0 {
             if let Some(entry) = table.remove(&self.key) {
@@ -106,11 +113,16 @@ fn write_holder(file: &mut File, command: &str) {
     let text = format!(
         "{command}, pid {} on {}, since {}\n",
         std::process::id(),
-        hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_else(|_| "?".into()),
+        hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "?".into()),
         chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
     );
     // Only informs a waiting process; the kernel lock is what counts.
-    let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(text.as_bytes()));
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| file.write_all(text.as_bytes()));
 }
 
 fn read_holder(file: &mut File) -> String {
@@ -145,11 +157,23 @@ mod tests {
     fn a_held_volume_is_refused_after_the_wait_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join(".forgesafe")).unwrap();
-        let mut foreign = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(lock_file(dir.path())).unwrap();
+        let mut foreign = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(lock_file(dir.path()))
+            .unwrap();
         foreign.lock().unwrap();
         write_holder(&mut foreign, "serve (scheduled run)");
-        let err = VolumeLock::acquire(dir.path(), "backup", Duration::from_millis(50)).err().expect("refused").to_string();
-        assert!(err.contains("is in use by another run (serve (scheduled run), pid "), "{err}");
+        let err = VolumeLock::acquire(dir.path(), "backup", Duration::from_millis(50))
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("is in use by another run (serve (scheduled run), pid "),
+            "{err}"
+        );
         assert!(err.contains("nothing was changed"), "{err}");
         foreign.unlock().unwrap();
         let _ok = VolumeLock::acquire(dir.path(), "backup", Duration::ZERO).unwrap();

@@ -98,8 +98,12 @@ mod tests {
     #[test]
     fn a_key_pair_credential_reads_its_fields_from_the_secret() {
         let resource = key_pair_resource();
-        assert_eq!(secret_ref(&resource, "kanister", "store").unwrap(), ("kanister".into(), "creds".into()));
-        let secret = json!({"data": {"access": "QUtJRA=="}, "stringData": {"secret": "plain-secret"}});
+        assert_eq!(
+            secret_ref(&resource, "kanister", "store").unwrap(),
+            ("kanister".into(), "creds".into())
+        );
+        let secret =
+            json!({"data": {"access": "QUtJRA=="}, "stringData": {"secret": "plain-secret"}});
         let profile = resolve(&resource, "kanister", "store", &secret).unwrap();
         assert_eq!(
             serde_json::to_string(&profile).unwrap(),
@@ -109,21 +113,35 @@ mod tests {
 
     #[test]
     fn a_missing_key_names_the_secret_and_the_key() {
-        let e = resolve(&key_pair_resource(), "kanister", "store", &json!({"data": {}})).unwrap_err();
+        let e = resolve(
+            &key_pair_resource(),
+            "kanister",
+            "store",
+            &json!({"data": {}}),
+        )
+        .unwrap_err();
         let text = format!("{e:#}");
-        assert!(text.contains("Secret kanister/creds") && text.contains("no key \"access\""), "{text}");
+        assert!(
+            text.contains("Secret kanister/creds") && text.contains("no key \"access\""),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_secret_credential_carries_the_whole_secret_and_kopia_is_refused() {
         let resource = json!({"location": {"type": "s3Compliant", "bucket": "b"},
                               "credential": {"type": "secret", "secret": {"name": "s", "namespace": "other"}}});
-        assert_eq!(secret_ref(&resource, "ns", "p").unwrap(), ("other".into(), "s".into()));
+        assert_eq!(
+            secret_ref(&resource, "ns", "p").unwrap(),
+            ("other".into(), "s".into())
+        );
         let secret = json!({"kind": "Secret", "data": {"aws_access_key_id": "QUtJRA=="}});
         let profile = resolve(&resource, "ns", "p", &secret).unwrap();
         assert_eq!(profile.credential.secret, Some(secret));
         let kopia = json!({"credential": {"type": "kopia", "secret": {"name": "s"}}});
-        let e = resolve(&kopia, "ns", "p", &json!({})).unwrap_err().to_string();
+        let e = resolve(&kopia, "ns", "p", &json!({}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"kopia\" is not supported"), "{e}");
     }
 }

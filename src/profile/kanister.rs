@@ -84,11 +84,16 @@ impl Profile {
 
     /// Profile JSON, field names in any casing; a field of the wrong JSON type is an error.
     pub fn from_value(root: &Value) -> Result<Profile> {
-        let root = root.as_object().ok_or_else(|| anyhow!("profile must be a JSON object"))?;
+        let root = root
+            .as_object()
+            .ok_or_else(|| anyhow!("profile must be a JSON object"))?;
         let location = field(root, "Location")
             .and_then(Value::as_object)
-            .ok_or_else(|| anyhow!("profile field Location is missing: the profile needs a Location object"))?;
-        let text = |obj: &Map<String, Value>, parent: &str, name: &str| string_field(obj, parent, name);
+            .ok_or_else(|| {
+                anyhow!("profile field Location is missing: the profile needs a Location object")
+            })?;
+        let text =
+            |obj: &Map<String, Value>, parent: &str, name: &str| string_field(obj, parent, name);
         let location = ProfileLocation {
             kind: text(location, "Location", "type")?,
             bucket: text(location, "Location", "bucket")?,
@@ -119,7 +124,11 @@ impl Profile {
             Some(Value::Bool(b)) => *b,
             Some(_) => bail!("profile field SkipSSLVerify is not true or false"),
         };
-        Ok(Profile { location, credential, skip_ssl_verify })
+        Ok(Profile {
+            location,
+            credential,
+            skip_ssl_verify,
+        })
     }
 
     /// The JSON Kanister renders for this profile (the template parameter `.Profile`).
@@ -141,30 +150,40 @@ impl Credential {
         let secret = self.secret.as_ref().and_then(Value::as_object).ok_or_else(|| {
             anyhow!("profile field Credential.Secret is missing: a secret credential needs the Kubernetes Secret object")
         })?;
-        Ok(kubernetes_secret_entries(secret, "profile field Credential.Secret")?
-            .into_iter()
-            .map(|(k, v)| (k, Secret::new(v)))
-            .collect())
+        Ok(
+            kubernetes_secret_entries(secret, "profile field Credential.Secret")?
+                .into_iter()
+                .map(|(k, v)| (k, Secret::new(v)))
+                .collect(),
+        )
     }
 }
 
 /// The entries of a Kubernetes Secret object: `data` is base64 (Kubernetes' JSON form),
 /// `stringData` plain text. `what` names the Secret in errors.
-pub fn kubernetes_secret_entries(secret: &Map<String, Value>, what: &str) -> Result<Vec<(String, String)>> {
+pub fn kubernetes_secret_entries(
+    secret: &Map<String, Value>,
+    what: &str,
+) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     if let Some(data) = field(secret, "data").and_then(Value::as_object) {
         for (k, v) in data {
-            let encoded = v.as_str().ok_or_else(|| anyhow!("{what}.data.{k} is not a string"))?;
+            let encoded = v
+                .as_str()
+                .ok_or_else(|| anyhow!("{what}.data.{k} is not a string"))?;
             let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| {
                 anyhow!("{what}.data.{k} is not base64: Kubernetes Secret data must be base64-encoded (or use stringData)")
             })?;
-            let text = String::from_utf8(bytes).map_err(|_| anyhow!("{what}.data.{k} is not UTF-8 text"))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow!("{what}.data.{k} is not UTF-8 text"))?;
             out.push((k.clone(), text));
         }
     }
     if let Some(data) = field(secret, "stringData").and_then(Value::as_object) {
         for (k, v) in data {
-            let text = v.as_str().ok_or_else(|| anyhow!("{what}.stringData.{k} is not a string"))?;
+            let text = v
+                .as_str()
+                .ok_or_else(|| anyhow!("{what}.stringData.{k} is not a string"))?;
             out.push((k.clone(), text.to_string()));
         }
     }
@@ -178,7 +197,11 @@ pub fn kubernetes_secret_entries(secret: &Map<String, Value>, what: &str) -> Res
 /// those words out of every log line.
 pub fn secret_texts(profile: &Value) -> Vec<String> {
     let mut texts = Vec::new();
-    let Some(credential) = profile.as_object().and_then(|p| field(p, "Credential")).and_then(Value::as_object) else {
+    let Some(credential) = profile
+        .as_object()
+        .and_then(|p| field(p, "Credential"))
+        .and_then(Value::as_object)
+    else {
         return texts;
     };
     if let Some(key_pair) = field(credential, "KeyPair").and_then(Value::as_object) {
@@ -192,7 +215,9 @@ pub fn secret_texts(profile: &Value) -> Vec<String> {
 
 /// The `data`/`stringData` values of a Kubernetes Secret object, as given and base64-decoded.
 pub fn secret_object_texts(secret: &Value) -> Vec<String> {
-    let Some(secret) = secret.as_object() else { return Vec::new() };
+    let Some(secret) = secret.as_object() else {
+        return Vec::new();
+    };
     secret
         .iter()
         .filter(|(k, _)| k.eq_ignore_ascii_case("data") || k.eq_ignore_ascii_case("stringData"))
@@ -202,7 +227,9 @@ pub fn secret_object_texts(secret: &Value) -> Vec<String> {
 }
 
 fn text_and_decoded(v: &Value) -> Vec<String> {
-    let Value::String(text) = v else { return Vec::new() };
+    let Value::String(text) = v else {
+        return Vec::new();
+    };
     let mut out = vec![text.clone()];
     if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text) {
         if let Ok(decoded) = String::from_utf8(bytes) {
@@ -216,7 +243,11 @@ fn text_and_decoded(v: &Value) -> Vec<String> {
 /// null counts as absent.
 pub fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     obj.get(name)
-        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+        .or_else(|| {
+            obj.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        })
         .filter(|v| !v.is_null())
 }
 
@@ -281,7 +312,11 @@ pub const GO_STRUCTS: &[StructDef] = &[
             ("Type", "Type", Str),
             ("KeyPair", "KeyPair", PtrStruct("*param.KeyPair")),
             ("Secret", "Secret", Ptr("*v1.Secret")),
-            ("KopiaServerSecret", "KopiaServerSecret", Ptr("*param.KopiaServerCreds")),
+            (
+                "KopiaServerSecret",
+                "KopiaServerSecret",
+                Ptr("*param.KopiaServerCreds"),
+            ),
         ],
     },
     StructDef {
@@ -325,7 +360,10 @@ mod tests {
     fn the_go_struct_table_and_the_serialised_model_agree() {
         let mut profile = Profile::default();
         profile.credential.key_pair = Some(KeyPair::default());
-        assert_eq!(serde_json::to_string(&profile).unwrap(), zero_json_from_table("param.Profile"));
+        assert_eq!(
+            serde_json::to_string(&profile).unwrap(),
+            zero_json_from_table("param.Profile")
+        );
     }
 
     #[test]
@@ -342,9 +380,13 @@ mod tests {
 
     #[test]
     fn a_field_of_the_wrong_type_is_named() {
-        let e = Profile::from_json(r#"{"Location":{"type":"s3Compliant","bucket":7}}"#).unwrap_err().to_string();
+        let e = Profile::from_json(r#"{"Location":{"type":"s3Compliant","bucket":7}}"#)
+            .unwrap_err()
+            .to_string();
         assert_eq!(e, "profile field Location.bucket is not a string");
-        let e = Profile::from_json(r#"{"Location":{},"SkipSSLVerify":"yes"}"#).unwrap_err().to_string();
+        let e = Profile::from_json(r#"{"Location":{},"SkipSSLVerify":"yes"}"#)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("SkipSSLVerify"), "{e}");
     }
 
@@ -355,9 +397,17 @@ mod tests {
             "credential": {"keypair": {"ID": "key-id-22", "secret": "profile-secret-33"},
                            "Secret": {"data": {"k": "c2VjcmV0LXZhbHVlLTE="}, "stringData": {"p": "plain-44"}}}
         }));
-        for wanted in ["key-id-22", "profile-secret-33", "secret-value-1", "plain-44"] {
+        for wanted in [
+            "key-id-22",
+            "profile-secret-33",
+            "secret-value-1",
+            "plain-44",
+        ] {
             assert!(texts.iter().any(|t| t == wanted), "{wanted} in {texts:?}");
         }
-        assert!(!texts.iter().any(|t| t == "keypair" || t == "Secret"), "{texts:?}");
+        assert!(
+            !texts.iter().any(|t| t == "keypair" || t == "Secret"),
+            "{texts:?}"
+        );
     }
 }

@@ -37,7 +37,15 @@ pub struct RepoInSnapshot {
 impl RepoInSnapshot {
     /// `host/owner/name`, or what of it the layout has.
     pub fn full_name(&self) -> String {
-        [self.host.as_deref(), self.owner.as_deref(), Some(self.name.as_str())].into_iter().flatten().collect::<Vec<_>>().join("/")
+        [
+            self.host.as_deref(),
+            self.owner.as_deref(),
+            Some(self.name.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/")
     }
 
     pub fn wiki_path(&self) -> String {
@@ -57,8 +65,16 @@ impl RepoInSnapshot {
         if self.metadata {
             pieces.push("metadata");
         }
-        let newest = self.newest_commit.as_deref().map_or("-", |t| t.get(..19).unwrap_or(t));
-        format!("{:<50} {:>5} refs  newest commit {newest}  {}", self.full_name(), self.refs, pieces.join("+"))
+        let newest = self
+            .newest_commit
+            .as_deref()
+            .map_or("-", |t| t.get(..19).unwrap_or(t));
+        format!(
+            "{:<50} {:>5} refs  newest commit {newest}  {}",
+            self.full_name(),
+            self.refs,
+            pieces.join("+")
+        )
     }
 
     fn stem(&self) -> &str {
@@ -93,7 +109,10 @@ pub fn repositories(snapshot: &Snapshot, read_ref_files: bool) -> Result<Vec<Rep
     };
 
     let mut repos = Vec::new();
-    for path in folders.iter().filter(|p| p.ends_with(".git") && !p.ends_with(".wiki.git")) {
+    for path in folders
+        .iter()
+        .filter(|p| p.ends_with(".git") && !p.ends_with(".wiki.git"))
+    {
         let (host, owner, name) = split_layout(path);
         let mut repo = RepoInSnapshot {
             host,
@@ -115,7 +134,10 @@ pub fn repositories(snapshot: &Snapshot, read_ref_files: bool) -> Result<Vec<Rep
             None if read_ref_files => refs_from_files(snapshot, path)?,
             None => MirrorRefs::default(),
         };
-        repo.newest_commit = record.as_ref().and_then(|r| r.newest_commits.get(path)).map(|t| t.to_rfc3339());
+        repo.newest_commit = record
+            .as_ref()
+            .and_then(|r| r.newest_commits.get(path))
+            .map(|t| t.to_rfc3339());
         repo.refs = repo.ref_map.refs.len();
         repo.head = repo.ref_map.head.clone();
         repos.push(repo);
@@ -125,7 +147,11 @@ pub fn repositories(snapshot: &Snapshot, read_ref_files: bool) -> Result<Vec<Rep
 
 /// `forgesafe repos`: the snapshot's id and its repositories, refs counted from the record or,
 /// for a volume forgesafe did not collect, from the ref files.
-pub fn list(store: &crate::store::Store, name: &str, choice: &crate::store::SnapshotChoice) -> Result<(String, Vec<RepoInSnapshot>)> {
+pub fn list(
+    store: &crate::store::Store,
+    name: &str,
+    choice: &crate::store::SnapshotChoice,
+) -> Result<(String, Vec<RepoInSnapshot>)> {
     let snapshot = Snapshot::open(store, name, choice, "repos")?;
     let repos = repositories(&snapshot, true)?;
     Ok((snapshot.id(), repos))
@@ -136,7 +162,10 @@ pub fn refs_from_files(snapshot: &Snapshot, mirror: &str) -> Result<MirrorRefs> 
     let head = snapshot.read_file(&format!("{mirror}/HEAD"))?;
     let packed = snapshot.read_file(&format!("{mirror}/packed-refs"))?;
     let mut loose_paths = Vec::new();
-    if snapshot.entry(&format!("{mirror}/refs"))?.is_some_and(|e| e.is_dir()) {
+    if snapshot
+        .entry(&format!("{mirror}/refs"))?
+        .is_some_and(|e| e.is_dir())
+    {
         snapshot.walk(&format!("{mirror}/refs"), &mut |_| true, &mut |entry| {
             if !entry.is_dir() && !entry.path.ends_with(".lock") {
                 loose_paths.push(entry.path.clone());
@@ -149,14 +178,22 @@ pub fn refs_from_files(snapshot: &Snapshot, mirror: &str) -> Result<MirrorRefs> 
             loose.push((path[mirror.len() + 1..].to_string(), bytes));
         }
     }
-    Ok(MirrorRefs::from_ref_files(head.as_deref(), packed.as_deref(), loose))
+    Ok(MirrorRefs::from_ref_files(
+        head.as_deref(),
+        packed.as_deref(),
+        loose,
+    ))
 }
 
 /// `(host, owner, name)` from a mirror's path: `host/owner/name.git` (gickup's structured
 /// layout), `owner/name.git`, or `name.git` (flat).
 fn split_layout(path: &str) -> (Option<String>, Option<String>, String) {
     let mut parts: Vec<&str> = path.split('/').collect();
-    let name = parts.pop().unwrap_or_default().trim_end_matches(".git").to_string();
+    let name = parts
+        .pop()
+        .unwrap_or_default()
+        .trim_end_matches(".git")
+        .to_string();
     let owner = parts.pop().map(str::to_string);
     let host = (!parts.is_empty()).then(|| parts.join("/"));
     (host, owner, name)
@@ -166,13 +203,21 @@ fn split_layout(path: &str) -> (Option<String>, Option<String>, String) {
 /// that fits several (the same owner/name on two hosts) must be given in full.
 pub fn find<'a>(repos: &'a [RepoInSnapshot], wanted: &str) -> Result<&'a RepoInSnapshot> {
     let wanted = wanted.trim_matches('/').trim_end_matches(".git");
-    let matches: Vec<&RepoInSnapshot> = repos.iter().filter(|r| r.full_name() == wanted || r.full_name().ends_with(&format!("/{wanted}"))).collect();
+    let matches: Vec<&RepoInSnapshot> = repos
+        .iter()
+        .filter(|r| r.full_name() == wanted || r.full_name().ends_with(&format!("/{wanted}")))
+        .collect();
     match matches.as_slice() {
         [one] => Ok(one),
         [] => {
             let mut near: Vec<String> = repos
                 .iter()
-                .filter(|r| wanted.rsplit('/').next().is_some_and(|last| r.name.eq_ignore_ascii_case(last)))
+                .filter(|r| {
+                    wanted
+                        .rsplit('/')
+                        .next()
+                        .is_some_and(|last| r.name.eq_ignore_ascii_case(last))
+                })
                 .map(RepoInSnapshot::full_name)
                 .collect();
             near.truncate(5);
@@ -181,11 +226,13 @@ pub fn find<'a>(repos: &'a [RepoInSnapshot], wanted: &str) -> Result<&'a RepoInS
             }
             bail!("the snapshot holds no repository {wanted:?}; did you mean {}? (target left untouched)", near.join(", "))
         }
-        many => bail!(
+        many => {
+            bail!(
             "{wanted:?} fits {} repositories ({}): give HOST/OWNER/NAME (target left untouched)",
             many.len(),
             many.iter().map(|r| r.full_name()).collect::<Vec<_>>().join(", ")
-        ),
+        )
+        }
     }
 }
 
@@ -200,8 +247,14 @@ mod tests {
 
     #[test]
     fn the_layout_names_host_owner_and_repository() {
-        assert_eq!(split_layout("github.com/octo/app.git"), (Some("github.com".into()), Some("octo".into()), "app".into()));
+        assert_eq!(
+            split_layout("github.com/octo/app.git"),
+            (Some("github.com".into()), Some("octo".into()), "app".into())
+        );
         assert_eq!(split_layout("app.git"), (None, None, "app".into()));
-        assert_eq!(split_layout("octo/app.git"), (None, Some("octo".into()), "app".into()));
+        assert_eq!(
+            split_layout("octo/app.git"),
+            (None, Some("octo".into()), "app".into())
+        );
     }
 }

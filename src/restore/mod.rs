@@ -40,7 +40,13 @@ pub fn list(store: &Store, request: &ListRequest, out: &mut dyn Write) -> Result
         let header = serde_json::json!({ "struct_type": "snapshot", "id": snapshot.id(), "time": snapshot.time(), "path": request.name });
         writeln!(out, "{header}")?;
     } else {
-        writeln!(out, "snapshot {} of {} at {}:", &snapshot.id()[..8], request.name, snapshot.time())?;
+        writeln!(
+            out,
+            "snapshot {} of {} at {}:",
+            &snapshot.id()[..8],
+            request.name,
+            snapshot.time()
+        )?;
     }
     let mut failed = None;
     let shallow = request.shallow;
@@ -49,7 +55,11 @@ pub fn list(store: &Store, request: &ListRequest, out: &mut dyn Write) -> Result
         if failed.is_some() {
             return;
         }
-        let line = if request.json { serde_json::to_string(entry).map_err(anyhow::Error::from) } else { Ok(text_line(entry)) };
+        let line = if request.json {
+            serde_json::to_string(entry).map_err(anyhow::Error::from)
+        } else {
+            Ok(text_line(entry))
+        };
         if let Err(e) = line.and_then(|line| writeln!(out, "{line}").map_err(anyhow::Error::from)) {
             failed = Some(e);
         }
@@ -68,8 +78,19 @@ fn text_line(entry: &Entry) -> String {
         EntryKind::Symlink => 'l',
         EntryKind::Other => '?',
     };
-    let mode = entry.mode.map_or("----".to_string(), |m| format!("{:04o}", m & 0o7777));
-    let mtime = entry.mtime.as_deref().map_or("-", |t| t.get(..19).unwrap_or(t));
-    let link = entry.target.as_deref().map_or(String::new(), |t| format!(" -> {t}"));
-    format!("{kind} {mode} {:>12} {mtime} {}{link}", entry.size, entry.path)
+    let mode = entry
+        .mode
+        .map_or("----".to_string(), |m| format!("{:04o}", m & 0o7777));
+    let mtime = entry
+        .mtime
+        .as_deref()
+        .map_or("-", |t| t.get(..19).unwrap_or(t));
+    let link = entry
+        .target
+        .as_deref()
+        .map_or(String::new(), |t| format!(" -> {t}"));
+    format!(
+        "{kind} {mode} {:>12} {mtime} {}{link}",
+        entry.size, entry.path
+    )
 }

@@ -48,8 +48,16 @@ pub struct RestoreReport {
 impl RestoreReport {
     /// Where the repository's git data went: the bare mirror, or a working clone's `.git`.
     pub fn git_dir(&self) -> PathBuf {
-        let to = self.pieces.iter().find(|p| p.what == "repository").map_or(".", |p| p.to.as_str());
-        if to == "." { self.target.clone() } else { self.target.join(to) }
+        let to = self
+            .pieces
+            .iter()
+            .find(|p| p.what == "repository")
+            .map_or(".", |p| p.to.as_str());
+        if to == "." {
+            self.target.clone()
+        } else {
+            self.target.join(to)
+        }
     }
 }
 
@@ -77,18 +85,40 @@ pub fn restore(store: &Store, request: &RestoreRequest) -> Result<RestoreReport>
         (true, false) => PathBuf::from(format!("{}.git", repo.name)),
         (true, true) => PathBuf::from(&repo.name).join(".git"),
     };
-    let mut pieces = vec![(Piece { in_snapshot: repo.path.clone(), to: repo_to.clone() }, "repository")];
+    let mut pieces = vec![(
+        Piece {
+            in_snapshot: repo.path.clone(),
+            to: repo_to.clone(),
+        },
+        "repository",
+    )];
     if request.wiki {
         if !repo.wiki {
-            anyhow::bail!("{} has no wiki in snapshot {}: leave out --wiki (target left untouched)", repo.full_name(), &snapshot.id()[..8]);
+            anyhow::bail!(
+                "{} has no wiki in snapshot {}: leave out --wiki (target left untouched)",
+                repo.full_name(),
+                &snapshot.id()[..8]
+            );
         }
-        pieces.push((Piece { in_snapshot: repo.wiki_path(), to: PathBuf::from(format!("{}.wiki.git", repo.name)) }, "wiki"));
+        pieces.push((
+            Piece {
+                in_snapshot: repo.wiki_path(),
+                to: PathBuf::from(format!("{}.wiki.git", repo.name)),
+            },
+            "wiki",
+        ));
     }
     if request.metadata {
         if !repo.metadata {
             anyhow::bail!("{} has no metadata folder in snapshot {}: leave out --metadata (target left untouched)", repo.full_name(), &snapshot.id()[..8]);
         }
-        pieces.push((Piece { in_snapshot: repo.metadata_path(), to: PathBuf::from(format!("{}.metadata", repo.name)) }, "metadata"));
+        pieces.push((
+            Piece {
+                in_snapshot: repo.metadata_path(),
+                to: PathBuf::from(format!("{}.metadata", repo.name)),
+            },
+            "metadata",
+        ));
     }
 
     let mut checked_out = None;
@@ -102,14 +132,27 @@ pub fn restore(store: &Store, request: &RestoreRequest) -> Result<RestoreReport>
         Ok(())
     })?;
 
-    let shown = |p: &PathBuf| if p.as_os_str().is_empty() { ".".to_string() } else { p.display().to_string() };
+    let shown = |p: &PathBuf| {
+        if p.as_os_str().is_empty() {
+            ".".to_string()
+        } else {
+            p.display().to_string()
+        }
+    };
     Ok(RestoreReport {
         snapshot_id: snapshot.id(),
         repository: repo.full_name(),
         owner: repo.owner.clone(),
         name: repo.name.clone(),
         target: request.target.clone(),
-        pieces: pieces.iter().map(|(p, what)| RestoredPiece { what, from: p.in_snapshot.clone(), to: shown(&p.to) }).collect(),
+        pieces: pieces
+            .iter()
+            .map(|(p, what)| RestoredPiece {
+                what,
+                from: p.in_snapshot.clone(),
+                to: shown(&p.to),
+            })
+            .collect(),
         checkout: checked_out,
         pack_bytes_read: snapshot.pack_bytes_read(),
     })

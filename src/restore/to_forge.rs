@@ -32,7 +32,14 @@ pub struct ForgeTarget {
 impl ForgeTarget {
     /// The target `--to-forge URL [--forge-type KIND] [--as [OWNER/]NAME]` names. github.com,
     /// gitlab.com, gitea.com and codeberg.org tell their kind; any other host needs `kind`.
-    pub fn new(url: &str, kind: Option<ForgeKind>, token: Secret, as_repo: Option<&str>, force: bool, private: bool) -> Result<ForgeTarget> {
+    pub fn new(
+        url: &str,
+        kind: Option<ForgeKind>,
+        token: Secret,
+        as_repo: Option<&str>,
+        force: bool,
+        private: bool,
+    ) -> Result<ForgeTarget> {
         let kind = match kind {
             Some(kind) => kind,
             None => kind_of(url)?,
@@ -40,19 +47,38 @@ impl ForgeTarget {
         let (owner, name) = match as_repo {
             None => (None, None),
             Some(spec) => match spec.rsplit_once('/') {
-                Some((owner, name)) if !owner.is_empty() && !name.is_empty() => (Some(owner.to_string()), Some(name.to_string())),
+                Some((owner, name)) if !owner.is_empty() && !name.is_empty() => {
+                    (Some(owner.to_string()), Some(name.to_string()))
+                }
                 None if !spec.is_empty() => (None, Some(spec.to_string())),
                 _ => bail!("--as {spec}: expected OWNER/NAME or NAME"),
             },
         };
         // The public services' APIs live on their own hosts; the clients know them.
         let url = Some(url.trim_end_matches('/').to_string()).filter(|u| u != kind.public_url());
-        Ok(ForgeTarget { forge: ForgeDestination { kind, url, token, owner, private }, name, force })
+        Ok(ForgeTarget {
+            forge: ForgeDestination {
+                kind,
+                url,
+                token,
+                owner,
+                private,
+            },
+            name,
+            force,
+        })
     }
 }
 
 fn kind_of(url: &str) -> Result<ForgeKind> {
-    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default().to_ascii_lowercase();
+    let host = url
+        .split("://")
+        .nth(1)
+        .unwrap_or(url)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     Ok(match host.as_str() {
         "github.com" | "api.github.com" => ForgeKind::Github,
         "gitlab.com" => ForgeKind::Gitlab,
@@ -69,13 +95,24 @@ pub struct ForgeRestoreReport {
 
 /// Restores `request`'s repository and pushes it to `target`. With `request.target` empty the
 /// restore goes into a scratch folder under `scratch_dir`, removed afterwards.
-pub fn restore_to_forge(store: &Store, request: &RestoreRequest, target: &ForgeTarget, scratch_dir: Option<PathBuf>) -> Result<ForgeRestoreReport> {
+pub fn restore_to_forge(
+    store: &Store,
+    request: &RestoreRequest,
+    target: &ForgeTarget,
+    scratch_dir: Option<PathBuf>,
+) -> Result<ForgeRestoreReport> {
     let scratch = if request.target.as_os_str().is_empty() {
         let dir = match &scratch_dir {
-            Some(dir) => tempfile::Builder::new().prefix(".forgesafe-restore-").tempdir_in(dir),
-            None => tempfile::Builder::new().prefix("forgesafe-restore-").tempdir(),
+            Some(dir) => tempfile::Builder::new()
+                .prefix(".forgesafe-restore-")
+                .tempdir_in(dir),
+            None => tempfile::Builder::new()
+                .prefix("forgesafe-restore-")
+                .tempdir(),
         };
-        Some(dir.context("cannot make a scratch folder for the restore; point --work-dir at a writable folder")?)
+        Some(dir.context(
+            "cannot make a scratch folder for the restore; point --work-dir at a writable folder",
+        )?)
     } else {
         None
     };
@@ -95,9 +132,23 @@ pub fn restore_to_forge(store: &Store, request: &RestoreRequest, target: &ForgeT
         owner,
         name,
         private: target.forge.private,
-        description: format!("restored by forgesafe from snapshot {}", &restored.snapshot_id[..8]),
+        description: format!(
+            "restored by forgesafe from snapshot {}",
+            &restored.snapshot_id[..8]
+        ),
     };
     let api = connect_destination(&target.forge)?;
-    let published = publish(&*api, &target.forge.token, &wanted, &restored.git_dir(), PushMode::Restore { force: target.force })?;
-    Ok(ForgeRestoreReport { restored, published })
+    let published = publish(
+        &*api,
+        &target.forge.token,
+        &wanted,
+        &restored.git_dir(),
+        PushMode::Restore {
+            force: target.force,
+        },
+    )?;
+    Ok(ForgeRestoreReport {
+        restored,
+        published,
+    })
 }

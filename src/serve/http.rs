@@ -42,8 +42,15 @@ async fn readyz(State(state): State<ServeState>) -> (StatusCode, String) {
     if state.is_ready() {
         (StatusCode::OK, "ready".into())
     } else {
-        let reason = state.status().readiness.reason.unwrap_or_else(|| "starting".into());
-        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {reason}"))
+        let reason = state
+            .status()
+            .readiness
+            .reason
+            .unwrap_or_else(|| "starting".into());
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}"),
+        )
     }
 }
 
@@ -52,5 +59,9 @@ async fn status(State(state): State<ServeState>) -> Json<super::state::Status> {
 }
 
 async fn metrics(State(state): State<ServeState>) -> Response {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], state.metrics().encode()).into_response()
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.metrics().encode(),
+    )
+        .into_response()
 }

@@ -103,13 +103,22 @@ fn plan(request: ServeRequest) -> Result<Plan> {
     });
     // Resolving now checks the config (and the token variables) before anything listens.
     let resolved = collect.as_ref().map(|c| c.resolve()).transpose()?;
-    let metrics = resolved.as_ref().map(|r| first_metrics(&r.config.jobs)).unwrap_or_default();
-    let config_cron = resolved.as_ref().map(|r| config_cron(&r.config.jobs)).transpose()?.flatten();
+    let metrics = resolved
+        .as_ref()
+        .map(|r| first_metrics(&r.config.jobs))
+        .unwrap_or_default();
+    let config_cron = resolved
+        .as_ref()
+        .map(|r| config_cron(&r.config.jobs))
+        .transpose()?
+        .flatten();
     let origin = Local::now();
 
     let schedule = match (&request.schedule, &config_cron) {
         (Some(text), _) => Some(Recurrence::parse(text, Fields::FiveOrSix, origin)?),
-        (None, Some(text)) => Some(Recurrence::parse(text, Fields::FiveOnly, origin).context("the config's `cron` key")?),
+        (None, Some(text)) => Some(
+            Recurrence::parse(text, Fields::FiveOnly, origin).context("the config's `cron` key")?,
+        ),
         (None, None) => None,
     };
     if schedule.is_none() && !request.windows.is_empty() {
@@ -119,8 +128,12 @@ fn plan(request: ServeRequest) -> Result<Plan> {
         if let Some(path) = &request.path {
             return Ok(path.clone());
         }
-        let dest = resolved.ok_or_else(|| anyhow!("give --path: the name the backups were pushed under"))?.single_destination()?;
-        Ok(dest.file_name().map_or("forge".into(), |n| n.to_string_lossy().into_owned()))
+        let dest = resolved
+            .ok_or_else(|| anyhow!("give --path: the name the backups were pushed under"))?
+            .single_destination()?;
+        Ok(dest
+            .file_name()
+            .map_or("forge".into(), |n| n.to_string_lossy().into_owned()))
     };
 
     let backup = match schedule {
@@ -128,7 +141,10 @@ fn plan(request: ServeRequest) -> Result<Plan> {
         Some(recurrence) => {
             let collect = collect.clone().ok_or_else(|| anyhow!("a schedule needs something to back up: give --config conf.yml (or a source such as `url URL --dest DIR`)"))?;
             let store = store.clone().ok_or_else(|| anyhow!("a schedule needs a repository to push to: give --profile (or FORGESAFE_PROFILE_FILE) and the password (FORGESAFE_PASSWORD_FILE)"))?;
-            resolved.as_ref().expect("resolved with collect").single_destination()?;
+            resolved
+                .as_ref()
+                .expect("resolved with collect")
+                .single_destination()?;
             let options = BackupOptions {
                 collect,
                 snapshot_name: Some(path(resolved.as_ref())?),
@@ -139,34 +155,66 @@ fn plan(request: ServeRequest) -> Result<Plan> {
                 run_id: None,
             };
             let timetable = Timetable::new(recurrence, request.windows.clone())?;
-            Some(Arc::new(ScheduledBackup { timetable, options, store, lock_wait: request.lock_wait, heartbeats: metrics.heartbeat_urls.clone() }))
+            Some(Arc::new(ScheduledBackup {
+                timetable,
+                options,
+                store,
+                lock_wait: request.lock_wait,
+                heartbeats: metrics.heartbeat_urls.clone(),
+            }))
         }
     };
     let drill = match &request.drill_schedule {
         None => None,
         Some(text) => {
-            let store = store.clone().ok_or_else(|| anyhow!("--drill-schedule needs the repository: give --profile and the password"))?;
-            let timetable = Timetable::new(Recurrence::parse(text, Fields::FiveOrSix, origin)?, Vec::new())?;
+            let store = store.clone().ok_or_else(|| {
+                anyhow!("--drill-schedule needs the repository: give --profile and the password")
+            })?;
+            let timetable = Timetable::new(
+                Recurrence::parse(text, Fields::FiveOrSix, origin)?,
+                Vec::new(),
+            )?;
             let name = match &backup {
                 Some(b) => b.options.snapshot_name.clone().expect("set above"),
                 None => path(resolved.as_ref())?,
             };
-            let request = DrillRequest { name, snapshot: SnapshotChoice::Latest, work_dir: request.drill_work_dir.clone() };
-            Some(Arc::new(ScheduledDrill { timetable, request, store }))
+            let request = DrillRequest {
+                name,
+                snapshot: SnapshotChoice::Latest,
+                work_dir: request.drill_work_dir.clone(),
+            };
+            Some(Arc::new(ScheduledDrill {
+                timetable,
+                request,
+                store,
+            }))
         }
     };
     let gickup_metrics = match &metrics.prometheus {
         Some(p) => Some((go_listen_addr(&p.listen_addr)?, p.endpoint.clone())),
         None => None,
     };
-    Ok(Plan { listen: request.listen, store, backup, drill, gickup_metrics, grace: request.grace })
+    Ok(Plan {
+        listen: request.listen,
+        store,
+        backup,
+        drill,
+        gickup_metrics,
+        grace: request.grace,
+    })
 }
 
 /// gickup's settings come from its config's documents; the first that sets them wins.
 fn first_metrics(jobs: &[crate::collect::config::BackupJob]) -> MetricsSettings {
     let prometheus = jobs.iter().find_map(|j| j.metrics.prometheus.clone());
-    let heartbeat_urls = jobs.iter().flat_map(|j| j.metrics.heartbeat_urls.clone()).collect();
-    MetricsSettings { prometheus, heartbeat_urls }
+    let heartbeat_urls = jobs
+        .iter()
+        .flat_map(|j| j.metrics.heartbeat_urls.clone())
+        .collect();
+    MetricsSettings {
+        prometheus,
+        heartbeat_urls,
+    }
 }
 
 /// The config's `cron`: one schedule for the whole file (documents that differ are refused, as
@@ -183,32 +231,69 @@ fn config_cron(jobs: &[crate::collect::config::BackupJob]) -> Result<Option<Stri
 
 /// Go's listen address forms: `:6178` (every interface), `host:port`.
 fn go_listen_addr(text: &str) -> Result<SocketAddr> {
-    let full = if text.starts_with(':') { format!("0.0.0.0{text}") } else { text.to_string() };
+    let full = if text.starts_with(':') {
+        format!("0.0.0.0{text}")
+    } else {
+        text.to_string()
+    };
     full.parse().map_err(|_| anyhow!("metrics.prometheus.listen_addr {text:?} is not an address: give :PORT or HOST:PORT (e.g. \":6178\")"))
 }
 
 async fn serve(plan: Plan) -> Result<()> {
     // Handlers first: a SIGTERM that arrives as soon as we say we listen must still be handled.
     let stop_signal = shutdown::signal()?;
-    let describe = |s: &Timetable| state::ScheduleStatus { expression: s.recurrence.to_string(), windows: s.windows.iter().map(Window::to_string).collect(), next_run: None };
-    let state = ServeState::new(plan.backup.as_ref().map(|b| describe(&b.timetable)), plan.drill.as_ref().map(|d| describe(&d.timetable)));
+    let describe = |s: &Timetable| state::ScheduleStatus {
+        expression: s.recurrence.to_string(),
+        windows: s.windows.iter().map(Window::to_string).collect(),
+        next_run: None,
+    };
+    let state = ServeState::new(
+        plan.backup.as_ref().map(|b| describe(&b.timetable)),
+        plan.drill.as_ref().map(|d| describe(&d.timetable)),
+    );
     if plan.store.is_none() {
         // Nothing to reach: ready as soon as the endpoints answer.
-        state.set_readiness(state::Readiness { ready: true, reason: None, checked: Some(chrono::Utc::now()) });
+        state.set_readiness(state::Readiness {
+            ready: true,
+            reason: None,
+            checked: Some(chrono::Utc::now()),
+        });
     }
 
     let listener = tokio::net::TcpListener::bind(plan.listen)
         .await
-        .with_context(|| format!("cannot listen on {}; choose a free address with --listen", plan.listen))?;
-    let address = listener.local_addr().context("cannot read the listening address")?;
-    let same_listener = plan.gickup_metrics.as_ref().is_some_and(|(addr, _)| *addr == plan.listen);
-    let extra_path = plan.gickup_metrics.as_ref().filter(|_| same_listener).map(|(_, path)| path.as_str());
+        .with_context(|| {
+            format!(
+                "cannot listen on {}; choose a free address with --listen",
+                plan.listen
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let same_listener = plan
+        .gickup_metrics
+        .as_ref()
+        .is_some_and(|(addr, _)| *addr == plan.listen);
+    let extra_path = plan
+        .gickup_metrics
+        .as_ref()
+        .filter(|_| same_listener)
+        .map(|(_, path)| path.as_str());
     let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(http::serve(listener, http::router(state.clone(), extra_path)));
+    servers.spawn(http::serve(
+        listener,
+        http::router(state.clone(), extra_path),
+    ));
     if let Some((addr, path)) = plan.gickup_metrics.as_ref().filter(|_| !same_listener) {
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on metrics.prometheus.listen_addr {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on metrics.prometheus.listen_addr {addr}"))?;
         tracing::info!(address = %addr, path = %path, "serving gickup's metrics endpoint");
-        servers.spawn(http::serve(listener, http::metrics_only(state.clone(), path)));
+        servers.spawn(http::serve(
+            listener,
+            http::metrics_only(state.clone(), path),
+        ));
     }
     tracing::info!(%address, scheduled = plan.backup.is_some(), drills = plan.drill.is_some(), "serving /healthz, /readyz, /status and /metrics");
 
@@ -216,7 +301,12 @@ async fn serve(plan: Plan) -> Result<()> {
         tokio::spawn(readiness(state.clone(), store));
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut worker = tokio::spawn(worker::run(plan.backup.clone(), plan.drill.clone(), state.clone(), stop_rx));
+    let mut worker = tokio::spawn(worker::run(
+        plan.backup.clone(),
+        plan.drill.clone(),
+        state.clone(),
+        stop_rx,
+    ));
 
     tokio::select! {
         signal = stop_signal => {
@@ -251,15 +341,26 @@ async fn readiness(state: ServeState, store: Arc<Store>) {
             let store = store.clone();
             tokio::task::spawn_blocking(move || store.probe()).await
         };
-        let result = probe.map_err(|e| anyhow!("the check did not finish: {e}")).and_then(|r| r);
+        let result = probe
+            .map_err(|e| anyhow!("the check did not finish: {e}"))
+            .and_then(|r| r);
         let readiness = match result {
-            Ok(_) => state::Readiness { ready: true, reason: None, checked: Some(chrono::Utc::now()) },
+            Ok(_) => state::Readiness {
+                ready: true,
+                reason: None,
+                checked: Some(chrono::Utc::now()),
+            },
             Err(err) => {
-                let reason = crate::secret::redact(&crate::store::errors::one_line(&format!("{err:#}")));
+                let reason =
+                    crate::secret::redact(&crate::store::errors::one_line(&format!("{err:#}")));
                 if state.is_ready() || state.status().readiness.checked.is_none() {
                     tracing::warn!("not ready: {reason}");
                 }
-                state::Readiness { ready: false, reason: Some(reason), checked: Some(chrono::Utc::now()) }
+                state::Readiness {
+                    ready: false,
+                    reason: Some(reason),
+                    checked: Some(chrono::Utc::now()),
+                }
             }
         };
         state.set_readiness(readiness);

@@ -14,9 +14,15 @@ use croner::Cron;
 /// How often: cron fields, or a fixed period from the moment serve started.
 #[derive(Debug, Clone)]
 pub enum Recurrence {
-    Cron { expression: String, cron: Box<Cron> },
+    Cron {
+        expression: String,
+        cron: Box<Cron>,
+    },
     /// Go cron's `@every`: ticks at start + k × period.
-    Every { period: Duration, origin: DateTime<Local> },
+    Every {
+        period: Duration,
+        origin: DateTime<Local>,
+    },
 }
 
 /// Whether a 6-field expression (seconds first) is allowed: `--schedule` takes it, gickup's `cron`
@@ -32,8 +38,9 @@ impl Recurrence {
     pub fn parse(expression: &str, fields: Fields, origin: DateTime<Local>) -> Result<Recurrence> {
         let text = expression.trim();
         if let Some(period) = text.strip_prefix("@every") {
-            let period = humantime::parse_duration(period.trim())
-                .map_err(|_| anyhow!("schedule {text:?}: `@every` takes a duration such as 30m, 6h or 1h30m"))?;
+            let period = humantime::parse_duration(period.trim()).map_err(|_| {
+                anyhow!("schedule {text:?}: `@every` takes a duration such as 30m, 6h or 1h30m")
+            })?;
             if period < Duration::from_secs(1) {
                 bail!("schedule {text:?}: `@every` needs at least 1s");
             }
@@ -43,7 +50,10 @@ impl Recurrence {
             Fields::FiveOnly => Seconds::Disallowed,
             Fields::FiveOrSix => Seconds::Optional,
         };
-        let parser = CronParser::builder().seconds(seconds).year(Year::Disallowed).build();
+        let parser = CronParser::builder()
+            .seconds(seconds)
+            .year(Year::Disallowed)
+            .build();
         let cron = parser.parse(text).map_err(|e| {
             let shape = match fields {
                 Fields::FiveOnly => "5 fields: minute hour day-of-month month day-of-week, e.g. \"0 2 * * *\"",
@@ -51,7 +61,10 @@ impl Recurrence {
             };
             anyhow!("schedule {text:?} is not a cron expression ({e}); give {shape}")
         })?;
-        Ok(Recurrence::Cron { expression: text.to_string(), cron: Box::new(cron) })
+        Ok(Recurrence::Cron {
+            expression: text.to_string(),
+            cron: Box::new(cron),
+        })
     }
 
     /// The first tick strictly after `after`.
@@ -81,7 +94,9 @@ impl fmt::Display for Recurrence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Recurrence::Cron { expression, .. } => f.write_str(expression),
-            Recurrence::Every { period, .. } => write!(f, "@every {}", humantime::format_duration(*period)),
+            Recurrence::Every { period, .. } => {
+                write!(f, "@every {}", humantime::format_duration(*period))
+            }
         }
     }
 }
@@ -98,10 +113,15 @@ impl std::str::FromStr for Window {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Window, String> {
-        let bad = || format!("window {text:?}: give HH:MM-HH:MM in local time, e.g. 01:00-05:00 (22:00-04:00 crosses midnight)");
+        let bad = || {
+            format!("window {text:?}: give HH:MM-HH:MM in local time, e.g. 01:00-05:00 (22:00-04:00 crosses midnight)")
+        };
         let (start, end) = text.trim().split_once('-').ok_or_else(bad)?;
         let parse = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| bad());
-        let window = Window { start: parse(start)?, end: parse(end)? };
+        let window = Window {
+            start: parse(start)?,
+            end: parse(end)?,
+        };
         if window.start == window.end {
             return Err(format!("window {text:?} is empty: its start and end are the same; leave --window out to allow any time"));
         }
@@ -111,7 +131,12 @@ impl std::str::FromStr for Window {
 
 impl fmt::Display for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.start.format("%H:%M"), self.end.format("%H:%M"))
+        write!(
+            f,
+            "{}-{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
     }
 }
 
@@ -146,7 +171,9 @@ fn resolve_local(naive: chrono::NaiveDateTime) -> Option<DateTime<Local>> {
     match Local.from_local_datetime(&naive) {
         chrono::LocalResult::Single(t) => Some(t),
         chrono::LocalResult::Ambiguous(earliest, _) => Some(earliest),
-        chrono::LocalResult::None => Local.from_local_datetime(&(naive + TimeDelta::hours(1))).earliest(),
+        chrono::LocalResult::None => Local
+            .from_local_datetime(&(naive + TimeDelta::hours(1)))
+            .earliest(),
     }
 }
 
@@ -159,7 +186,10 @@ pub struct Timetable {
 
 impl Timetable {
     pub fn new(recurrence: Recurrence, windows: Vec<Window>) -> Result<Timetable> {
-        let timetable = Timetable { recurrence, windows };
+        let timetable = Timetable {
+            recurrence,
+            windows,
+        };
         if timetable.next_after(Local::now()).is_none() {
             bail!("schedule {} never starts a run inside the windows {}: widen a window or change the schedule", timetable.recurrence, timetable.describe_windows());
         }
@@ -187,7 +217,11 @@ impl Timetable {
     }
 
     pub fn describe_windows(&self) -> String {
-        self.windows.iter().map(Window::to_string).collect::<Vec<_>>().join(", ")
+        self.windows
+            .iter()
+            .map(Window::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -207,20 +241,38 @@ mod tests {
     #[test]
     fn five_fields_are_minutes_and_six_put_seconds_first() {
         let five = Recurrence::parse("30 2 * * *", Fields::FiveOnly, Local::now()).unwrap();
-        assert_eq!(five.next_after(local("2026-12-03 10:00:00")), Some(local("2026-12-04 02:30:00")));
+        assert_eq!(
+            five.next_after(local("2026-12-03 10:00:00")),
+            Some(local("2026-12-04 02:30:00"))
+        );
         let six = Recurrence::parse("*/5 * * * * *", Fields::FiveOrSix, Local::now()).unwrap();
-        assert_eq!(six.next_after(local("2026-12-03 10:00:02")), Some(local("2026-12-03 10:00:05")));
+        assert_eq!(
+            six.next_after(local("2026-12-03 10:00:02")),
+            Some(local("2026-12-03 10:00:05"))
+        );
         let daily = Recurrence::parse("@daily", Fields::FiveOnly, Local::now()).unwrap();
-        assert_eq!(daily.next_after(local("2026-12-03 10:00:00")), Some(local("2026-12-04 00:00:00")));
+        assert_eq!(
+            daily.next_after(local("2026-12-03 10:00:00")),
+            Some(local("2026-12-04 00:00:00"))
+        );
     }
 
     #[test]
     fn gickups_key_refuses_seconds_and_bad_expressions_say_what_to_give() {
-        let err = Recurrence::parse("*/5 * * * * *", Fields::FiveOnly, Local::now()).unwrap_err().to_string();
+        let err = Recurrence::parse("*/5 * * * * *", Fields::FiveOnly, Local::now())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("5 fields: minute hour"), "{err}");
-        let err = Recurrence::parse("every day", Fields::FiveOrSix, Local::now()).unwrap_err().to_string();
-        assert!(err.starts_with("schedule \"every day\" is not a cron expression"), "{err}");
-        let err = Recurrence::parse("@every soon", Fields::FiveOrSix, Local::now()).unwrap_err().to_string();
+        let err = Recurrence::parse("every day", Fields::FiveOrSix, Local::now())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("schedule \"every day\" is not a cron expression"),
+            "{err}"
+        );
+        let err = Recurrence::parse("@every soon", Fields::FiveOrSix, Local::now())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("takes a duration"), "{err}");
         assert!(Recurrence::parse("61 * * * *", Fields::FiveOnly, Local::now()).is_err());
     }
@@ -228,9 +280,15 @@ mod tests {
     #[test]
     fn every_ticks_from_the_start_and_skips_ticks_already_missed() {
         let r = every("@every 90s");
-        assert_eq!(r.next_after(local("2026-12-03 10:00:00")), Some(local("2026-12-03 10:01:30")));
+        assert_eq!(
+            r.next_after(local("2026-12-03 10:00:00")),
+            Some(local("2026-12-03 10:01:30"))
+        );
         // A run that overran two ticks resumes on the grid, not right away.
-        assert_eq!(r.next_after(local("2026-12-03 10:04:00")), Some(local("2026-12-03 10:04:30")));
+        assert_eq!(
+            r.next_after(local("2026-12-03 10:04:00")),
+            Some(local("2026-12-03 10:04:30"))
+        );
         assert_eq!(r.to_string(), "@every 1m 30s");
     }
 
@@ -241,28 +299,61 @@ mod tests {
         assert!(night.contains(NaiveTime::from_hms_opt(3, 59, 0).unwrap()));
         assert!(!night.contains(NaiveTime::from_hms_opt(4, 0, 0).unwrap()));
         assert!(!night.contains(NaiveTime::from_hms_opt(12, 0, 0).unwrap()));
-        assert!("01:00".parse::<Window>().unwrap_err().contains("HH:MM-HH:MM"));
-        assert!("03:00-03:00".parse::<Window>().unwrap_err().contains("empty"));
+        assert!("01:00"
+            .parse::<Window>()
+            .unwrap_err()
+            .contains("HH:MM-HH:MM"));
+        assert!("03:00-03:00"
+            .parse::<Window>()
+            .unwrap_err()
+            .contains("empty"));
         assert_eq!(night.to_string(), "22:00-04:00");
     }
 
     #[test]
     fn a_tick_outside_every_window_is_skipped_to_the_first_tick_inside_one() {
         let hourly = Recurrence::parse("15 * * * *", Fields::FiveOnly, Local::now()).unwrap();
-        let table = Timetable { recurrence: hourly, windows: vec!["01:00-03:00".parse().unwrap(), "22:00-23:00".parse().unwrap()] };
-        assert_eq!(table.next_after(local("2026-12-03 10:00:00")), Some(local("2026-12-03 22:15:00")));
-        assert_eq!(table.next_after(local("2026-12-03 22:15:00")), Some(local("2026-12-04 01:15:00")));
-        assert_eq!(table.next_after(local("2026-12-04 02:15:00")), Some(local("2026-12-04 22:15:00")));
+        let table = Timetable {
+            recurrence: hourly,
+            windows: vec![
+                "01:00-03:00".parse().unwrap(),
+                "22:00-23:00".parse().unwrap(),
+            ],
+        };
+        assert_eq!(
+            table.next_after(local("2026-12-03 10:00:00")),
+            Some(local("2026-12-03 22:15:00"))
+        );
+        assert_eq!(
+            table.next_after(local("2026-12-03 22:15:00")),
+            Some(local("2026-12-04 01:15:00"))
+        );
+        assert_eq!(
+            table.next_after(local("2026-12-04 02:15:00")),
+            Some(local("2026-12-04 22:15:00"))
+        );
 
-        let every = Timetable { recurrence: every("@every 7m"), windows: vec!["11:00-11:30".parse().unwrap()] };
+        let every = Timetable {
+            recurrence: every("@every 7m"),
+            windows: vec!["11:00-11:30".parse().unwrap()],
+        };
         // Ticks at 10:00 + k·7m: the first at or after 11:00 is 11:03.
-        assert_eq!(every.next_after(local("2026-12-03 10:00:00")), Some(local("2026-12-03 11:03:00")));
+        assert_eq!(
+            every.next_after(local("2026-12-03 10:00:00")),
+            Some(local("2026-12-03 11:03:00"))
+        );
     }
 
     #[test]
     fn a_schedule_that_never_meets_a_window_is_refused() {
         let at_noon = Recurrence::parse("0 12 * * *", Fields::FiveOnly, Local::now()).unwrap();
-        let err = Timetable::new(at_noon, vec!["01:00-02:00".parse().unwrap()]).err().unwrap().to_string();
-        assert!(err.contains("never starts a run inside the windows 01:00-02:00"), "{err}");
+        let err = Timetable::new(at_noon, vec!["01:00-02:00".parse().unwrap()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("never starts a run inside the windows 01:00-02:00"),
+            "{err}"
+        );
     }
 }

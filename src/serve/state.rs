@@ -83,6 +83,9 @@ pub struct RunRecord {
     pub started: DateTime<Utc>,
     pub finished: DateTime<Utc>,
     pub duration_seconds: f64,
+    /// The run's two steps, when the run got that far: the collect, and the push (with retention).
+    pub collect_seconds: Option<f64>,
+    pub push_seconds: Option<f64>,
     pub result: RunResult,
     /// Why the run failed, in one redacted line.
     pub error: Option<String>,
@@ -107,7 +110,10 @@ pub struct FailedRepository {
 }
 
 impl ServeState {
-    pub fn new(schedule: Option<ScheduleStatus>, drill_schedule: Option<ScheduleStatus>) -> ServeState {
+    pub fn new(
+        schedule: Option<ScheduleStatus>,
+        drill_schedule: Option<ScheduleStatus>,
+    ) -> ServeState {
         let status = Status {
             version: env!("CARGO_PKG_VERSION"),
             started: Utc::now(),
@@ -121,7 +127,13 @@ impl ServeState {
             runs_succeeded: 0,
             runs_failed: 0,
         };
-        ServeState { inner: Arc::new(Inner { ready: AtomicBool::new(false), status: Mutex::new(status), metrics: Metrics::new() }) }
+        ServeState {
+            inner: Arc::new(Inner {
+                ready: AtomicBool::new(false),
+                status: Mutex::new(status),
+                metrics: Metrics::new(),
+            }),
+        }
     }
 
     fn status_mut<T>(&self, change: impl FnOnce(&mut Status) -> T) -> T {
@@ -166,6 +178,8 @@ impl ServeState {
         self.inner.metrics.record_run(&super::metrics::RunFigures {
             finished_unix: unix(record.finished),
             duration_seconds: record.duration_seconds,
+            collect_seconds: record.collect_seconds,
+            push_seconds: record.push_seconds,
             success: record.result == RunResult::Success,
             repositories_ok: record.repositories_ok,
             repositories_failed: record.repositories_failed,
@@ -189,7 +203,11 @@ impl ServeState {
     }
 
     pub fn record_drill(&self, report: DrillReport) {
-        self.inner.metrics.record_drill(unix(report.finished), report.ok, report.check.defects.len());
+        self.inner.metrics.record_drill(
+            unix(report.finished),
+            report.ok,
+            report.check.defects.len(),
+        );
         self.status_mut(|s| s.last_drill = Some(report));
     }
 }

@@ -43,16 +43,28 @@ enum Due {
 
 /// Runs until `stop` turns true; a run in progress is finished first (the caller bounds that
 /// with the grace period, and the process's stop flag makes the run itself stop early).
-pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<ScheduledDrill>>, state: ServeState, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    backup: Option<Arc<ScheduledBackup>>,
+    drill: Option<Arc<ScheduledDrill>>,
+    state: ServeState,
+    mut stop: watch::Receiver<bool>,
+) {
     // Each job's next tick is counted from where that job last stood: a tick of one job that passed
     // while the other ran is still due (once), so a drill never starves behind backups; a job's
     // own ticks that pass while it runs are skipped, as cron skips overlapping runs.
     let mut backup_after = Local::now();
     let mut drill_after = Local::now();
     loop {
-        let next_backup = backup.as_ref().and_then(|b| b.timetable.next_after(backup_after));
-        let next_drill = drill.as_ref().and_then(|d| d.timetable.next_after(drill_after));
-        state.set_next_runs(next_backup.map(|t| t.with_timezone(&Utc)), next_drill.map(|t| t.with_timezone(&Utc)));
+        let next_backup = backup
+            .as_ref()
+            .and_then(|b| b.timetable.next_after(backup_after));
+        let next_drill = drill
+            .as_ref()
+            .and_then(|d| d.timetable.next_after(drill_after));
+        state.set_next_runs(
+            next_backup.map(|t| t.with_timezone(&Utc)),
+            next_drill.map(|t| t.with_timezone(&Utc)),
+        );
         let due = match (next_backup, next_drill) {
             (None, None) => {
                 // Nothing scheduled: serve only answers its endpoints until stopped.
@@ -89,7 +101,10 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
         match what {
             Due::Backup => {
                 let job = backup.clone().expect("a backup was due");
-                state.set_running(Some(Running { kind: "backup", started: Utc::now() }));
+                state.set_running(Some(Running {
+                    kind: "backup",
+                    started: Utc::now(),
+                }));
                 let outcome = tokio::task::spawn_blocking(move || run_backup(&job)).await;
                 state.set_running(None);
                 match outcome {
@@ -101,7 +116,10 @@ pub async fn run(backup: Option<Arc<ScheduledBackup>>, drill: Option<Arc<Schedul
             }
             Due::Drill => {
                 let job = drill.clone().expect("a drill was due");
-                state.set_running(Some(Running { kind: "drill", started: Utc::now() }));
+                state.set_running(Some(Running {
+                    kind: "drill",
+                    started: Utc::now(),
+                }));
                 let outcome = tokio::task::spawn_blocking(move || run_drill(&job)).await;
                 state.set_running(None);
                 match outcome {
@@ -144,13 +162,18 @@ pub fn run_backup(job: &ScheduledBackup) -> (RunRecord, Option<ChangeReport>) {
     tracing::info!("scheduled backup run starting");
     // Partial results are pushed and reported here rather than turned into an error, so the
     // status shows which repositories failed and the snapshot that was still recorded.
-    let options = BackupOptions { allow_partial: true, ..job.options.clone() };
+    let options = BackupOptions {
+        allow_partial: true,
+        ..job.options.clone()
+    };
     let mut artifact = Vec::new();
     let result = backup(&job.store, &options, job.lock_wait, &mut artifact);
     let mut record = RunRecord {
         started,
         finished: Utc::now(),
         duration_seconds: clock.elapsed().as_secs_f64(),
+        collect_seconds: None,
+        push_seconds: None,
         result: RunResult::Failed,
         error: None,
         snapshot_id: None,
@@ -168,7 +191,13 @@ pub fn run_backup(job: &ScheduledBackup) -> (RunRecord, Option<ChangeReport>) {
     match result {
         Ok(done) => {
             let totals = done.collected.totals();
-            record.result = if totals.failed == 0 { RunResult::Success } else { RunResult::Partial };
+            record.result = if totals.failed == 0 {
+                RunResult::Success
+            } else {
+                RunResult::Partial
+            };
+            record.collect_seconds = Some(done.collect_seconds);
+            record.push_seconds = Some(done.push_seconds);
             record.snapshot_id = Some(done.pushed.snapshot_id.clone());
             record.logical_bytes = Some(done.pushed.logical_size);
             record.added_bytes = Some(done.pushed.physical_size);
@@ -178,7 +207,10 @@ pub fn run_backup(job: &ScheduledBackup) -> (RunRecord, Option<ChangeReport>) {
             record.failed_repositories = done
                 .collected
                 .failed()
-                .map(|r| FailedRepository { name: r.name.clone(), reasons: r.failures.iter().map(|f| f.to_string()).collect() })
+                .map(|r| FailedRepository {
+                    name: r.name.clone(),
+                    reasons: r.failures.iter().map(|f| f.to_string()).collect(),
+                })
                 .collect();
             let report = done.collected.changes.into_iter().next();
             if let Some(report) = &report {
@@ -195,8 +227,15 @@ pub fn run_backup(job: &ScheduledBackup) -> (RunRecord, Option<ChangeReport>) {
         }
     }
     match record.result {
-        RunResult::Success => tracing::info!(snapshot = record.snapshot_id.as_deref().unwrap_or(""), seconds = record.duration_seconds, "scheduled backup run succeeded"),
-        RunResult::Partial => tracing::warn!(failed = record.repositories_failed, "scheduled backup run recorded its snapshot, but some repositories failed"),
+        RunResult::Success => tracing::info!(
+            snapshot = record.snapshot_id.as_deref().unwrap_or(""),
+            seconds = record.duration_seconds,
+            "scheduled backup run succeeded"
+        ),
+        RunResult::Partial => tracing::warn!(
+            failed = record.repositories_failed,
+            "scheduled backup run recorded its snapshot, but some repositories failed"
+        ),
         RunResult::Failed => {}
     }
     if record.result == RunResult::Success {
@@ -211,7 +250,10 @@ fn send_heartbeats(urls: &[Secret]) {
     if urls.is_empty() {
         return;
     }
-    let timeouts = crate::http::Timeouts { connect: Some(Duration::from_secs(10)), request: Duration::from_secs(30) };
+    let timeouts = crate::http::Timeouts {
+        connect: Some(Duration::from_secs(10)),
+        request: Duration::from_secs(30),
+    };
     let client = match crate::http::Client::new(timeouts) {
         Ok(client) => client,
         Err(err) => {
@@ -220,11 +262,23 @@ fn send_heartbeats(urls: &[Secret]) {
         }
     };
     for url in urls {
-        let host = crate::http::Url::parse(url.expose()).map(|u| crate::http::origin_display(&u)).unwrap_or_default();
+        let host = crate::http::Url::parse(url.expose())
+            .map(|u| crate::http::origin_display(&u))
+            .unwrap_or_default();
         match client.get(url.expose(), Default::default()).send() {
-            Ok(response) if response.status().is_success() => tracing::debug!(host, "heartbeat sent"),
-            Ok(response) => tracing::warn!(host, status = response.status().as_u16(), "the heartbeat was refused"),
-            Err(err) => tracing::warn!(host, "cannot send the heartbeat: {}", redact(&err.to_string())),
+            Ok(response) if response.status().is_success() => {
+                tracing::debug!(host, "heartbeat sent")
+            }
+            Ok(response) => tracing::warn!(
+                host,
+                status = response.status().as_u16(),
+                "the heartbeat was refused"
+            ),
+            Err(err) => tracing::warn!(
+                host,
+                "cannot send the heartbeat: {}",
+                redact(&err.to_string())
+            ),
         }
     }
 }

@@ -9,7 +9,10 @@ use crate::profile::Location;
 use anyhow::{bail, Result};
 use bytes::Bytes;
 use rustic_backend::BackendOptions;
-use rustic_core::{BytesList, ErrorKind, FileType, Id, ReadBackend, RepositoryBackends, RusticError, RusticResult, WriteBackend};
+use rustic_core::{
+    BytesList, ErrorKind, FileType, Id, ReadBackend, RepositoryBackends, RusticError, RusticResult,
+    WriteBackend,
+};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -43,11 +46,17 @@ pub struct GateState {
 impl GateState {
     pub fn record_source_error(&self, message: String) {
         tracing::warn!("{message}");
-        self.source_errors.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+        self.source_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(message);
     }
 
     pub fn source_errors(&self) -> Vec<String> {
-        self.source_errors.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.source_errors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn write_failed(&self) -> bool {
@@ -60,7 +69,9 @@ impl GateState {
     }
 
     fn lock_lost(&self) -> bool {
-        self.lock_lost.get().is_some_and(|l| l.load(Ordering::SeqCst))
+        self.lock_lost
+            .get()
+            .is_some_and(|l| l.load(Ordering::SeqCst))
     }
 
     /// Withholds the snapshot file with this reason (a quota reached while reading the source).
@@ -70,7 +81,10 @@ impl GateState {
     }
 
     pub fn refusal(&self) -> Option<String> {
-        self.refusal.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Withholds the snapshot if this push would take the repository past `limit` bytes.
@@ -88,7 +102,10 @@ impl GateState {
         let total = self.bytes_read.fetch_add(bytes, Ordering::SeqCst) + bytes;
         match self.source_limit.get() {
             Some(limit) if total > *limit => {
-                let why = format!("the source gave more than --max-snapshot-size {}", super::size::human(*limit));
+                let why = format!(
+                    "the source gave more than --max-snapshot-size {}",
+                    super::size::human(*limit)
+                );
                 self.refuse(why.clone());
                 Err(why)
             }
@@ -111,12 +128,16 @@ impl GateState {
 
     fn count_pack_read(&self, tpe: FileType, bytes: &RusticResult<Bytes>) {
         if let (FileType::Pack, Ok(bytes)) = (tpe, bytes) {
-            self.pack_bytes_read.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            self.pack_bytes_read
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
     }
 
     pub fn keys_written(&self) -> Vec<Id> {
-        self.keys_written.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.keys_written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Why the snapshot file must not be written, if anything.
@@ -164,21 +185,36 @@ impl GatedBackend {
     /// The loser learns it here (`config_taken`), and `Store::open` opens the winner's repository.
     fn create_config(&self, id: &Id, content: &BytesList) -> RusticResult<()> {
         let created = match (&self.local_root, &self.files) {
-            (Some(root), _) => match self.write_local_atomically(root, FileType::Config, id, content, false) {
-                Ok(()) => Ok(true),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(RusticError::with_source(ErrorKind::InputOutput, "cannot write the repository's config", e)),
-            },
+            (Some(root), _) => {
+                match self.write_local_atomically(root, FileType::Config, id, content, false) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                    Err(e) => Err(RusticError::with_source(
+                        ErrorKind::InputOutput,
+                        "cannot write the repository's config",
+                        e,
+                    )),
+                }
+            }
             (None, Some(files)) => files
                 .create_new("config", content.slice().concat())
-                .map_err(|e| RusticError::new(ErrorKind::Backend, "cannot write the repository's config").attach_context("cause", format!("{e:#}"))),
-            (None, None) => Err(RusticError::new(ErrorKind::Internal, "no way to create the repository's config")),
+                .map_err(|e| {
+                    RusticError::new(ErrorKind::Backend, "cannot write the repository's config")
+                        .attach_context("cause", format!("{e:#}"))
+                }),
+            (None, None) => Err(RusticError::new(
+                ErrorKind::Internal,
+                "no way to create the repository's config",
+            )),
         };
         match created {
             Ok(true) => Ok(()),
             Ok(false) => {
                 self.state.config_taken.store(true, Ordering::SeqCst);
-                Err(RusticError::new(ErrorKind::Repository, "another process created this repository at the same moment"))
+                Err(RusticError::new(
+                    ErrorKind::Repository,
+                    "another process created this repository at the same moment",
+                ))
             }
             Err(e) => {
                 self.state.write_failed.store(true, Ordering::SeqCst);
@@ -187,7 +223,14 @@ impl GatedBackend {
         }
     }
 
-    fn write_local_atomically(&self, root: &Path, tpe: FileType, id: &Id, content: &BytesList, replace: bool) -> std::io::Result<()> {
+    fn write_local_atomically(
+        &self,
+        root: &Path,
+        tpe: FileType,
+        id: &Id,
+        content: &BytesList,
+        replace: bool,
+    ) -> std::io::Result<()> {
         let hex = id.to_hex();
         let hex = hex.as_str();
         let path = match tpe {
@@ -197,13 +240,18 @@ impl GatedBackend {
         };
         let dir = path.parent().expect("repository files have a parent");
         std::fs::create_dir_all(dir)?;
-        let mut tmp = tempfile::Builder::new().prefix(".forgesafe-tmp-").tempfile_in(dir)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".forgesafe-tmp-")
+            .tempfile_in(dir)?;
         for piece in content.slice() {
             std::io::Write::write_all(&mut tmp, piece)?;
         }
         tmp.as_file().sync_all()?;
         // restic's own files are read-only once written; keep that.
-        std::fs::set_permissions(tmp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o444))?;
+        std::fs::set_permissions(
+            tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o444),
+        )?;
         if replace {
             tmp.persist(&path).map_err(|e| e.error)?;
         } else {
@@ -228,7 +276,14 @@ impl ReadBackend for GatedBackend {
         self.state.count_pack_read(tpe, &read);
         read
     }
-    fn read_partial(&self, tpe: FileType, id: &Id, cacheable: bool, offset: u32, length: u32) -> RusticResult<Bytes> {
+    fn read_partial(
+        &self,
+        tpe: FileType,
+        id: &Id,
+        cacheable: bool,
+        offset: u32,
+        length: u32,
+    ) -> RusticResult<Bytes> {
         let read = self.inner.read_partial(tpe, id, cacheable, offset, length);
         self.state.count_pack_read(tpe, &read);
         read
@@ -256,7 +311,13 @@ impl WriteBackend for GatedBackend {
         }
     }
 
-    fn write_bytes(&self, tpe: FileType, id: &Id, cacheable: bool, content: BytesList) -> RusticResult<()> {
+    fn write_bytes(
+        &self,
+        tpe: FileType,
+        id: &Id,
+        cacheable: bool,
+        content: BytesList,
+    ) -> RusticResult<()> {
         if crate::shutdown::stop_requested() {
             self.state.write_failed.store(true, Ordering::SeqCst);
             return Err(RusticError::new(ErrorKind::Backend, "the process is stopping (SIGTERM): nothing more is written and no snapshot is recorded"));
@@ -277,16 +338,26 @@ impl WriteBackend for GatedBackend {
         }
         let size: u64 = content.slice().iter().map(|piece| piece.len() as u64).sum();
         let written = match &self.local_root {
-            Some(root) => self.write_local_atomically(root, tpe, id, &content, true).map_err(|e| {
-                RusticError::with_source(ErrorKind::InputOutput, "cannot write a repository file", e)
-            }),
+            Some(root) => self
+                .write_local_atomically(root, tpe, id, &content, true)
+                .map_err(|e| {
+                    RusticError::with_source(
+                        ErrorKind::InputOutput,
+                        "cannot write a repository file",
+                        e,
+                    )
+                }),
             None => self.inner.write_bytes(tpe, id, cacheable, content),
         };
         match &written {
             Ok(()) => {
                 self.state.bytes_written.fetch_add(size, Ordering::SeqCst);
                 if tpe == FileType::Key {
-                    self.state.keys_written.lock().unwrap_or_else(|e| e.into_inner()).push(*id);
+                    self.state
+                        .keys_written
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(*id);
                 }
             }
             Err(_) => self.state.write_failed.store(true, Ordering::SeqCst),
@@ -323,11 +394,26 @@ impl BackendSpec {
                 local_root = Some(abs.clone());
                 abs.display().to_string()
             }
-            Location::S3 { bucket, endpoint, prefix, region, credentials, skip_ssl_verify } => {
+            Location::S3 {
+                bucket,
+                endpoint,
+                prefix,
+                region,
+                credentials,
+                skip_ssl_verify,
+            } => {
                 let endpoint = endpoint.as_ref().map(|e| {
-                    if e.contains("://") { e.clone() } else { format!("https://{e}") }
+                    if e.contains("://") {
+                        e.clone()
+                    } else {
+                        format!("https://{e}")
+                    }
                 });
-                if *skip_ssl_verify && endpoint.as_deref().is_some_and(|e| e.starts_with("https://")) {
+                if *skip_ssl_verify
+                    && endpoint
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("https://"))
+                {
                     bail!(
                         "profile SkipSSLVerify is true for an https endpoint, but forgesafe's S3 client always verifies certificates: \
                          use the endpoint's http:// address inside the cluster, or a certificate signed by a public CA"
@@ -338,18 +424,29 @@ impl BackendSpec {
                     options.insert("endpoint".into(), e);
                 }
                 // opendal needs a region even for S3-compatible servers that ignore it.
-                options.insert("region".into(), region.clone().unwrap_or_else(|| "us-east-1".into()));
+                options.insert(
+                    "region".into(),
+                    region.clone().unwrap_or_else(|| "us-east-1".into()),
+                );
                 options.insert("root".into(), format!("/{}", prefix.trim_matches('/')));
                 if let Some(c) = credentials {
                     options.insert("access_key_id".into(), c.access_key_id.expose().to_string());
-                    options.insert("secret_access_key".into(), c.secret_access_key.expose().to_string());
+                    options.insert(
+                        "secret_access_key".into(),
+                        c.secret_access_key.expose().to_string(),
+                    );
                     // Explicit credentials only: do not mix in ~/.aws or AWS_* from the pod.
                     options.insert("disable_config_load".into(), "true".into());
                     options.insert("disable_ec2_metadata".into(), "true".into());
                 }
                 "opendal:s3".to_string()
             }
-            Location::Gcs { bucket, prefix, endpoint, service_account_json } => {
+            Location::Gcs {
+                bucket,
+                prefix,
+                endpoint,
+                service_account_json,
+            } => {
                 use base64::Engine;
                 options.insert("bucket".into(), bucket.clone());
                 options.insert("root".into(), format!("/{}", prefix.trim_matches('/')));
@@ -358,7 +455,8 @@ impl BackendSpec {
                 }
                 match service_account_json {
                     Some(json) => {
-                        let encoded = base64::engine::general_purpose::STANDARD.encode(json.expose());
+                        let encoded =
+                            base64::engine::general_purpose::STANDARD.encode(json.expose());
                         crate::secret::register(&encoded);
                         options.insert("credential".into(), encoded);
                     }
@@ -374,14 +472,22 @@ impl BackendSpec {
                 }
                 "opendal:gcs".to_string()
             }
-            Location::Azure { container, prefix, endpoint, account_name, account_key } => {
+            Location::Azure {
+                container,
+                prefix,
+                endpoint,
+                account_name,
+                account_key,
+            } => {
                 options.insert("container".into(), container.clone());
                 options.insert("root".into(), format!("/{}", prefix.trim_matches('/')));
                 options.insert("account_name".into(), account_name.clone());
                 options.insert("account_key".into(), account_key.expose().to_string());
                 options.insert(
                     "endpoint".into(),
-                    endpoint.clone().unwrap_or_else(|| format!("https://{account_name}.blob.core.windows.net")),
+                    endpoint
+                        .clone()
+                        .unwrap_or_else(|| format!("https://{account_name}.blob.core.windows.net")),
                 );
                 "opendal:azblob".to_string()
             }
@@ -389,22 +495,35 @@ impl BackendSpec {
         // How often a failed object-store request is retried (opendal's default is 5, with
         // exponential back-off); tests and impatient users lower it.
         if let Ok(retries) = std::env::var("FORGESAFE_RETRIES") {
-            retries.parse::<usize>().map_err(|_| anyhow::anyhow!("FORGESAFE_RETRIES is {retries:?}: give a whole number"))?;
+            retries.parse::<usize>().map_err(|_| {
+                anyhow::anyhow!("FORGESAFE_RETRIES is {retries:?}: give a whole number")
+            })?;
             options.insert("retry".into(), retries);
         }
-        Ok(BackendSpec { repository, options, local_root })
+        Ok(BackendSpec {
+            repository,
+            options,
+            local_root,
+        })
     }
 
     /// The client for the files rustic has no type for (`locks/`), over the same storage settings.
     pub fn repository_files(&self) -> Result<super::storage::RepositoryFiles> {
-        let retries = self.options.get("retry").and_then(|r| r.parse().ok()).unwrap_or(DEFAULT_RETRIES);
+        let retries = self
+            .options
+            .get("retry")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(DEFAULT_RETRIES);
         match &self.local_root {
             Some(root) => {
                 let options = BTreeMap::from([("root".to_string(), root.display().to_string())]);
                 super::storage::RepositoryFiles::new("fs", &options, retries)
             }
             None => {
-                let scheme = self.repository.strip_prefix("opendal:").unwrap_or(&self.repository);
+                let scheme = self
+                    .repository
+                    .strip_prefix("opendal:")
+                    .unwrap_or(&self.repository);
                 super::storage::RepositoryFiles::new(scheme, &self.options, retries)
             }
         }
@@ -421,8 +540,12 @@ impl BackendSpec {
             Some(_) => None,
             None => Some(self.repository_files()?),
         };
-        let gated: Arc<dyn WriteBackend> =
-            Arc::new(GatedBackend { inner: backends.repository(), state: gate, local_root: self.local_root.clone(), files });
+        let gated: Arc<dyn WriteBackend> = Arc::new(GatedBackend {
+            inner: backends.repository(),
+            state: gate,
+            local_root: self.local_root.clone(),
+            files,
+        });
         Ok(RepositoryBackends::new(gated, None))
     }
 }
@@ -438,18 +561,25 @@ mod tests {
 
     #[test]
     fn s3_profiles_map_to_opendal_options() {
-        let s = spec(r#"{"Location":{"type":"s3Compliant","bucket":"b","endpoint":"minio:9000","prefix":"/k/"},
-            "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIAMAPPINGTEST","Secret":"mapping-secret"}}}"#);
+        let s = spec(
+            r#"{"Location":{"type":"s3Compliant","bucket":"b","endpoint":"minio:9000","prefix":"/k/"},
+            "Credential":{"Type":"keyPair","KeyPair":{"ID":"AKIAMAPPINGTEST","Secret":"mapping-secret"}}}"#,
+        );
         assert_eq!(s.repository, "opendal:s3");
         assert_eq!(s.options["bucket"], "b");
-        assert_eq!(s.options["endpoint"], "https://minio:9000", "an endpoint without a scheme is https");
+        assert_eq!(
+            s.options["endpoint"], "https://minio:9000",
+            "an endpoint without a scheme is https"
+        );
         assert_eq!(s.options["root"], "/k");
         assert_eq!(s.options["region"], "us-east-1");
         assert_eq!(s.options["access_key_id"], "AKIAMAPPINGTEST");
         assert_eq!(s.options["disable_config_load"], "true");
         // Without credentials the pod's own AWS configuration may be used.
         let s = spec(r#"{"Location":{"type":"s3Compliant","bucket":"b"}}"#);
-        assert!(!s.options.contains_key("disable_config_load") && !s.options.contains_key("endpoint"));
+        assert!(
+            !s.options.contains_key("disable_config_load") && !s.options.contains_key("endpoint")
+        );
     }
 
     #[test]
@@ -458,18 +588,27 @@ mod tests {
         let e = BackendSpec::from_location(&p).err().unwrap().to_string();
         assert!(e.contains("SkipSSLVerify") && e.contains("http://"), "{e}");
         let p = parse(r#"{"Location":{"type":"s3Compliant","bucket":"b","endpoint":"http://s3.local"},"SkipSSLVerify":true}"#).unwrap();
-        assert!(BackendSpec::from_location(&p).is_ok(), "nothing to verify on http");
+        assert!(
+            BackendSpec::from_location(&p).is_ok(),
+            "nothing to verify on http"
+        );
     }
 
     #[test]
     fn gcs_and_azure_map_to_their_opendal_services() {
-        let s = spec(r#"{"Location":{"type":"gcs","bucket":"g","prefix":"p"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"proj","Secret":"{\"type\":\"service_account\"}"}}}"#);
+        let s = spec(
+            r#"{"Location":{"type":"gcs","bucket":"g","prefix":"p"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"proj","Secret":"{\"type\":\"service_account\"}"}}}"#,
+        );
         assert_eq!(s.repository, "opendal:gcs");
         assert_eq!(s.options["bucket"], "g");
         use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(&s.options["credential"]).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(&s.options["credential"])
+            .unwrap();
         assert_eq!(decoded, br#"{"type":"service_account"}"#);
-        let s = spec(r#"{"Location":{"type":"azure","bucket":"c","prefix":"p"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"acct","Secret":"azure-key-1234"}}}"#);
+        let s = spec(
+            r#"{"Location":{"type":"azure","bucket":"c","prefix":"p"},"Credential":{"Type":"keyPair","KeyPair":{"ID":"acct","Secret":"azure-key-1234"}}}"#,
+        );
         assert_eq!(s.repository, "opendal:azblob");
         assert_eq!(s.options["container"], "c");
         assert_eq!(s.options["account_name"], "acct");

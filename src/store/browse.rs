@@ -4,8 +4,8 @@
 //! proportion to that repository, not to the snapshot.
 
 use super::errors::{from_rustic, one_line};
-use super::select::{select, OtherPath, Selected, SnapshotChoice};
 use super::restorer::PackReader;
+use super::select::{select, OtherPath, Selected, SnapshotChoice};
 use super::{LockKind, Store};
 use anyhow::{anyhow, bail, Result};
 use rustic_core::repofile::{Node, NodeType, SnapshotFile};
@@ -46,10 +46,20 @@ impl Entry {
         let (kind, target) = match &node.node_type {
             NodeType::File => (EntryKind::File, None),
             NodeType::Dir => (EntryKind::Dir, None),
-            NodeType::Symlink { .. } => (EntryKind::Symlink, Some(node.node_type.to_link().to_string_lossy().into_owned())),
+            NodeType::Symlink { .. } => (
+                EntryKind::Symlink,
+                Some(node.node_type.to_link().to_string_lossy().into_owned()),
+            ),
             _ => (EntryKind::Other, None),
         };
-        Entry { path, kind, size: node.meta.size, mode: node.meta.mode, mtime: node.meta.mtime.map(|t| t.to_string()), target }
+        Entry {
+            path,
+            kind,
+            size: node.meta.size,
+            mode: node.meta.mode,
+            mtime: node.meta.mtime.map(|t| t.to_string()),
+            target,
+        }
     }
 
     pub fn is_dir(&self) -> bool {
@@ -85,7 +95,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// Opens the snapshot `choice` of `name` (the newest by default). An id pushed under another
     /// `--path` is refused: a reading command that names a path means that path.
-    pub fn open(store: &Store, name: &str, choice: &SnapshotChoice, command: &str) -> Result<Snapshot> {
+    pub fn open(
+        store: &Store,
+        name: &str,
+        choice: &SnapshotChoice,
+        command: &str,
+    ) -> Result<Snapshot> {
         match Snapshot::find(store, name, choice, command)? {
             Some(snapshot) => Ok(snapshot),
             None => match choice {
@@ -97,17 +112,48 @@ impl Snapshot {
 
     /// [`Snapshot::open`], with `None` when the repository's listing proves there is no such
     /// snapshot (for callers to which that is not an error).
-    pub fn find(store: &Store, name: &str, choice: &SnapshotChoice, command: &str) -> Result<Option<Snapshot>> {
+    pub fn find(
+        store: &Store,
+        name: &str,
+        choice: &SnapshotChoice,
+        command: &str,
+    ) -> Result<Option<Snapshot>> {
         let opened = store.open_locked(false, LockKind::Shared, command)?;
-        let snap = match select(&opened.repo, name, choice, OtherPath::Refuse, store.describe())? {
+        let snap = match select(
+            &opened.repo,
+            name,
+            choice,
+            OtherPath::Refuse,
+            store.describe(),
+        )? {
             Selected::Found(snap) => snap,
             Selected::Absent => return Ok(None),
         };
-        let doing = format!("cannot read snapshot {} at {}", &super::full_id(&snap.id)[..8], store.describe());
+        let doing = format!(
+            "cannot read snapshot {} at {}",
+            &super::full_id(&snap.id)[..8],
+            store.describe()
+        );
         let reader = store.pack_reader(&opened)?;
-        let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
-        let pushed = snap.paths.iter().next().cloned().ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
-        Ok(Some(Snapshot { repo, reader, gate: opened.gate, _lock: opened.lock, snap, pushed, location: store.describe().to_string() }))
+        let repo = opened
+            .repo
+            .to_indexed()
+            .map_err(|e| from_rustic(e, &doing))?;
+        let pushed = snap
+            .paths
+            .iter()
+            .next()
+            .cloned()
+            .ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
+        Ok(Some(Snapshot {
+            repo,
+            reader,
+            gate: opened.gate,
+            _lock: opened.lock,
+            snap,
+            pushed,
+            location: store.describe().to_string(),
+        }))
     }
 
     pub fn id(&self) -> String {
@@ -125,32 +171,57 @@ impl Snapshot {
     }
 
     fn doing(&self, what: &str) -> String {
-        format!("cannot {what} in snapshot {} at {}", &self.id()[..8], self.location)
+        format!(
+            "cannot {what} in snapshot {} at {}",
+            &self.id()[..8],
+            self.location
+        )
     }
 
     /// The node at `relative` (a `/`-separated path inside the pushed folder; empty for the
     /// folder itself); `None` when the snapshot has no such entry.
     fn node(&self, relative: &str) -> Result<Option<Node>> {
         let relative = clean_relative(relative)?;
-        let full = if relative.as_os_str().is_empty() { PathBuf::from(&self.pushed) } else { Path::new(&self.pushed).join(&relative) };
-        match self.repo.node_from_snapshot_and_path(&self.snap, &full.to_string_lossy()) {
+        let full = if relative.as_os_str().is_empty() {
+            PathBuf::from(&self.pushed)
+        } else {
+            Path::new(&self.pushed).join(&relative)
+        };
+        match self
+            .repo
+            .node_from_snapshot_and_path(&self.snap, &full.to_string_lossy())
+        {
             Ok(node) => Ok(Some(node)),
             Err(e) if is_missing_path(&e.display_log()) => Ok(None),
-            Err(e) => Err(anyhow!("{}: {}", self.doing(&format!("look up {relative:?}")), one_line(&e.display_log()))),
+            Err(e) => Err(anyhow!(
+                "{}: {}",
+                self.doing(&format!("look up {relative:?}")),
+                one_line(&e.display_log())
+            )),
         }
     }
 
     /// The entry at `relative`, if there is one.
     pub fn entry(&self, relative: &str) -> Result<Option<Entry>> {
-        Ok(self.node(relative)?.map(|node| Entry::of(trim_slashes(relative), &node)))
+        Ok(self
+            .node(relative)?
+            .map(|node| Entry::of(trim_slashes(relative), &node)))
     }
 
     /// Walks the tree below `under` depth-first in name order, calling `visit` for every entry;
     /// a directory's children are read only when `descend` says so (so a listing of a volume's
     /// repositories never reads the trees inside the mirrors).
-    pub fn walk(&self, under: &str, descend: &mut dyn FnMut(&Entry) -> bool, visit: &mut dyn FnMut(&Entry)) -> Result<()> {
+    pub fn walk(
+        &self,
+        under: &str,
+        descend: &mut dyn FnMut(&Entry) -> bool,
+        visit: &mut dyn FnMut(&Entry),
+    ) -> Result<()> {
         let Some(node) = self.node(under)? else {
-            bail!("snapshot {} has no {under:?}: list what it holds with `forgesafe ls`", &self.id()[..8]);
+            bail!(
+                "snapshot {} has no {under:?}: list what it holds with `forgesafe ls`",
+                &self.id()[..8]
+            );
         };
         let start = trim_slashes(under);
         if !node.is_dir() {
@@ -160,12 +231,27 @@ impl Snapshot {
         self.walk_tree(&node, &start, descend, visit)
     }
 
-    fn walk_tree(&self, dir: &Node, prefix: &str, descend: &mut dyn FnMut(&Entry) -> bool, visit: &mut dyn FnMut(&Entry)) -> Result<()> {
-        let Some(tree_id) = dir.subtree else { return Ok(()) };
-        let tree = self.repo.get_tree(&tree_id).map_err(|e| from_rustic(e, &self.doing(&format!("read the folder {prefix:?}"))))?;
+    fn walk_tree(
+        &self,
+        dir: &Node,
+        prefix: &str,
+        descend: &mut dyn FnMut(&Entry) -> bool,
+        visit: &mut dyn FnMut(&Entry),
+    ) -> Result<()> {
+        let Some(tree_id) = dir.subtree else {
+            return Ok(());
+        };
+        let tree = self
+            .repo
+            .get_tree(&tree_id)
+            .map_err(|e| from_rustic(e, &self.doing(&format!("read the folder {prefix:?}"))))?;
         for node in &tree.nodes {
             let name = node.name().to_string_lossy().into_owned();
-            let path = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            let path = if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            };
             let entry = Entry::of(path, node);
             visit(&entry);
             if node.is_dir() && descend(&entry) {
@@ -180,7 +266,9 @@ impl Snapshot {
         match self.node(relative)? {
             Some(node) if node.is_file() => {
                 let mut bytes = Vec::new();
-                self.repo.dump(&node, &mut bytes).map_err(|e| from_rustic(e, &self.doing(&format!("read {relative:?}"))))?;
+                self.repo
+                    .dump(&node, &mut bytes)
+                    .map_err(|e| from_rustic(e, &self.doing(&format!("read {relative:?}"))))?;
                 Ok(Some(bytes))
             }
             _ => Ok(None),
@@ -204,7 +292,9 @@ impl Snapshot {
                     std::fs::create_dir_all(parent)?;
                 }
                 let mut file = std::io::BufWriter::new(std::fs::File::create(&to)?);
-                self.repo.dump(&node, &mut file).map_err(|e| from_rustic(e, &doing))?;
+                self.repo
+                    .dump(&node, &mut file)
+                    .map_err(|e| from_rustic(e, &doing))?;
                 std::io::Write::flush(&mut file)?;
             }
         }
@@ -224,27 +314,49 @@ pub struct FileInSnapshot {
 
 /// Reads `relative` (a path inside the pushed folder) from the snapshot `choice` of `name`, under a
 /// shared lock. `Ok(None)` when `name` has no such snapshot.
-pub fn read_file(store: &Store, name: &str, choice: &SnapshotChoice, relative: &str) -> Result<Option<FileInSnapshot>> {
-    let Some(snapshot) = Snapshot::find(store, name, choice, "read")? else { return Ok(None) };
+pub fn read_file(
+    store: &Store,
+    name: &str,
+    choice: &SnapshotChoice,
+    relative: &str,
+) -> Result<Option<FileInSnapshot>> {
+    let Some(snapshot) = Snapshot::find(store, name, choice, "read")? else {
+        return Ok(None);
+    };
     let bytes = snapshot.read_file(relative)?;
-    Ok(Some(FileInSnapshot { snapshot_id: snapshot.id(), snapshot_time: snapshot.time(), bytes }))
+    Ok(Some(FileInSnapshot {
+        snapshot_id: snapshot.id(),
+        snapshot_time: snapshot.time(),
+        bytes,
+    }))
 }
 
 /// Restores the tree below `node` into `dest` (which exists): the files' contents in bounded
 /// memory (restorer.rs), then everything else with rustic_core's restore, which finds those
 /// files already in place.
-pub(super) fn restore_tree(repo: &Repository<IndexedFullStatus>, reader: &PackReader, node: &Node, dest: &Path, doing: &str) -> Result<()> {
+pub(super) fn restore_tree(
+    repo: &Repository<IndexedFullStatus>,
+    reader: &PackReader,
+    node: &Node,
+    dest: &Path,
+    doing: &str,
+) -> Result<()> {
     let dest_text = format!("{}/", dest.display());
-    let destination = LocalDestination::new(&dest_text, true, false).map_err(|e| from_rustic(e, doing))?;
+    let destination =
+        LocalDestination::new(&dest_text, true, false).map_err(|e| from_rustic(e, doing))?;
     // Ownership can be restored only by root; a non-root sidecar keeps its own uid.
     let opts = RestoreOptions::default().no_ownership(!running_as_root());
     let entries: Vec<_> = repo
         .ls(node, &LsOptions::default())
         .and_then(|entries| entries.collect::<rustic_core::RusticResult<Vec<_>>>())
         .map_err(|e| from_rustic(e, doing))?;
-    super::restorer::write_contents(repo, reader, &entries, dest).map_err(|e| anyhow!("{doing}: {e:#}"))?;
-    let plan = repo.prepare_restore(&opts, entries.iter().cloned().map(Ok), &destination, false).map_err(|e| from_rustic(e, doing))?;
-    repo.restore(plan, &opts, entries.into_iter().map(Ok), &destination).map_err(|e| from_rustic(e, doing))?;
+    super::restorer::write_contents(repo, reader, &entries, dest)
+        .map_err(|e| anyhow!("{doing}: {e:#}"))?;
+    let plan = repo
+        .prepare_restore(&opts, entries.iter().cloned().map(Ok), &destination, false)
+        .map_err(|e| from_rustic(e, doing))?;
+    repo.restore(plan, &opts, entries.into_iter().map(Ok), &destination)
+        .map_err(|e| from_rustic(e, doing))?;
     Ok(())
 }
 
@@ -268,7 +380,9 @@ pub fn clean_relative(path: &str) -> Result<PathBuf> {
 }
 
 fn trim_slashes(path: &str) -> String {
-    clean_relative(path).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+    clean_relative(path)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub(super) fn is_missing_path(message: &str) -> bool {

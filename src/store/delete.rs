@@ -7,7 +7,10 @@ use anyhow::Result;
 
 #[derive(Debug)]
 pub enum DeleteOutcome {
-    Deleted { snapshot_id: String, packs_removed: u64 },
+    Deleted {
+        snapshot_id: String,
+        packs_removed: u64,
+    },
     /// Kasten retries deletes: a snapshot the listing proves gone is success, with a warning.
     AlreadyGone,
 }
@@ -20,13 +23,24 @@ pub fn delete(store: &Store, name: &str, choice: &SnapshotChoice) -> Result<Dele
     let snap = match select(repo, name, choice, OtherPath::Refuse, store.describe())? {
         Selected::Found(snap) => snap,
         Selected::Absent if *choice == SnapshotChoice::Latest => {
-            anyhow::bail!("nothing was pushed under --path {name:?} at {}: nothing was deleted", store.describe())
+            anyhow::bail!(
+                "nothing was pushed under --path {name:?} at {}: nothing was deleted",
+                store.describe()
+            )
         }
         Selected::Absent => return Ok(DeleteOutcome::AlreadyGone),
     };
     let doing = format!("cannot delete snapshot {} at {}", snap.id, store.describe());
-    repo.delete_snapshots(&[snap.id]).map_err(|e| from_rustic(e, &doing))?;
-    let doing = format!("snapshot {} is deleted, but reclaiming its space at {} failed (the next delete retries)", snap.id, store.describe());
+    repo.delete_snapshots(&[snap.id])
+        .map_err(|e| from_rustic(e, &doing))?;
+    let doing = format!(
+        "snapshot {} is deleted, but reclaiming its space at {} failed (the next delete retries)",
+        snap.id,
+        store.describe()
+    );
     let packs_removed = super::retention::prune_now(repo, &doing)?;
-    Ok(DeleteOutcome::Deleted { snapshot_id: super::full_id(&snap.id), packs_removed })
+    Ok(DeleteOutcome::Deleted {
+        snapshot_id: super::full_id(&snap.id),
+        packs_removed,
+    })
 }

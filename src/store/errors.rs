@@ -23,7 +23,14 @@ pub enum StoreFailure {
 impl StoreFailure {
     /// Whether running the same command again may succeed without changing anything.
     pub fn retry_can_help(self) -> bool {
-        matches!(self, Self::TimedOut | Self::ConnectionBroken | Self::RateLimited | Self::Temporary | Self::ConnectionRefused)
+        matches!(
+            self,
+            Self::TimedOut
+                | Self::ConnectionBroken
+                | Self::RateLimited
+                | Self::Temporary
+                | Self::ConnectionRefused
+        )
     }
 
     fn advice(self) -> &'static str {
@@ -65,7 +72,11 @@ fn from_io(kind: std::io::ErrorKind) -> Option<StoreFailure> {
     Some(match kind {
         K::ConnectionRefused => StoreFailure::ConnectionRefused,
         K::TimedOut => StoreFailure::TimedOut,
-        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof | K::NotConnected => StoreFailure::ConnectionBroken,
+        K::ConnectionReset
+        | K::ConnectionAborted
+        | K::BrokenPipe
+        | K::UnexpectedEof
+        | K::NotConnected => StoreFailure::ConnectionBroken,
         K::PermissionDenied => StoreFailure::AccessDenied,
         _ => return None,
     })
@@ -93,7 +104,10 @@ pub fn from_rustic(err: Box<RusticError>, doing: &str) -> anyhow::Error {
         );
     }
     let detail = one_line(&err.display_log());
-    let detail = detail.strip_prefix("Error: ").unwrap_or(&detail).to_string();
+    let detail = detail
+        .strip_prefix("Error: ")
+        .unwrap_or(&detail)
+        .to_string();
     match classify(&*err) {
         Some(failure) => {
             tracing::debug!(detail = %detail, retry_can_help = failure.retry_can_help(), "store error");
@@ -126,14 +140,25 @@ mod tests {
 
     #[test]
     fn failures_are_read_from_the_types_in_the_chain() {
-        let refused = Wrapper(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)));
+        let refused = Wrapper(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        )));
         assert_eq!(classify(&refused), Some(StoreFailure::ConnectionRefused));
-        let denied = Wrapper(Box::new(opendal::Error::new(opendal::ErrorKind::PermissionDenied, "403")));
+        let denied = Wrapper(Box::new(opendal::Error::new(
+            opendal::ErrorKind::PermissionDenied,
+            "403",
+        )));
         assert_eq!(classify(&denied), Some(StoreFailure::AccessDenied));
         // opendal's summary wraps the I/O cause: the I/O kind is the more specific answer.
-        let deep = opendal::Error::new(opendal::ErrorKind::Unexpected, "send").set_source(std::io::Error::from(std::io::ErrorKind::TimedOut));
-        assert_eq!(classify(&Wrapper(Box::new(deep))), Some(StoreFailure::TimedOut));
+        let deep = opendal::Error::new(opendal::ErrorKind::Unexpected, "send")
+            .set_source(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        assert_eq!(
+            classify(&Wrapper(Box::new(deep))),
+            Some(StoreFailure::TimedOut)
+        );
         assert_eq!(classify(&std::fmt::Error), None);
-        assert!(StoreFailure::TimedOut.retry_can_help() && !StoreFailure::AccessDenied.retry_can_help());
+        assert!(
+            StoreFailure::TimedOut.retry_can_help() && !StoreFailure::AccessDenied.retry_can_help()
+        );
     }
 }

@@ -27,7 +27,11 @@ pub struct SnapshotSummaryLine {
 
 impl SnapshotSummaryLine {
     fn of(s: &SnapshotFile) -> Self {
-        let tag = |prefix: &str| s.tags.iter().find_map(|t| t.strip_prefix(prefix).map(str::to_string));
+        let tag = |prefix: &str| {
+            s.tags
+                .iter()
+                .find_map(|t| t.strip_prefix(prefix).map(str::to_string))
+        };
         SnapshotSummaryLine {
             id: full_id(&s.id),
             path: s.label.clone(),
@@ -56,23 +60,39 @@ pub struct ShardRun {
 pub fn shard_runs(store: &Store, base: &str) -> Result<Vec<ShardRun>> {
     let prefix = format!("{}/shard-", base.trim_end_matches('/'));
     let lines = list_snapshots(store, None)?;
-    let mut runs: BTreeMap<(Option<String>, u32), BTreeMap<String, SnapshotSummaryLine>> = BTreeMap::new();
+    let mut runs: BTreeMap<(Option<String>, u32), BTreeMap<String, SnapshotSummaryLine>> =
+        BTreeMap::new();
     let mut order: Vec<(Option<String>, u32)> = Vec::new();
     for line in lines.into_iter().filter(|l| l.path.starts_with(&prefix)) {
-        let Some((_, count)) = line.shard.as_deref().and_then(|s| s.split_once('/')) else { continue };
-        let Ok(count) = count.parse::<u32>() else { continue };
+        let Some((_, count)) = line.shard.as_deref().and_then(|s| s.split_once('/')) else {
+            continue;
+        };
+        let Ok(count) = count.parse::<u32>() else {
+            continue;
+        };
         let key = (line.run.clone(), count);
         if !order.contains(&key) {
             order.push(key.clone());
         }
         // Lines come oldest first: a later push of the same shard replaces an earlier one.
-        runs.entry(key).or_default().insert(line.shard.clone().unwrap_or_default(), line);
+        runs.entry(key)
+            .or_default()
+            .insert(line.shard.clone().unwrap_or_default(), line);
     }
     Ok(order
         .into_iter()
         .map(|key| {
-            let shards: Vec<SnapshotSummaryLine> = runs.remove(&key).unwrap_or_default().into_values().collect();
-            ShardRun { complete: shards.len() == key.1 as usize, run: key.0, count: key.1, shards }
+            let shards: Vec<SnapshotSummaryLine> = runs
+                .remove(&key)
+                .unwrap_or_default()
+                .into_values()
+                .collect();
+            ShardRun {
+                complete: shards.len() == key.1 as usize,
+                run: key.0,
+                count: key.1,
+                shards,
+            }
         })
         .collect())
 }
@@ -116,7 +136,10 @@ pub struct PathStats {
 pub fn stats(store: &Store) -> Result<RepositoryStats> {
     let opened = store.open_locked(false, LockKind::Shared, "stats")?;
     let doing = format!("cannot read the repository at {}", store.describe());
-    let snaps = opened.repo.get_all_snapshots().map_err(|e| from_rustic(e, &doing))?;
+    let snaps = opened
+        .repo
+        .get_all_snapshots()
+        .map_err(|e| from_rustic(e, &doing))?;
     let mut paths: BTreeMap<String, Vec<&SnapshotFile>> = BTreeMap::new();
     for s in &snaps {
         paths.entry(s.label.clone()).or_default().push(s);
@@ -124,7 +147,10 @@ pub fn stats(store: &Store) -> Result<RepositoryStats> {
     let paths = paths
         .into_iter()
         .map(|(path, of_path)| {
-            let newest = of_path.iter().max_by(|a, b| a.time.cmp(&b.time)).expect("a group is never empty");
+            let newest = of_path
+                .iter()
+                .max_by(|a, b| a.time.cmp(&b.time))
+                .expect("a group is never empty");
             let stats = PathStats {
                 snapshots: of_path.len(),
                 newest: newest.time.to_string(),
@@ -143,7 +169,10 @@ pub fn stats(store: &Store) -> Result<RepositoryStats> {
 }
 
 /// Bytes of every file the repository has on the store.
-pub(crate) fn repository_size(repo: &rustic_core::Repository<rustic_core::OpenStatus>, doing: &str) -> Result<u64> {
+pub(crate) fn repository_size(
+    repo: &rustic_core::Repository<rustic_core::OpenStatus>,
+    doing: &str,
+) -> Result<u64> {
     let infos = repo.infos_files().map_err(|e| from_rustic(e, doing))?;
     Ok(infos.repo.iter().map(|info| info.size).sum())
 }
@@ -177,7 +206,10 @@ impl Health {
                 let verdict = if self.healthy { "healthy" } else { "too old" };
                 format!("{verdict}: the newest snapshot of --path {:?} is {} from {age} ago (limit {max})", self.path, &id[..8.min(id.len())])
             }
-            _ => format!("missing: nothing was pushed under --path {:?} (limit {max})", self.path),
+            _ => format!(
+                "missing: nothing was pushed under --path {:?} (limit {max})",
+                self.path
+            ),
         }
     }
 }

@@ -11,13 +11,18 @@ use anyhow::{bail, Result};
 pub fn check(store: &Store, read_data: bool) -> Result<()> {
     let opened = store.open_locked(false, LockKind::Exclusive, "check")?;
     let opts = rustic_core::CheckOptions::default().read_data(read_data);
-    let results = opened
-        .repo
-        .check(opts)
-        .map_err(|e| from_rustic(e, &format!("cannot check the repository at {}", store.describe())))?;
-    results
-        .is_ok()
-        .map_err(|e| from_rustic(e, &format!("the repository at {} has errors", store.describe())))
+    let results = opened.repo.check(opts).map_err(|e| {
+        from_rustic(
+            e,
+            &format!("cannot check the repository at {}", store.describe()),
+        )
+    })?;
+    results.is_ok().map_err(|e| {
+        from_rustic(
+            e,
+            &format!("the repository at {} has errors", store.describe()),
+        )
+    })
 }
 
 /// Removes stale locks (restic's rule), or with `remove_all` every lock. Takes no lock itself.
@@ -38,13 +43,30 @@ pub struct SnapshotCheck {
 /// reads). A restore drill runs it first: rustic's restorer cannot report a corrupt pack, it stops.
 pub fn check_snapshot(store: &Store, name: &str, choice: &SnapshotChoice) -> Result<SnapshotCheck> {
     let opened = store.open_locked(false, LockKind::Shared, "drill")?;
-    let snap = match select(&opened.repo, name, choice, OtherPath::Warn, store.describe())? {
+    let snap = match select(
+        &opened.repo,
+        name,
+        choice,
+        OtherPath::Warn,
+        store.describe(),
+    )? {
         Selected::Found(snap) => snap,
-        Selected::Absent => bail!("no snapshot {} under --path {name:?} at {}: list them with `forgesafe snapshots`", choice_text(choice), store.describe()),
+        Selected::Absent => bail!(
+            "no snapshot {} under --path {name:?} at {}: list them with `forgesafe snapshots`",
+            choice_text(choice),
+            store.describe()
+        ),
     };
     let opts = rustic_core::CheckOptions::default().read_data(true);
-    let doing = format!("cannot check snapshot {} at {}", &super::full_id(&snap.id)[..8], store.describe());
-    let results = opened.repo.check_with_trees(opts, vec![snap.tree]).map_err(|e| from_rustic(e, &doing))?;
+    let doing = format!(
+        "cannot check snapshot {} at {}",
+        &super::full_id(&snap.id)[..8],
+        store.describe()
+    );
+    let results = opened
+        .repo
+        .check_with_trees(opts, vec![snap.tree])
+        .map_err(|e| from_rustic(e, &doing))?;
     // rustic does not export its level type: the derived name of the variant tells errors from
     // warnings (a pack a concurrent push has not indexed yet is only a warning).
     let errors = results
@@ -53,13 +75,25 @@ pub fn check_snapshot(store: &Store, name: &str, choice: &SnapshotChoice) -> Res
         .filter(|(level, _)| format!("{level:?}") == "Error")
         .map(|(_, error)| super::errors::one_line(&without_report_tail(&error.to_string())))
         .collect();
-    Ok(SnapshotCheck { snapshot_id: super::full_id(&snap.id), errors })
+    Ok(SnapshotCheck {
+        snapshot_id: super::full_id(&snap.id),
+        errors,
+    })
 }
 
 /// rustic's rendered errors end with a documentation link, context and (with RUST_BACKTRACE) a
 /// backtrace; the finding is what comes before.
 fn without_report_tail(text: &str) -> String {
-    let end = [" For more information", "\nFor more information", "Some additional details", "Backtrace:"].iter().filter_map(|m| text.find(m)).min().unwrap_or(text.len());
+    let end = [
+        " For more information",
+        "\nFor more information",
+        "Some additional details",
+        "Backtrace:",
+    ]
+    .iter()
+    .filter_map(|m| text.find(m))
+    .min()
+    .unwrap_or(text.len());
     text[..end].trim_end().to_string()
 }
 

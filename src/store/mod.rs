@@ -26,7 +26,10 @@ pub mod target;
 
 pub use browse::{clean_relative, read_file, Entry, EntryKind, FileInSnapshot, Piece, Snapshot};
 pub use delete::{delete, DeleteOutcome};
-pub use listing::{health, list_snapshots, shard_runs, stats, Health, HealthRequest, PathStats, RepositoryStats, ShardRun, SnapshotSummaryLine};
+pub use listing::{
+    health, list_snapshots, shard_runs, stats, Health, HealthRequest, PathStats, RepositoryStats,
+    ShardRun, SnapshotSummaryLine,
+};
 pub use lock::{LockKind, LockSettings};
 pub use maintenance::{check, check_snapshot, unlock, SnapshotCheck};
 pub use pull::{pull, PullOutcome, PullRequest, PullTarget};
@@ -39,7 +42,10 @@ use crate::secret::Secret;
 use anyhow::{anyhow, Result};
 use backend::{BackendSpec, GateState};
 use rustic_core::repofile::{KeyId, MasterKey};
-use rustic_core::{ConfigOptions, Credentials, FileType, KeyOptions, OpenStatus, Repository, RepositoryOptions, WriteBackend};
+use rustic_core::{
+    ConfigOptions, Credentials, FileType, KeyOptions, OpenStatus, Repository, RepositoryOptions,
+    WriteBackend,
+};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -84,7 +90,9 @@ pub struct Opened {
 impl Store {
     pub fn new(location: &Location, password: Secret, cache_dir: Option<PathBuf>) -> Result<Self> {
         if password.is_empty() {
-            return Err(anyhow!("the repository password is empty: give a non-empty password"));
+            return Err(anyhow!(
+                "the repository password is empty: give a non-empty password"
+            ));
         }
         Ok(Store {
             spec: BackendSpec::from_location(location)?,
@@ -122,9 +130,16 @@ impl Store {
     /// Opens the repository and takes a lock of `kind` for `command` before anything is written
     /// (with `create_if_missing`, only the repository's own creation comes first, as with restic,
     /// whose `init` takes no lock either).
-    pub fn open_locked(&self, create_if_missing: bool, kind: LockKind, command: &str) -> Result<Opened> {
+    pub fn open_locked(
+        &self,
+        create_if_missing: bool,
+        kind: LockKind,
+        command: &str,
+    ) -> Result<Opened> {
         let mut opened = self.open(create_if_missing)?;
-        let held = self.locks(&opened.repo)?.acquire(kind, command, &self.locking)?;
+        let held = self
+            .locks(&opened.repo)?
+            .acquire(kind, command, &self.locking)?;
         opened.gate.watch_lock(&held);
         opened.lock = Some(held);
         Ok(opened)
@@ -133,13 +148,21 @@ impl Store {
     /// The repository's lock files, read and written with its key.
     pub fn locks(&self, repo: &Repository<OpenStatus>) -> Result<lock::Locks> {
         let key = sealed::RepoKey::from_master(&repo.key())?;
-        Ok(lock::Locks::new(self.spec.repository_files()?, key, self.description.clone()))
+        Ok(lock::Locks::new(
+            self.spec.repository_files()?,
+            key,
+            self.description.clone(),
+        ))
     }
 
     /// Reads file contents straight from the packs of what `opened` opened, in bounded memory.
     pub(crate) fn pack_reader(&self, opened: &Opened) -> Result<restorer::PackReader> {
         let key = sealed::RepoKey::from_master(&opened.repo.key())?;
-        Ok(restorer::PackReader::new(opened.backend.clone(), key, !self.is_local))
+        Ok(restorer::PackReader::new(
+            opened.backend.clone(),
+            key,
+            !self.is_local,
+        ))
     }
 
     /// Whether the location answers: `Ok(true)` with a repository there, `Ok(false)` empty (a
@@ -148,8 +171,12 @@ impl Store {
     pub fn probe(&self) -> Result<bool> {
         let backends = self.spec.to_backends(Arc::new(GateState::default()))?;
         let doing = format!("cannot reach the repository at {}", self.description);
-        let repo = Repository::new(&RepositoryOptions::default().no_cache(true), &backends).map_err(|e| errors::from_rustic(e, &doing))?;
-        Ok(repo.config_id().map_err(|e| errors::from_rustic(e, &doing))?.is_some())
+        let repo = Repository::new(&RepositoryOptions::default().no_cache(true), &backends)
+            .map_err(|e| errors::from_rustic(e, &doing))?;
+        Ok(repo
+            .config_id()
+            .map_err(|e| errors::from_rustic(e, &doing))?
+            .is_some())
     }
 
     /// Opens the repository without a lock (init, health, unlock); with `create_if_missing`, an
@@ -159,25 +186,45 @@ impl Store {
         let backends = self.spec.to_backends(gate.clone())?;
         let backend = backends.repository();
         let doing = format!("cannot open the repository at {}", self.description);
-        let repo = Repository::new_with_progress(&self.options(), &backends, progress::TerminalBars).map_err(|e| errors::from_rustic(e, &doing))?;
-        let exists = repo.config_id().map_err(|e| errors::from_rustic(e, &doing))?.is_some();
+        let repo =
+            Repository::new_with_progress(&self.options(), &backends, progress::TerminalBars)
+                .map_err(|e| errors::from_rustic(e, &doing))?;
+        let exists = repo
+            .config_id()
+            .map_err(|e| errors::from_rustic(e, &doing))?
+            .is_some();
         let credentials = Credentials::password(self.password.expose());
         if exists {
             if let Some(repo) = self.open_with_derived_key(&repo, backend.as_ref(), &doing)? {
-                return Ok(Opened { repo, gate, created: false, backend, lock: None });
+                return Ok(Opened {
+                    repo,
+                    gate,
+                    created: false,
+                    backend,
+                    lock: None,
+                });
             }
-            self.derivations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.derivations
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let repo = match repo.clone().open(&credentials) {
                 Ok(repo) => repo,
                 // A first push that lost the race to create this repository (see the init branch
                 // below) wrote a key and removes it a moment later: rustic may open that key (it
                 // stops at the first key the password opens) or list it and find it gone. Wait
                 // for it to go and open again.
-                Err(e) if a_losers_key_is_in_the_way(&e) => open_after_a_losers_key_is_gone(&repo, &credentials, &doing)?,
+                Err(e) if a_losers_key_is_in_the_way(&e) => {
+                    open_after_a_losers_key_is_gone(&repo, &credentials, &doing)?
+                }
                 Err(e) => return Err(errors::from_rustic(e, &doing)),
             };
             self.remember_key(&repo);
-            return Ok(Opened { repo, gate, created: false, backend, lock: None });
+            return Ok(Opened {
+                repo,
+                gate,
+                created: false,
+                backend,
+                lock: None,
+            });
         }
         if !create_if_missing {
             return Err(anyhow!(
@@ -186,11 +233,18 @@ impl Store {
             ));
         }
         tracing::info!(location = %self.description, "initialising a new repository");
-        self.derivations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.derivations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match repo.init(&credentials, &KeyOptions::default(), &config_options()?) {
             Ok(repo) => {
                 self.remember_key(&repo);
-                Ok(Opened { repo, gate, created: true, backend, lock: None })
+                Ok(Opened {
+                    repo,
+                    gate,
+                    created: true,
+                    backend,
+                    lock: None,
+                })
             }
             Err(_) if gate.config_taken() => {
                 // Another process created the repository first (the config is written only if
@@ -202,18 +256,34 @@ impl Store {
                 tracing::info!(location = %self.description, "another process created the repository at the same moment; using it");
                 self.open(false)
             }
-            Err(e) => Err(errors::from_rustic(e, &format!("cannot initialise a repository at {}", self.description))),
+            Err(e) => Err(errors::from_rustic(
+                e,
+                &format!("cannot initialise a repository at {}", self.description),
+            )),
         }
     }
 
     /// Opens with the master key an earlier open derived, if there is one and the key file its
     /// password opened is still there: removing that file (`restic key remove`) revokes the
     /// password, which the master key alone would not notice. One listing of keys/, no scrypt.
-    fn open_with_derived_key(&self, repo: &Repository<()>, backend: &dyn WriteBackend, doing: &str) -> Result<Option<Repository<OpenStatus>>> {
-        let Some(derived) = self.derived.lock().expect("derived key").clone() else { return Ok(None) };
-        let keys = backend.list(FileType::Key).map_err(|e| errors::from_rustic(e, doing))?;
+    fn open_with_derived_key(
+        &self,
+        repo: &Repository<()>,
+        backend: &dyn WriteBackend,
+        doing: &str,
+    ) -> Result<Option<Repository<OpenStatus>>> {
+        let Some(derived) = self.derived.lock().expect("derived key").clone() else {
+            return Ok(None);
+        };
+        let keys = backend
+            .list(FileType::Key)
+            .map_err(|e| errors::from_rustic(e, doing))?;
         let still_there = keys.iter().any(|id| *id == *derived.key_id);
-        let opened = if still_there { repo.clone().open(&Credentials::Masterkey(derived.key)).ok() } else { None };
+        let opened = if still_there {
+            repo.clone().open(&Credentials::Masterkey(derived.key)).ok()
+        } else {
+            None
+        };
         if opened.is_none() {
             *self.derived.lock().expect("derived key") = None;
         }
@@ -222,7 +292,10 @@ impl Store {
 
     fn remember_key(&self, repo: &Repository<OpenStatus>) {
         if let Some(key_id) = *repo.key_id() {
-            *self.derived.lock().expect("derived key") = Some(DerivedKey { key: repo.key(), key_id });
+            *self.derived.lock().expect("derived key") = Some(DerivedKey {
+                key: repo.key(),
+                key_id,
+            });
         }
     }
 
@@ -242,13 +315,22 @@ const CONFIG_KEY_MISMATCH: &str = "C001";
 /// sits on the cause, under "error processing Config"), or the key was listed and then removed
 /// before it was read (not found, though the config is there).
 fn a_losers_key_is_in_the_way(error: &rustic_core::RusticError) -> bool {
-    if matches!(errors::classify(error), Some(errors::StoreFailure::NotFound)) {
+    if matches!(
+        errors::classify(error),
+        Some(errors::StoreFailure::NotFound)
+    ) {
         return true;
     }
     let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = next {
         // A cause is kept either as the error itself or as its box, depending on how it was attached.
-        let rustic = current.downcast_ref::<rustic_core::RusticError>().or_else(|| current.downcast_ref::<Box<rustic_core::RusticError>>().map(|b| &**b));
+        let rustic = current
+            .downcast_ref::<rustic_core::RusticError>()
+            .or_else(|| {
+                current
+                    .downcast_ref::<Box<rustic_core::RusticError>>()
+                    .map(|b| &**b)
+            });
         if rustic.is_some_and(|e| e.is_code(CONFIG_KEY_MISMATCH)) {
             return true;
         }
@@ -258,7 +340,11 @@ fn a_losers_key_is_in_the_way(error: &rustic_core::RusticError) -> bool {
 }
 
 /// Opens again, a few times over about ten seconds, while a losing first push removes its key.
-fn open_after_a_losers_key_is_gone(repo: &Repository<()>, credentials: &Credentials, doing: &str) -> Result<Repository<OpenStatus>> {
+fn open_after_a_losers_key_is_gone(
+    repo: &Repository<()>,
+    credentials: &Credentials,
+    doing: &str,
+) -> Result<Repository<OpenStatus>> {
     let mut wait = std::time::Duration::from_millis(50);
     for _ in 0..8 {
         std::thread::sleep(wait);
@@ -279,7 +365,9 @@ fn open_after_a_losers_key_is_gone(repo: &Repository<()>, credentials: &Credenti
 fn config_options() -> Result<ConfigOptions> {
     let mut opts = ConfigOptions::default();
     if let Ok(level) = std::env::var("FORGESAFE_COMPRESSION") {
-        let level: i32 = level.parse().map_err(|_| anyhow!("FORGESAFE_COMPRESSION is {level:?}: give a zstd level such as 1 or 3"))?;
+        let level: i32 = level.parse().map_err(|_| {
+            anyhow!("FORGESAFE_COMPRESSION is {level:?}: give a zstd level such as 1 or 3")
+        })?;
         opts = opts.set_compression(level);
     }
     Ok(opts)
@@ -295,7 +383,10 @@ mod tests {
     use super::*;
 
     fn local_store(dir: &std::path::Path, password: &str) -> Store {
-        let location = crate::profile::parse(&serde_json::json!({"Location": {"type": "local", "path": dir}}).to_string()).unwrap();
+        let location = crate::profile::parse(
+            &serde_json::json!({"Location": {"type": "local", "path": dir}}).to_string(),
+        )
+        .unwrap();
         Store::new(&location, Secret::new(password.to_string()), None).unwrap()
     }
 
@@ -307,19 +398,37 @@ mod tests {
         drop(store.open(true).unwrap());
         drop(store.open(false).unwrap());
         drop(store.open(false).unwrap());
-        assert_eq!(store.key_derivations(), 1, "the second and third opens reuse the derived key");
+        assert_eq!(
+            store.key_derivations(),
+            1,
+            "the second and third opens reuse the derived key"
+        );
 
         // Rotate: a new password's key file in, the first one's out (restic key add / key remove).
         let opened = store.open(false).unwrap();
-        let keys: Vec<_> = std::fs::read_dir(repo_dir.join("keys")).unwrap().map(|e| e.unwrap().path()).collect();
+        let keys: Vec<_> = std::fs::read_dir(repo_dir.join("keys"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         assert_eq!(keys.len(), 1);
-        opened.repo.add_key("second password", &KeyOptions::default()).unwrap();
+        opened
+            .repo
+            .add_key("second password", &KeyOptions::default())
+            .unwrap();
         drop(opened);
         std::fs::remove_file(&keys[0]).unwrap();
 
-        let err = store.open(false).err().expect("the revoked password must not open the repository").to_string();
+        let err = store
+            .open(false)
+            .err()
+            .expect("the revoked password must not open the repository")
+            .to_string();
         assert!(err.contains("password"), "{err}");
-        assert_eq!(store.key_derivations(), 2, "the revoked key file sent it back to the password");
+        assert_eq!(
+            store.key_derivations(),
+            2,
+            "the revoked key file sent it back to the password"
+        );
         let rotated = local_store(&repo_dir, "second password");
         assert!(rotated.open(false).is_ok());
     }

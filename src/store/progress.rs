@@ -18,7 +18,9 @@ impl ProgressBars for TerminalBars {
         let template = match kind {
             ProgressType::Spinner => "{spinner} {prefix} {elapsed}",
             ProgressType::Counter => "{spinner} {prefix} {pos}/{len} {elapsed}",
-            ProgressType::Bytes => "{spinner} {prefix} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ProgressType::Bytes => {
+                "{spinner} {prefix} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+            }
         };
         bar.set_style(ProgressStyle::with_template(template).expect("templates are valid"));
         bar.set_prefix(prefix.to_string());

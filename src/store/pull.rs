@@ -1,8 +1,8 @@
 //! `location pull`: a snapshot back to a directory, a file, or stdout.
 
 use super::errors::from_rustic;
-use super::target::{replace_dir, replace_file, strategy_for};
 use super::select::{select, OtherPath, Selected, SnapshotChoice};
+use super::target::{replace_dir, replace_file, strategy_for};
 use super::{LockKind, Store};
 use anyhow::{anyhow, bail, Result};
 use std::io::Write;
@@ -43,16 +43,31 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
             ),
         },
     };
-    let doing = format!("pull of snapshot {} from {} failed (target left untouched)", snap.id, store.describe());
+    let doing = format!(
+        "pull of snapshot {} from {} failed (target left untouched)",
+        snap.id,
+        store.describe()
+    );
     let reader = store.pack_reader(&opened)?;
     let _lock = opened.lock;
-    let repo = opened.repo.to_indexed().map_err(|e| from_rustic(e, &doing))?;
+    let repo = opened
+        .repo
+        .to_indexed()
+        .map_err(|e| from_rustic(e, &doing))?;
 
     // The snapshot's tree holds the pushed path (absolute for a directory or file, a bare name
     // for stdin); restore what lies at that path, not the parents above it.
-    let pushed = snap.paths.iter().next().cloned().ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
+    let pushed = snap
+        .paths
+        .iter()
+        .next()
+        .cloned()
+        .ok_or_else(|| anyhow!("{doing}: the snapshot records no path"))?;
     let wanted = match &request.include {
-        Some(include) => Path::new(&pushed).join(super::browse::clean_relative(include)?).to_string_lossy().into_owned(),
+        Some(include) => Path::new(&pushed)
+            .join(super::browse::clean_relative(include)?)
+            .to_string_lossy()
+            .into_owned(),
         None => pushed.clone(),
     };
     let node = repo.node_from_snapshot_and_path(&snap, &wanted).map_err(|e| match &request.include {
@@ -73,20 +88,26 @@ pub fn pull(store: &Store, request: &PullRequest, stdout: &mut dyn Write) -> Res
         }
         PullTarget::Stdout => {
             let mut writer = std::io::BufWriter::new(&mut *stdout);
-            repo.dump(&node, &mut writer).map_err(|e| from_rustic(e, &doing))?;
+            repo.dump(&node, &mut writer)
+                .map_err(|e| from_rustic(e, &doing))?;
             writer.flush()?;
         }
         PullTarget::Path(target) if node.is_file() => {
             replace_file(target, |file| {
                 let mut writer = std::io::BufWriter::new(file);
-                repo.dump(&node, &mut writer).map_err(|e| from_rustic(e, &doing))?;
+                repo.dump(&node, &mut writer)
+                    .map_err(|e| from_rustic(e, &doing))?;
                 writer.flush()?;
                 Ok(())
             })?;
         }
         PullTarget::Path(target) => {
-            replace_dir(target, strategy_for(target), |staging| super::browse::restore_tree(&repo, &reader, &node, staging, &doing))?;
+            replace_dir(target, strategy_for(target), |staging| {
+                super::browse::restore_tree(&repo, &reader, &node, staging, &doing)
+            })?;
         }
     }
-    Ok(PullOutcome { snapshot_id: super::full_id(&snap.id) })
+    Ok(PullOutcome {
+        snapshot_id: super::full_id(&snap.id),
+    })
 }

@@ -7,7 +7,9 @@ use super::size::human;
 use super::source::RecordingSource;
 use super::{LockKind, Store, TAG};
 use anyhow::{anyhow, bail, Context, Result};
-use rustic_core::{BackupOptions, LocalSource, ReadSource, SnapshotGroupCriterion, SnapshotOptions, StdinSource};
+use rustic_core::{
+    BackupOptions, LocalSource, ReadSource, SnapshotGroupCriterion, SnapshotOptions, StdinSource,
+};
 use std::path::PathBuf;
 
 pub enum PushSource {
@@ -40,7 +42,14 @@ pub struct PushRequest {
 impl PushRequest {
     /// A push of `source` under `name`, without quotas, a set time or retention.
     pub fn new(source: PushSource, name: impl Into<String>) -> Self {
-        PushRequest { source, name: name.into(), limits: PushLimits::default(), time: None, retention: None, tags: Vec::new() }
+        PushRequest {
+            source,
+            name: name.into(),
+            limits: PushLimits::default(),
+            time: None,
+            retention: None,
+            tags: Vec::new(),
+        }
     }
 }
 
@@ -83,14 +92,20 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
     }
     let time = request.time.as_deref().map(parse_time).transpose()?;
     let source_path = match &request.source {
-        PushSource::Path(p) => Some(
-            std::fs::canonicalize(p)
-                .with_context(|| format!("cannot read source {}: check that it exists and is readable", p.display()))?,
-        ),
+        PushSource::Path(p) => Some(std::fs::canonicalize(p).with_context(|| {
+            format!(
+                "cannot read source {}: check that it exists and is readable",
+                p.display()
+            )
+        })?),
         PushSource::Stdin => None,
     };
     let mut outcome = archive(store, request, source_path, time)?;
-    if let Some(keep) = request.retention.as_ref().filter(|k| retention::has_policy(k)) {
+    if let Some(keep) = request
+        .retention
+        .as_ref()
+        .filter(|k| retention::has_policy(k))
+    {
         outcome.retention = apply_retention(store, &request.name, keep);
     }
     Ok(outcome)
@@ -98,7 +113,12 @@ pub fn push(store: &Store, request: &PushRequest) -> Result<PushOutcome> {
 
 /// The push itself, under a non-exclusive lock that is released before retention takes its
 /// exclusive one.
-fn archive(store: &Store, request: &PushRequest, source_path: Option<PathBuf>, time: Option<rustic_core::jiff::Zoned>) -> Result<PushOutcome> {
+fn archive(
+    store: &Store,
+    request: &PushRequest,
+    source_path: Option<PathBuf>,
+    time: Option<rustic_core::jiff::Zoned>,
+) -> Result<PushOutcome> {
     let opened = store.open_locked(true, LockKind::Shared, "push")?;
     let gate = opened.gate.clone();
     let doing = format!("push to {} failed", store.describe());
@@ -119,16 +139,22 @@ fn archive(store: &Store, request: &PushRequest, source_path: Option<PathBuf>, t
         gate.limit_source(limit);
     }
     let _lock = opened.lock;
-    let repo = opened.repo.to_indexed_ids().map_err(|e| from_rustic(e, &doing))?;
+    let repo = opened
+        .repo
+        .to_indexed_ids()
+        .map_err(|e| from_rustic(e, &doing))?;
 
     let mut snap_opts = SnapshotOptions::default().label(request.name.clone());
     if let Some(time) = time {
         snap_opts = snap_opts.time(time);
     }
-    let mut snap = snap_opts.to_snapshot().map_err(|e| from_rustic(e, &doing))?;
+    let mut snap = snap_opts
+        .to_snapshot()
+        .map_err(|e| from_rustic(e, &doing))?;
     snap.tags.add(TAG.to_string());
     // restic's CLI splits tags at commas; the label keeps the exact name.
-    snap.tags.add(format!("path:{}", request.name.replace(',', "_")));
+    snap.tags
+        .add(format!("path:{}", request.name.replace(',', "_")));
     for tag in &request.tags {
         snap.tags.add(tag.replace(',', "_"));
     }
@@ -155,7 +181,10 @@ fn archive(store: &Store, request: &PushRequest, source_path: Option<PathBuf>, t
             if let Some(limit) = request.limits.max_snapshot_size {
                 // Refuse before anything is uploaded; the reader's count still guards files
                 // that grow while they are read.
-                let size = local.size().map_err(|e| from_rustic(e, &doing))?.unwrap_or(0);
+                let size = local
+                    .size()
+                    .map_err(|e| from_rustic(e, &doing))?
+                    .unwrap_or(0);
                 if size > limit {
                     bail!(
                         "push refused: {} holds {}, over --max-snapshot-size {}; nothing was pushed",
@@ -184,14 +213,21 @@ fn archive(store: &Store, request: &PushRequest, source_path: Option<PathBuf>, t
     }
     let source_errors = gate.source_errors();
     if !source_errors.is_empty() {
-        let more = if source_errors.len() > 1 { format!(" (and {} more)", source_errors.len() - 1) } else { String::new() };
+        let more = if source_errors.len() > 1 {
+            format!(" (and {} more)", source_errors.len() - 1)
+        } else {
+            String::new()
+        };
         bail!(
             "push not recorded: {}{more}; make every file readable by this user (or exclude it) and push again",
             source_errors[0]
         );
     }
     let snap = result.map_err(|e| from_rustic(e, &doing))?;
-    let summary = snap.summary.as_ref().ok_or_else(|| anyhow!("{doing}: rustic returned a snapshot without a summary"))?;
+    let summary = snap
+        .summary
+        .as_ref()
+        .ok_or_else(|| anyhow!("{doing}: rustic returned a snapshot without a summary"))?;
     Ok(PushOutcome {
         snapshot_id: super::full_id(&snap.id),
         logical_size: summary.total_bytes_processed,
@@ -205,7 +241,12 @@ fn archive(store: &Store, request: &PushRequest, source_path: Option<PathBuf>, t
 /// failure (e.g. the exclusive lock not coming free in time) is a warning, and the next push
 /// applies the policy again.
 fn apply_retention(store: &Store, name: &str, keep: &KeepOptions) -> Option<ForgetOutcome> {
-    let request = ForgetRequest { name: name.to_string(), keep: keep.clone(), prune: true, dry_run: false };
+    let request = ForgetRequest {
+        name: name.to_string(),
+        keep: keep.clone(),
+        prune: true,
+        dry_run: false,
+    };
     match retention::forget(store, &request) {
         Ok(outcome) => {
             tracing::info!(path = %name, kept = outcome.keep.len(), forgotten = outcome.remove.len(), "retention applied");
@@ -248,7 +289,10 @@ mod tests {
 
     #[test]
     fn stdin_entries_are_named_after_the_path() {
-        assert_eq!(stdin_entry_name("bucket/db/dump.sql"), std::path::PathBuf::from("dump.sql"));
+        assert_eq!(
+            stdin_entry_name("bucket/db/dump.sql"),
+            std::path::PathBuf::from("dump.sql")
+        );
         assert_eq!(stdin_entry_name("x/"), std::path::PathBuf::from("x"));
         assert_eq!(stdin_entry_name("/"), std::path::PathBuf::from("stdin"));
         assert_eq!(stdin_entry_name(".."), std::path::PathBuf::from("stdin"));
@@ -256,8 +300,17 @@ mod tests {
 
     #[test]
     fn times_take_restics_forms() {
-        assert_eq!(parse_time("2026-11-30T10:00:00Z").unwrap().timestamp().as_second(), 1_796_032_800);
+        assert_eq!(
+            parse_time("2026-11-30T10:00:00Z")
+                .unwrap()
+                .timestamp()
+                .as_second(),
+            1_796_032_800
+        );
         assert!(parse_time("2026-11-30 10:00:00").is_ok());
-        assert!(parse_time("yesterday").unwrap_err().to_string().contains("--time"));
+        assert!(parse_time("yesterday")
+            .unwrap_err()
+            .to_string()
+            .contains("--time"));
     }
 }

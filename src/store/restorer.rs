@@ -43,7 +43,11 @@ impl PackReader {
     pub fn new(backend: Arc<dyn WriteBackend>, key: RepoKey, remote: bool) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let workers = if remote { 8 } else { (cores + 1).min(8) };
-        PackReader { backend, key, workers }
+        PackReader {
+            backend,
+            key,
+            workers,
+        }
     }
 }
 
@@ -80,20 +84,32 @@ pub fn write_contents<S: IndexedFull>(
     let ranges = plan(repo, &files)?;
     for (path, node) in &files {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        file.set_len(node.meta.size).with_context(|| format!("cannot size {}", path.display()))?;
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        file.set_len(node.meta.size)
+            .with_context(|| format!("cannot size {}", path.display()))?;
     }
     let requests = ranges.len();
     let bytes = read_ranges(reader, &files, ranges)?;
     for (path, node) in &files {
         if let Some(mtime) = node.meta.mtime {
-            let file = OpenOptions::new().write(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            file.set_modified(std::time::SystemTime::from(mtime)).with_context(|| format!("cannot set the mtime of {}", path.display()))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            file.set_modified(std::time::SystemTime::from(mtime))
+                .with_context(|| format!("cannot set the mtime of {}", path.display()))?;
         }
     }
-    tracing::debug!(files = files.len(), bytes, requests, "file contents written");
+    tracing::debug!(
+        files = files.len(),
+        bytes,
+        requests,
+        "file contents written"
+    );
     Ok(())
 }
 
@@ -104,22 +120,34 @@ fn plan<S: IndexedFull>(repo: &Repository<S>, files: &[(PathBuf, &Node)]) -> Res
     for (number, (path, node)) in files.iter().enumerate() {
         let mut at = 0u64;
         for id in node.content.iter().flatten() {
-            let entry = repo
-                .get_index_entry(id)
-                .map_err(|e| anyhow!("{} needs blob {id}, which the index does not hold ({}): run forgesafe check", path.display(), e.display_log()))?;
+            let entry = repo.get_index_entry(id).map_err(|e| {
+                anyhow!(
+                    "{} needs blob {id}, which the index does not hold ({}): run forgesafe check",
+                    path.display(),
+                    e.display_log()
+                )
+            })?;
             let location = entry.location;
-            let blob = packs.entry(entry.pack).or_default().entry(location.offset).or_insert_with(|| Blob {
-                id: *id,
-                offset: location.offset,
-                length: location.length,
-                uncompressed_length: location.uncompressed_length.map(|n| n.get()),
-                places: Vec::new(),
-            });
+            let blob = packs
+                .entry(entry.pack)
+                .or_default()
+                .entry(location.offset)
+                .or_insert_with(|| Blob {
+                    id: *id,
+                    offset: location.offset,
+                    length: location.length,
+                    uncompressed_length: location.uncompressed_length.map(|n| n.get()),
+                    places: Vec::new(),
+                });
             blob.places.push((number, at));
             at += u64::from(location.data_length());
         }
         if at != node.meta.size {
-            bail!("{}: its blobs hold {at} bytes but the snapshot records {}; run forgesafe check", path.display(), node.meta.size);
+            bail!(
+                "{}: its blobs hold {at} bytes but the snapshot records {}; run forgesafe check",
+                path.display(),
+                node.meta.size
+            );
         }
     }
     let mut ranges = Vec::new();
@@ -130,7 +158,9 @@ fn plan<S: IndexedFull>(repo: &Repository<S>, files: &[(PathBuf, &Node)]) -> Res
         for blob in blobs.into_values() {
             if let Some(range) = &mut current {
                 let end = range.offset + range.length;
-                let fits = blob.offset >= end && blob.offset - end <= GAP_LIMIT && blob.offset + blob.length - range.offset <= RANGE_LIMIT;
+                let fits = blob.offset >= end
+                    && blob.offset - end <= GAP_LIMIT
+                    && blob.offset + blob.length - range.offset <= RANGE_LIMIT;
                 if fits {
                     range.length = blob.offset + blob.length - range.offset;
                     range.blobs.push(blob);
@@ -138,7 +168,12 @@ fn plan<S: IndexedFull>(repo: &Repository<S>, files: &[(PathBuf, &Node)]) -> Res
                 }
                 ranges.push(current.take().expect("current range"));
             }
-            current = Some(Range { pack, offset: blob.offset, length: blob.length, blobs: vec![blob] });
+            current = Some(Range {
+                pack,
+                offset: blob.offset,
+                length: blob.length,
+                blobs: vec![blob],
+            });
         }
         ranges.extend(current);
     }
@@ -157,7 +192,9 @@ fn read_ranges(reader: &PackReader, files: &[(PathBuf, &Node)], ranges: Vec<Rang
         for _ in 0..workers {
             scope.spawn(|| {
                 while !failed.load(Ordering::Relaxed) {
-                    let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+                    let Some(range) = ranges.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
                     match read_range(reader, files, range) {
                         Ok(bytes) => {
                             written.fetch_add(bytes, Ordering::Relaxed);
@@ -182,31 +219,65 @@ fn read_range(reader: &PackReader, files: &[(PathBuf, &Node)], range: &Range) ->
     let pack_name = range.pack.to_hex();
     let bytes = reader
         .backend
-        .read_partial(FileType::Pack, &range.pack, false, range.offset, range.length)
-        .map_err(|e| anyhow!("cannot read pack {} ({})", &pack_name[..8], super::errors::one_line(&e.display_log())))?;
+        .read_partial(
+            FileType::Pack,
+            &range.pack,
+            false,
+            range.offset,
+            range.length,
+        )
+        .map_err(|e| {
+            anyhow!(
+                "cannot read pack {} ({})",
+                &pack_name[..8],
+                super::errors::one_line(&e.display_log())
+            )
+        })?;
     if bytes.len() != range.length as usize {
-        bail!("pack {} ended early: asked for {} bytes at {}, got {}; run forgesafe check", &pack_name[..8], range.length, range.offset, bytes.len());
+        bail!(
+            "pack {} ended early: asked for {} bytes at {}, got {}; run forgesafe check",
+            &pack_name[..8],
+            range.length,
+            range.offset,
+            bytes.len()
+        );
     }
     let mut written = 0;
     for blob in &range.blobs {
         let start = (blob.offset - range.offset) as usize;
         let sealed = &bytes[start..start + blob.length as usize];
-        let plain = reader
-            .key
-            .open(sealed)
-            .ok_or_else(|| anyhow!("blob {} in pack {} does not decrypt (damaged or tampered); run forgesafe check", blob.id, &pack_name[..8]))?;
+        let plain = reader.key.open(sealed).ok_or_else(|| {
+            anyhow!(
+                "blob {} in pack {} does not decrypt (damaged or tampered); run forgesafe check",
+                blob.id,
+                &pack_name[..8]
+            )
+        })?;
         let data = match blob.uncompressed_length {
-            Some(length) => zstd::bulk::decompress(&plain, length as usize)
-                .map_err(|e| anyhow!("blob {} in pack {} does not decompress ({e}); run forgesafe check", blob.id, &pack_name[..8]))?,
+            Some(length) => zstd::bulk::decompress(&plain, length as usize).map_err(|e| {
+                anyhow!(
+                    "blob {} in pack {} does not decompress ({e}); run forgesafe check",
+                    blob.id,
+                    &pack_name[..8]
+                )
+            })?,
             None => plain,
         };
         if rustic_core::Id::new(sha256(&data)) != *blob.id {
-            bail!("blob {} in pack {} holds other data than its id says; run forgesafe check", blob.id, &pack_name[..8]);
+            bail!(
+                "blob {} in pack {} holds other data than its id says; run forgesafe check",
+                blob.id,
+                &pack_name[..8]
+            );
         }
         for (file, at) in &blob.places {
             let path = &files[*file].0;
-            let out = OpenOptions::new().write(true).open(path).with_context(|| format!("cannot open {}", path.display()))?;
-            out.write_all_at(&data, *at).with_context(|| format!("cannot write {}", path.display()))?;
+            let out = OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            out.write_all_at(&data, *at)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             written += data.len();
         }
     }

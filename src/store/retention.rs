@@ -43,7 +43,9 @@ pub struct ForgetOutcome {
 /// Whether any `--keep-*` option was given (rustic refuses a policy without one; a push without
 /// one simply applies no retention).
 pub fn has_policy(keep: &KeepOptions) -> bool {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(keep) else { return false };
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(keep) else {
+        return false;
+    };
     fields.values().any(|v| match v {
         serde_json::Value::Null | serde_json::Value::Bool(false) => false,
         serde_json::Value::Array(items) => !items.is_empty(),
@@ -56,26 +58,49 @@ pub fn forget(store: &Store, request: &ForgetRequest) -> Result<ForgetOutcome> {
         bail!("forget needs a policy: give at least one --keep-* option (e.g. --keep-last 10 or --keep-daily 7)");
     }
     // A dry run writes nothing but its lock, so it shares the repository like a read.
-    let kind = if request.dry_run { LockKind::Shared } else { LockKind::Exclusive };
+    let kind = if request.dry_run {
+        LockKind::Shared
+    } else {
+        LockKind::Exclusive
+    };
     let opened = store.open_locked(false, kind, "forget")?;
     apply(&opened.repo, store.describe(), request)
 }
 
 /// Applies the policy on an already locked (exclusively, unless a dry run) repository.
-pub(crate) fn apply(repo: &Repository<OpenStatus>, location: &str, request: &ForgetRequest) -> Result<ForgetOutcome> {
-    let doing = format!("cannot apply the retention policy to --path {:?} at {location}", request.name);
-    let snapshots: Vec<SnapshotFile> =
-        repo.get_matching_snapshots(|s| s.label == request.name).map_err(|e| from_rustic(e, &doing))?;
+pub(crate) fn apply(
+    repo: &Repository<OpenStatus>,
+    location: &str,
+    request: &ForgetRequest,
+) -> Result<ForgetOutcome> {
+    let doing = format!(
+        "cannot apply the retention policy to --path {:?} at {location}",
+        request.name
+    );
+    let snapshots: Vec<SnapshotFile> = repo
+        .get_matching_snapshots(|s| s.label == request.name)
+        .map_err(|e| from_rustic(e, &doing))?;
     // keep-within counts back from the newest snapshot, as restic does; `now` only matters for
     // snapshots carrying their own delete-after marks.
-    let verdicts = request.keep.apply(snapshots, &rustic_core::jiff::Zoned::now()).map_err(|e| from_rustic(e, &doing))?;
-    let mut outcome = ForgetOutcome { path: request.name.clone(), dry_run: request.dry_run, ..Default::default() };
+    let verdicts = request
+        .keep
+        .apply(snapshots, &rustic_core::jiff::Zoned::now())
+        .map_err(|e| from_rustic(e, &doing))?;
+    let mut outcome = ForgetOutcome {
+        path: request.name.clone(),
+        dry_run: request.dry_run,
+        ..Default::default()
+    };
     let mut forget_ids = Vec::new();
     for verdict in verdicts {
         let line = RetentionLine {
             id: full_id(&verdict.snapshot.id),
             time: verdict.snapshot.time.to_string(),
-            reasons: if verdict.keep { verdict.reasons } else { Vec::new() },
+            reasons: if verdict.keep {
+                verdict.reasons
+            } else {
+                Vec::new()
+            },
         };
         if verdict.keep {
             outcome.keep.push(line);
@@ -88,7 +113,8 @@ pub(crate) fn apply(repo: &Repository<OpenStatus>, location: &str, request: &For
         return Ok(outcome);
     }
     if !forget_ids.is_empty() {
-        repo.delete_snapshots(&forget_ids).map_err(|e| from_rustic(e, &doing))?;
+        repo.delete_snapshots(&forget_ids)
+            .map_err(|e| from_rustic(e, &doing))?;
     }
     if request.prune {
         let doing = format!("the snapshots are forgotten, but reclaiming their space at {location} failed (the next prune retries)");

@@ -38,7 +38,10 @@ impl RepoKey {
     pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>> {
         let mut nonce = Nonce::default();
         getrandom::fill(&mut nonce).map_err(|e| anyhow!("no random numbers for an IV: {e}"))?;
-        let sealed = self.cipher().encrypt(&nonce, plain).map_err(|_| anyhow!("cannot encrypt"))?;
+        let sealed = self
+            .cipher()
+            .encrypt(&nonce, plain)
+            .map_err(|_| anyhow!("cannot encrypt"))?;
         let mut stored = nonce.to_vec();
         stored.extend_from_slice(&sealed);
         Ok(stored)
@@ -65,7 +68,11 @@ mod tests {
         let stored = key.seal(b"pack blob").unwrap();
         assert_eq!(stored.len(), b"pack blob".len() + OVERHEAD);
         assert_eq!(key.open(&stored).as_deref(), Some(&b"pack blob"[..]));
-        assert_eq!(RepoKey::from_bytes([8u8; 64]).open(&stored), None, "another repository's key");
+        assert_eq!(
+            RepoKey::from_bytes([8u8; 64]).open(&stored),
+            None,
+            "another repository's key"
+        );
         let mut flipped = stored.clone();
         flipped[20] ^= 1;
         assert_eq!(key.open(&flipped), None, "a changed byte fails the MAC");

@@ -51,16 +51,30 @@ pub enum Selected {
 
 /// Finds the snapshot `choice` names among those pushed under `name`. A read error is an error,
 /// never "absent"; a snapshot of another path is handled as `other_path` says.
-pub(crate) fn select(repo: &Repository<OpenStatus>, name: &str, choice: &SnapshotChoice, other_path: OtherPath, location: &str) -> Result<Selected> {
+pub(crate) fn select(
+    repo: &Repository<OpenStatus>,
+    name: &str,
+    choice: &SnapshotChoice,
+    other_path: OtherPath,
+    location: &str,
+) -> Result<Selected> {
     let listing = |e| from_rustic(e, &format!("cannot list the snapshots at {location}"));
     match choice {
         SnapshotChoice::Latest => {
-            let snaps = repo.get_matching_snapshots(|s| s.label == name).map_err(listing)?;
-            Ok(snaps.into_iter().max_by(|a, b| a.time.cmp(&b.time)).map_or(Selected::Absent, Selected::Found))
+            let snaps = repo
+                .get_matching_snapshots(|s| s.label == name)
+                .map_err(listing)?;
+            Ok(snaps
+                .into_iter()
+                .max_by(|a, b| a.time.cmp(&b.time))
+                .map_or(Selected::Absent, Selected::Found))
         }
         SnapshotChoice::Id(prefix) => {
             let ids: Vec<SnapshotId> = repo.list::<SnapshotId>().map_err(listing)?.collect();
-            let matching: Vec<&SnapshotId> = ids.iter().filter(|id| full_id(id).starts_with(prefix.as_str())).collect();
+            let matching: Vec<&SnapshotId> = ids
+                .iter()
+                .filter(|id| full_id(id).starts_with(prefix.as_str()))
+                .collect();
             let id = match matching.as_slice() {
                 [] => return Ok(Selected::Absent),
                 [one] => full_id(one),
@@ -68,14 +82,28 @@ pub(crate) fn select(repo: &Repository<OpenStatus>, name: &str, choice: &Snapsho
             };
             let snap = repo
                 .get_snapshots(&[id.as_str()])
-                .map_err(|e| from_rustic(e, &format!("cannot read snapshot {} at {location}", &id[..8])))?
+                .map_err(|e| {
+                    from_rustic(
+                        e,
+                        &format!("cannot read snapshot {} at {location}", &id[..8]),
+                    )
+                })?
                 .into_iter()
                 .next()
-                .ok_or_else(|| anyhow!("snapshot {} at {location} was listed but could not be read", &id[..8]))?;
+                .ok_or_else(|| {
+                    anyhow!(
+                        "snapshot {} at {location} was listed but could not be read",
+                        &id[..8]
+                    )
+                })?;
             if snap.label != name && other_path == OtherPath::Warn {
                 tracing::warn!(snapshot = %&id[..8], pushed_as = %snap.label, asked = %name, "the snapshot was pushed under another --path; using it as its id says");
             } else if snap.label != name {
-                let pushed_as = if snap.label.is_empty() { "no --path (it was not made by forgesafe push)".to_string() } else { format!("--path {:?}", snap.label) };
+                let pushed_as = if snap.label.is_empty() {
+                    "no --path (it was not made by forgesafe push)".to_string()
+                } else {
+                    format!("--path {:?}", snap.label)
+                };
                 bail!(
                     "snapshot {} was pushed under {pushed_as}, not --path {name:?}: nothing was done; give the --path it was pushed under",
                     &id[..8]
@@ -93,9 +121,18 @@ mod tests {
     #[test]
     fn latest_and_ids_are_told_apart() {
         assert_eq!(SnapshotChoice::parse(None).unwrap(), SnapshotChoice::Latest);
-        assert_eq!(SnapshotChoice::parse(Some("latest")).unwrap(), SnapshotChoice::Latest);
-        assert_eq!(SnapshotChoice::parse(Some(" AB12 ")).unwrap(), SnapshotChoice::Id("ab12".into()));
+        assert_eq!(
+            SnapshotChoice::parse(Some("latest")).unwrap(),
+            SnapshotChoice::Latest
+        );
+        assert_eq!(
+            SnapshotChoice::parse(Some(" AB12 ")).unwrap(),
+            SnapshotChoice::Id("ab12".into())
+        );
         assert!(SnapshotChoice::parse(Some("")).is_err());
-        assert!(SnapshotChoice::parse(Some("latest~1")).unwrap_err().to_string().contains("not a snapshot id"));
+        assert!(SnapshotChoice::parse(Some("latest~1"))
+            .unwrap_err()
+            .to_string()
+            .contains("not a snapshot id"));
     }
 }

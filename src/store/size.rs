@@ -7,7 +7,9 @@ use std::str::FromStr;
 pub fn parse(text: &str) -> Result<u64, String> {
     bytesize::ByteSize::from_str(text.trim())
         .map(|size| size.as_u64())
-        .map_err(|_| format!("{text:?} is not a size: give bytes with an optional unit, e.g. 500MiB or 2GB"))
+        .map_err(|_| {
+            format!("{text:?} is not a size: give bytes with an optional unit, e.g. 500MiB or 2GB")
+        })
 }
 
 /// `1.5 GiB`-style text.

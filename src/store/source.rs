@@ -33,7 +33,10 @@ where
     }
 
     fn entries(&self) -> Self::Iter {
-        RecordingIter { inner: self.inner.entries(), gate: self.gate.clone() }
+        RecordingIter {
+            inner: self.inner.entries(),
+            gate: self.gate.clone(),
+        }
     }
 }
 
@@ -52,12 +55,19 @@ where
         let item = self.inner.next()?;
         Some(match item {
             Ok(ReadSourceEntry { path, node, open }) => Ok(ReadSourceEntry {
-                open: open.map(|o| RecordingOpen { inner: o, path: path.clone(), gate: self.gate.clone() }),
+                open: open.map(|o| RecordingOpen {
+                    inner: o,
+                    path: path.clone(),
+                    gate: self.gate.clone(),
+                }),
                 path,
                 node,
             }),
             Err(err) => {
-                self.gate.record_source_error(format!("cannot read source entry: {}", super::errors::one_line(&err.display_log())));
+                self.gate.record_source_error(format!(
+                    "cannot read source entry: {}",
+                    super::errors::one_line(&err.display_log())
+                ));
                 Err(err)
             }
         })
@@ -79,9 +89,17 @@ where
 
     fn open(self) -> RusticResult<Self::Reader> {
         match self.inner.open() {
-            Ok(reader) => Ok(RecordingReader { inner: reader, path: self.path, gate: self.gate }),
+            Ok(reader) => Ok(RecordingReader {
+                inner: reader,
+                path: self.path,
+                gate: self.gate,
+            }),
             Err(err) => {
-                self.gate.record_source_error(format!("cannot open {}: {}", self.path.display(), root_cause(&err)));
+                self.gate.record_source_error(format!(
+                    "cannot open {}: {}",
+                    self.path.display(),
+                    root_cause(&err)
+                ));
                 Err(err)
             }
         }
@@ -98,10 +116,13 @@ pub struct RecordingReader<R> {
 impl<R: Read> Read for RecordingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf).inspect_err(|e| {
-            self.gate.record_source_error(format!("cannot read {}: {e}", self.path.display()));
+            self.gate
+                .record_source_error(format!("cannot read {}: {e}", self.path.display()));
         })?;
         // A quota refusal stops the read at once; the gate then withholds the snapshot.
-        self.gate.count_read(n as u64).map_err(std::io::Error::other)?;
+        self.gate
+            .count_read(n as u64)
+            .map_err(std::io::Error::other)?;
         Ok(n)
     }
 }

@@ -41,7 +41,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 impl RepositoryFiles {
     /// `scheme` is an opendal service name (`s3`, `gcs`, `azblob`, `fs`), `options` its settings.
-    pub(super) fn new(scheme: &str, options: &BTreeMap<String, String>, retries: usize) -> Result<Self> {
+    pub(super) fn new(
+        scheme: &str,
+        options: &BTreeMap<String, String>,
+        retries: usize,
+    ) -> Result<Self> {
         opendal::init_default_registry();
         let operator = opendal::Operator::via_iter(scheme, options.clone())
             .with_context(|| format!("cannot set up the {scheme} storage client: check the profile's location settings"))?
@@ -57,14 +61,19 @@ impl RepositoryFiles {
         let entries = match self.operator.list(&prefix) {
             Ok(entries) => entries,
             Err(e) if e.kind() == opendal::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("cannot list {prefix} in the repository")),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot list {prefix} in the repository"))
+            }
         };
         Ok(entries
             .into_iter()
             .filter(|e| e.metadata().mode().is_file())
             .filter_map(|e| {
                 let name = e.path().strip_prefix(&prefix)?.to_string();
-                (!name.is_empty() && !name.contains('/')).then(|| FileEntry { name, size: e.metadata().content_length() })
+                (!name.is_empty() && !name.contains('/')).then(|| FileEntry {
+                    name,
+                    size: e.metadata().content_length(),
+                })
             })
             .collect())
     }
@@ -79,14 +88,19 @@ impl RepositoryFiles {
     }
 
     pub fn write(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
-        self.operator.write(path, bytes).with_context(|| format!("cannot write {path} in the repository"))?;
+        self.operator
+            .write(path, bytes)
+            .with_context(|| format!("cannot write {path} in the repository"))?;
         Ok(())
     }
 
     /// Writes the file only if there is none yet (S3's `If-None-Match: *`, GCS's generation 0,
     /// Azure's `If-None-Match`, an exclusive create on disk). `Ok(false)` when one was there first.
     pub fn create_new(&self, path: &str, bytes: Vec<u8>) -> Result<bool> {
-        let options = opendal::options::WriteOptions { if_not_exists: true, ..Default::default() };
+        let options = opendal::options::WriteOptions {
+            if_not_exists: true,
+            ..Default::default()
+        };
         match self.operator.write_options(path, bytes, options) {
             Ok(_) => Ok(true),
             Err(e) if e.kind() == opendal::ErrorKind::ConditionNotMatch => Ok(false),
@@ -95,7 +109,9 @@ impl RepositoryFiles {
     }
 
     pub fn exists(&self, path: &str) -> Result<bool> {
-        self.operator.exists(path).with_context(|| format!("cannot look for {path} in the repository"))
+        self.operator
+            .exists(path)
+            .with_context(|| format!("cannot look for {path} in the repository"))
     }
 
     /// Removes the file; one that is already gone is fine.

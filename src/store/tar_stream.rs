@@ -7,9 +7,16 @@ use rustic_core::repofile::{Node, NodeType};
 use rustic_core::{IndexedFullStatus, LsOptions, Repository};
 use std::io::{Read, Write};
 
-pub fn write_tar(repo: &Repository<IndexedFullStatus>, root: &Node, out: &mut dyn Write, doing: &str) -> Result<()> {
+pub fn write_tar(
+    repo: &Repository<IndexedFullStatus>,
+    root: &Node,
+    out: &mut dyn Write,
+    doing: &str,
+) -> Result<()> {
     let mut builder = tar::Builder::new(out);
-    let entries = repo.ls(root, &LsOptions::default()).map_err(|e| from_rustic(e, doing))?;
+    let entries = repo
+        .ls(root, &LsOptions::default())
+        .map_err(|e| from_rustic(e, doing))?;
     for entry in entries {
         let (path, node) = entry.map_err(|e| from_rustic(e, doing))?;
         let mut header = tar::Header::new_gnu();
@@ -38,7 +45,9 @@ pub fn write_tar(repo: &Repository<IndexedFullStatus>, root: &Node, out: &mut dy
                 header.set_size(0);
                 builder.append_link(&mut header, &path, linktarget)?;
             }
-            other => tracing::warn!(path = %path.display(), kind = %other, "special file left out of the tar stream"),
+            other => {
+                tracing::warn!(path = %path.display(), kind = %other, "special file left out of the tar stream")
+            }
         }
     }
     builder.into_inner()?.flush()?;
@@ -59,7 +68,13 @@ const PIECE: usize = 4 << 20;
 impl<'a> FileReader<'a> {
     fn new(repo: &'a Repository<IndexedFullStatus>, node: &Node, doing: &str) -> Result<Self> {
         let file = repo.open_file(node).map_err(|e| from_rustic(e, doing))?;
-        Ok(FileReader { repo, file, offset: 0, size: node.meta.size as usize, buffer: bytes::Bytes::new() })
+        Ok(FileReader {
+            repo,
+            file,
+            offset: 0,
+            size: node.meta.size as usize,
+            buffer: bytes::Bytes::new(),
+        })
     }
 }
 
@@ -75,7 +90,9 @@ impl Read for FileReader<'_> {
                 .read_file_at(&self.file, self.offset, want)
                 .map_err(|e| std::io::Error::other(super::errors::one_line(&e.display_log())))?;
             if self.buffer.is_empty() {
-                return Err(std::io::Error::other("the repository returned less data than the file's size"));
+                return Err(std::io::Error::other(
+                    "the repository returned less data than the file's size",
+                ));
             }
             self.offset += self.buffer.len();
         }

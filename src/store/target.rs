@@ -22,8 +22,13 @@ pub enum SwapStrategy {
 
 /// Picks the strategy: inside for a mount point (or `/`), beside otherwise.
 pub fn strategy_for(target: &Path) -> SwapStrategy {
-    match (fs::symlink_metadata(target), fs::metadata(parent_of(target))) {
-        (Ok(t), Ok(p)) if t.is_dir() && (t.dev() != p.dev() || t.ino() == p.ino()) => SwapStrategy::Inside,
+    match (
+        fs::symlink_metadata(target),
+        fs::metadata(parent_of(target)),
+    ) {
+        (Ok(t), Ok(p)) if t.is_dir() && (t.dev() != p.dev() || t.ino() == p.ino()) => {
+            SwapStrategy::Inside
+        }
         _ => SwapStrategy::Beside,
     }
 }
@@ -38,12 +43,19 @@ fn parent_of(path: &Path) -> PathBuf {
 }
 
 fn hidden_name(target: &Path, what: &str) -> String {
-    let base = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "target".into());
+    let base = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "target".into());
     format!(".{base}.forgesafe-{what}-")
 }
 
 /// Fills a new directory through `fill`, then makes it the content of `target`.
-pub fn replace_dir(target: &Path, strategy: SwapStrategy, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+pub fn replace_dir(
+    target: &Path,
+    strategy: SwapStrategy,
+    fill: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     if let Ok(meta) = fs::symlink_metadata(target) {
         if !meta.is_dir() {
             bail!("target {} is not a directory, but the snapshot holds a directory: pull it to a directory path", target.display());
@@ -61,7 +73,12 @@ fn replace_dir_beside(target: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> 
     let staging = tempfile::Builder::new()
         .prefix(&hidden_name(target, "pull"))
         .tempdir_in(&parent)
-        .with_context(|| format!("cannot create a staging directory in {}: check that it is writable", parent.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create a staging directory in {}: check that it is writable",
+                parent.display()
+            )
+        })?;
     fill(staging.path())?;
     // Keep the target's own permissions: it may be a directory others rely on.
     if let Ok(meta) = fs::metadata(target) {
@@ -72,20 +89,30 @@ fn replace_dir_beside(target: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> 
     }
     let staged = staging.keep();
     if target.exists() {
-        let old = tempfile::Builder::new().prefix(&hidden_name(target, "old")).tempdir_in(&parent)?.keep();
+        let old = tempfile::Builder::new()
+            .prefix(&hidden_name(target, "old"))
+            .tempdir_in(&parent)?
+            .keep();
         fs::remove_dir(&old)?;
-        fs::rename(target, &old).with_context(|| format!("cannot move the old {} aside", target.display()))?;
+        fs::rename(target, &old)
+            .with_context(|| format!("cannot move the old {} aside", target.display()))?;
         if let Err(e) = fs::rename(&staged, target) {
             // Put the old content back before reporting.
             let _ = fs::rename(&old, target);
             let _ = fs::remove_dir_all(&staged);
-            return Err(e).with_context(|| format!("cannot move the restored data into {}", target.display()));
+            return Err(e).with_context(|| {
+                format!("cannot move the restored data into {}", target.display())
+            });
         }
         if let Err(e) = fs::remove_dir_all(&old) {
-            tracing::warn!("restored, but the old content left in {} could not be removed: {e}", old.display());
+            tracing::warn!(
+                "restored, but the old content left in {} could not be removed: {e}",
+                old.display()
+            );
         }
     } else {
-        fs::rename(&staged, target).with_context(|| format!("cannot move the restored data into {}", target.display()))?;
+        fs::rename(&staged, target)
+            .with_context(|| format!("cannot move the restored data into {}", target.display()))?;
     }
     sync_dir(&parent);
     Ok(())
@@ -95,10 +122,19 @@ fn replace_dir_inside(target: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> 
     let staging = tempfile::Builder::new()
         .prefix(".forgesafe-pull-")
         .tempdir_in(target)
-        .with_context(|| format!("cannot create a staging directory in {}: check that it is writable", target.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create a staging directory in {}: check that it is writable",
+                target.display()
+            )
+        })?;
     fill(staging.path())?;
-    let trash = tempfile::Builder::new().prefix(".forgesafe-old-").tempdir_in(target)?;
-    let is_ours = |name: &std::ffi::OsStr| name == staging.path().file_name().unwrap() || name == trash.path().file_name().unwrap();
+    let trash = tempfile::Builder::new()
+        .prefix(".forgesafe-old-")
+        .tempdir_in(target)?;
+    let is_ours = |name: &std::ffi::OsStr| {
+        name == staging.path().file_name().unwrap() || name == trash.path().file_name().unwrap()
+    };
 
     // Move the old entries into the trash, then the new ones into place. On failure, undo.
     let mut moved_old: Vec<std::ffi::OsString> = Vec::new();
@@ -126,7 +162,12 @@ fn replace_dir_inside(target: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> 
         for name in &moved_old {
             let _ = fs::rename(trash.path().join(name), target.join(name));
         }
-        return Err(e).with_context(|| format!("cannot move the restored data into {}; its old content was put back", target.display()));
+        return Err(e).with_context(|| {
+            format!(
+                "cannot move the restored data into {}; its old content was put back",
+                target.display()
+            )
+        });
     }
     if let Ok(meta) = fs::metadata(staging.path()) {
         let _ = fs::set_permissions(target, meta.permissions());
@@ -146,7 +187,12 @@ pub fn replace_file(target: &Path, fill: impl FnOnce(&mut fs::File) -> Result<()
     let mut tmp = tempfile::Builder::new()
         .prefix(&hidden_name(target, "pull"))
         .tempfile_in(&parent)
-        .with_context(|| format!("cannot create a temporary file in {}: check that it is writable", parent.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot create a temporary file in {}: check that it is writable",
+                parent.display()
+            )
+        })?;
     fill(tmp.as_file_mut())?;
     tmp.as_file_mut().flush()?;
     tmp.as_file().sync_all()?;
@@ -158,7 +204,9 @@ pub fn replace_file(target: &Path, fill: impl FnOnce(&mut fs::File) -> Result<()
         }
     };
     fs::set_permissions(tmp.path(), permissions)?;
-    tmp.persist(target).map_err(|e| e.error).with_context(|| format!("cannot move the restored file to {}", target.display()))?;
+    tmp.persist(target)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot move the restored file to {}", target.display()))?;
     sync_dir(&parent);
     Ok(())
 }
@@ -211,8 +259,15 @@ mod tests {
             anyhow::bail!("restore broke")
         });
         assert!(err.is_err());
-        assert_eq!(listing(&target), vec!["keep/", "keep/a.txt=old a", "stale.txt=old"]);
-        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1, "staging left behind");
+        assert_eq!(
+            listing(&target),
+            vec!["keep/", "keep/a.txt=old a", "stale.txt=old"]
+        );
+        assert_eq!(
+            fs::read_dir(tmp.path()).unwrap().count(),
+            1,
+            "staging left behind"
+        );
 
         // A good fill makes the target equal to what was filled: stale entries are gone.
         replace_dir(&target, strategy, |dir| {
@@ -221,8 +276,15 @@ mod tests {
             Ok(())
         })
         .unwrap();
-        assert_eq!(listing(&target), vec!["b.txt=b", "keep/", "keep/a.txt=new a"]);
-        assert_eq!(fs::read_dir(tmp.path()).unwrap().count(), 1, "staging left behind");
+        assert_eq!(
+            listing(&target),
+            vec!["b.txt=b", "keep/", "keep/a.txt=new a"]
+        );
+        assert_eq!(
+            fs::read_dir(tmp.path()).unwrap().count(),
+            1,
+            "staging left behind"
+        );
     }
 
     #[test]

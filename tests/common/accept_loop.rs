@@ -34,7 +34,11 @@ pub fn serve(handle: impl Fn(TcpStream, u16) + Send + Sync + 'static) -> Served 
             }
         })
     };
-    Served { port, stop, thread: Some(thread) }
+    Served {
+        port,
+        stop,
+        thread: Some(thread),
+    }
 }
 
 impl Drop for Served {

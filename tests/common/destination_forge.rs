@@ -17,10 +17,18 @@ pub struct DestinationForge {
 
 impl DestinationForge {
     pub fn start(git_user: &str, token: &str) -> DestinationForge {
-        let server = GitHttpServer::start_with(ServerOptions { basic_auth: Some((git_user.into(), token.into())), ..Default::default() });
+        let server = GitHttpServer::start_with(ServerOptions {
+            basic_auth: Some((git_user.into(), token.into())),
+            ..Default::default()
+        });
         let api = FakeGithub::start(token, vec![], 100);
         api.host_repositories_in(&server.root, &server.url(""));
-        DestinationForge { server, api, git_user: git_user.to_string(), token: token.to_string() }
+        DestinationForge {
+            server,
+            api,
+            git_user: git_user.to_string(),
+            token: token.to_string(),
+        }
     }
 
     /// Where the forge keeps `owner/name`.
@@ -31,6 +39,10 @@ impl DestinationForge {
     /// The URL with credentials, for the test's own git (never forgesafe's).
     pub fn authenticated_url(&self, full_name: &str) -> String {
         let url = self.server.url(&format!("private/{full_name}.git"));
-        url.replacen("http://", &format!("http://{}:{}@", self.git_user, self.token), 1)
+        url.replacen(
+            "http://",
+            &format!("http://{}:{}@", self.git_user, self.token),
+            1,
+        )
     }
 }

@@ -16,11 +16,17 @@ pub struct RunSetup {
 impl RunSetup {
     /// Every command runs in this process (`local: true`): no cluster involved.
     pub fn local() -> RunSetup {
-        RunSetup { functions: BuiltinFunctions::new().local(true), timeout: None }
+        RunSetup {
+            functions: BuiltinFunctions::new().local(true),
+            timeout: None,
+        }
     }
 
     pub fn with(functions: BuiltinFunctions) -> RunSetup {
-        RunSetup { functions, timeout: None }
+        RunSetup {
+            functions,
+            timeout: None,
+        }
     }
 
     pub fn timeout(mut self, timeout: Duration) -> RunSetup {
@@ -31,7 +37,12 @@ impl RunSetup {
 
 /// Runs `action` of the blueprint `yaml` against `ctx`; returns its outcome and the log lines
 /// (joined by newlines).
-pub async fn run_phases(yaml: &str, action: &str, ctx: serde_json::Value, setup: RunSetup) -> (anyhow::Result<RunOutcome>, String) {
+pub async fn run_phases(
+    yaml: &str,
+    action: &str,
+    ctx: serde_json::Value,
+    setup: RunSetup,
+) -> (anyhow::Result<RunOutcome>, String) {
     let mut request = RunRequest::new(blueprint(yaml), action, ctx, Arc::new(setup.functions));
     if let Some(timeout) = setup.timeout {
         request.timeout = timeout;

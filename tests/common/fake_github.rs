@@ -58,7 +58,10 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -145,11 +148,13 @@ impl Hold {
         if !fragment.as_deref().is_some_and(|f| target.contains(f)) {
             return;
         }
-        self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         while fragment.as_deref().is_some_and(|f| target.contains(f)) {
             fragment = self.released.wait(fragment).unwrap();
         }
-        self.waiting.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -180,7 +185,13 @@ impl FakeGithub {
             let (state, hold, pace) = (state.clone(), hold.clone(), pace.clone());
             serve(move |stream, port| handle_connection(stream, &state, &hold, &pace, port))
         };
-        FakeGithub { port: served.port, state, hold, pace, _served: served }
+        FakeGithub {
+            port: served.port,
+            state,
+            hold,
+            pace,
+            _served: served,
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -196,16 +207,31 @@ impl FakeGithub {
     }
 
     pub fn set_meta(&self, full_name: &str, meta: RepoMeta) {
-        self.state.lock().unwrap().meta.insert(full_name.to_string(), meta);
+        self.state
+            .lock()
+            .unwrap()
+            .meta
+            .insert(full_name.to_string(), meta);
     }
 
     /// Changes a repository's metadata in place (e.g. a new comment on an issue).
     pub fn edit_meta(&self, full_name: &str, edit: impl FnOnce(&mut RepoMeta)) {
-        edit(self.state.lock().unwrap().meta.entry(full_name.to_string()).or_default());
+        edit(
+            self.state
+                .lock()
+                .unwrap()
+                .meta
+                .entry(full_name.to_string())
+                .or_default(),
+        );
     }
 
     pub fn put_file(&self, key: &str, content: &str) {
-        self.state.lock().unwrap().files.insert(key.to_string(), content.to_string());
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(key.to_string(), content.to_string());
     }
 
     pub fn redirect_assets_to(&self, storage_base: &str) {
@@ -254,11 +280,15 @@ impl FakeGithub {
 
     /// The most requests that were being answered at the same moment.
     pub fn most_in_flight(&self) -> usize {
-        self.pace.most_in_flight.load(std::sync::atomic::Ordering::SeqCst)
+        self.pace
+            .most_in_flight
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn reset_most_in_flight(&self) {
-        self.pace.most_in_flight.store(0, std::sync::atomic::Ordering::SeqCst);
+        self.pace
+            .most_in_flight
+            .store(0, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn quota_remaining(&self) -> u64 {
@@ -268,7 +298,10 @@ impl FakeGithub {
     /// Repositories created through the API become bare repositories under `<git_root>/private/`
     /// (served at `<git_base>/private/…` by a real git http-backend), as a forge hosts them.
     pub fn host_repositories_in(&self, git_root: &std::path::Path, git_base: &str) {
-        self.state.lock().unwrap().hosting = Some((git_root.to_path_buf(), git_base.trim_end_matches('/').to_string()));
+        self.state.lock().unwrap().hosting = Some((
+            git_root.to_path_buf(),
+            git_base.trim_end_matches('/').to_string(),
+        ));
     }
 
     /// The repositories the fake knows, GitHub-shaped (created ones included).
@@ -280,24 +313,49 @@ impl FakeGithub {
 /// The token's owner: the owner of the first repository the fake was started with (created
 /// ones do not count), else `octocat`.
 fn token_owner(state: &State) -> String {
-    state.repos.iter().find(|r| r["id"].as_u64().is_some_and(|id| id < CREATED_IDS)).and_then(|r| r["owner"]["login"].as_str()).unwrap_or("octocat").to_string()
+    state
+        .repos
+        .iter()
+        .find(|r| r["id"].as_u64().is_some_and(|id| id < CREATED_IDS))
+        .and_then(|r| r["owner"]["login"].as_str())
+        .unwrap_or("octocat")
+        .to_string()
 }
 
 /// Ids of repositories created through the API start here.
 const CREATED_IDS: u64 = 5000;
 
 /// Creates `owner/name` as a bare repository the git server serves, and its API object.
-fn create_hosted(state: &mut State, owner: &str, name: &str, private: bool) -> Result<Value, Reply> {
+fn create_hosted(
+    state: &mut State,
+    owner: &str,
+    name: &str,
+    private: bool,
+) -> Result<Value, Reply> {
     let Some((root, base)) = state.hosting.clone() else {
-        return Err(error("403 Forbidden", "this fake does not host repositories"));
+        return Err(error(
+            "403 Forbidden",
+            "this fake does not host repositories",
+        ));
     };
     let full_name = format!("{owner}/{name}");
-    if state.repos.iter().any(|r| r["full_name"] == full_name.as_str()) {
-        return Err(error("422 Unprocessable Entity", "Repository creation failed: name already exists on this account"));
+    if state
+        .repos
+        .iter()
+        .any(|r| r["full_name"] == full_name.as_str())
+    {
+        return Err(error(
+            "422 Unprocessable Entity",
+            "Repository creation failed: name already exists on this account",
+        ));
     }
     let dir = root.join("private").join(owner).join(format!("{name}.git"));
     std::fs::create_dir_all(&dir).unwrap();
-    let status = std::process::Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(&dir).status().unwrap();
+    let status = std::process::Command::new("git")
+        .args(["init", "--quiet", "--bare", "--initial-branch=main"])
+        .arg(&dir)
+        .status()
+        .unwrap();
     assert!(status.success(), "git init --bare {}", dir.display());
     let id = CREATED_IDS + state.repos.len() as u64;
     let mut repo = repo_json(id, owner, name, private);
@@ -308,8 +366,12 @@ fn create_hosted(state: &mut State, owner: &str, name: &str, private: bool) -> R
 
 /// What the forge does when its default branch changes: the repository's HEAD names it.
 fn set_default_branch(state: &mut State, full_name: &str, branch: &str) -> Reply {
-    let Some((root, _)) = state.hosting.clone() else { return error("404 Not Found", "Not Found") };
-    let Some(repo) = state.repos.iter_mut().find(|r| r["full_name"] == full_name) else { return error("404 Not Found", "Not Found") };
+    let Some((root, _)) = state.hosting.clone() else {
+        return error("404 Not Found", "Not Found");
+    };
+    let Some(repo) = state.repos.iter_mut().find(|r| r["full_name"] == full_name) else {
+        return error("404 Not Found", "Not Found");
+    };
     repo["default_branch"] = json!(branch);
     let dir = root.join("private").join(format!("{full_name}.git"));
     let status = std::process::Command::new("git")
@@ -320,7 +382,11 @@ fn set_default_branch(state: &mut State, full_name: &str, branch: &str) -> Reply
         .unwrap();
     assert!(status.success());
     let repo = repo.clone();
-    Reply { status: "200 OK", headers: vec![], body: repo.to_string() }
+    Reply {
+        status: "200 OK",
+        headers: vec![],
+        body: repo.to_string(),
+    }
 }
 
 fn body_json(request: &RecordedRequest) -> Value {
@@ -362,14 +428,30 @@ pub fn repo_json(id: u64, owner: &str, name: &str, private: bool) -> Value {
 
 fn handle_connection(stream: TcpStream, state: &Mutex<State>, hold: &Hold, pace: &Pace, port: u16) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let Some(RequestHead { method, target, headers }) = read_head(&mut reader) else { return };
+    let Some(RequestHead {
+        method,
+        target,
+        headers,
+    }) = read_head(&mut reader)
+    else {
+        return;
+    };
     hold.wait_if_held(&target);
-    let length = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0);
+    let length = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
         return;
     }
-    let request = RecordedRequest { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() };
+    let request = RecordedRequest {
+        method,
+        target,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
     use std::sync::atomic::Ordering::SeqCst;
     let now_in_flight = pace.in_flight.fetch_add(1, SeqCst) + 1;
     pace.most_in_flight.fetch_max(now_in_flight, SeqCst);
@@ -394,16 +476,35 @@ fn respond(state: &mut State, request: &RecordedRequest, port: u16) -> String {
     let reset = now_epoch() + 3600;
     let mut headers = vec![];
     if !reply.headers.iter().any(|(n, _)| n == "content-type") {
-        headers.push(("content-type".to_string(), "application/json; charset=utf-8".to_string()));
+        headers.push((
+            "content-type".to_string(),
+            "application/json; charset=utf-8".to_string(),
+        ));
     }
     headers.extend([
-        ("x-github-api-version-selected".to_string(), "2022-11-28".to_string()),
-        ("x-ratelimit-limit".to_string(), state.quota_limit.to_string()),
-        ("x-ratelimit-used".to_string(), (state.quota_limit - state.quota_remaining).to_string()),
+        (
+            "x-github-api-version-selected".to_string(),
+            "2022-11-28".to_string(),
+        ),
+        (
+            "x-ratelimit-limit".to_string(),
+            state.quota_limit.to_string(),
+        ),
+        (
+            "x-ratelimit-used".to_string(),
+            (state.quota_limit - state.quota_remaining).to_string(),
+        ),
         ("x-ratelimit-resource".to_string(), "core".to_string()),
     ]);
-    if !reply.headers.iter().any(|(n, _)| n == "x-ratelimit-remaining") {
-        headers.push(("x-ratelimit-remaining".to_string(), state.quota_remaining.to_string()));
+    if !reply
+        .headers
+        .iter()
+        .any(|(n, _)| n == "x-ratelimit-remaining")
+    {
+        headers.push((
+            "x-ratelimit-remaining".to_string(),
+            state.quota_remaining.to_string(),
+        ));
         headers.push(("x-ratelimit-reset".to_string(), reset.to_string()));
     }
     headers.extend(reply.headers);
@@ -421,17 +522,25 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
     if let Some(throttle) = state.throttles.pop_front() {
         return throttled(throttle);
     }
-    let (path, query) = request.target.split_once('?').unwrap_or((&request.target, ""));
+    let (path, query) = request
+        .target
+        .split_once('?')
+        .unwrap_or((&request.target, ""));
     // GitLab (/api/v4) lists projects in its own shape.
     if let Some(gitlab_path) = path.strip_prefix("/api/v4") {
         return gitlab_route(state, request, gitlab_path, query, port);
     }
     // GitHub Enterprise serves under /api/v3; Gitea/Forgejo under /api/v1 with the same shapes.
-    let path = path.strip_prefix("/api/v3").or_else(|| path.strip_prefix("/api/v1")).unwrap_or(path);
+    let path = path
+        .strip_prefix("/api/v3")
+        .or_else(|| path.strip_prefix("/api/v1"))
+        .unwrap_or(path);
     let authenticated = match request.header("authorization") {
         None => false,
         Some(value) => {
-            let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("token "));
+            let token = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("token "));
             if token != Some(state.token.as_str()) {
                 return error("401 Unauthorized", "Bad credentials");
             }
@@ -446,7 +555,9 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
     // Gitea's release attachment download (a web route that takes the API token).
     if let [owner, name, "releases", "download", tag, file] = segments.as_slice() {
         let full_name = format!("{owner}/{name}");
-        if !state.repos.iter().any(|r| r["full_name"] == full_name.as_str() && (authenticated || r["private"] == false)) {
+        if !state.repos.iter().any(|r| {
+            r["full_name"] == full_name.as_str() && (authenticated || r["private"] == false)
+        }) {
             return error("404 Not Found", "Not Found");
         }
         return file_reply(&state.files, &format!("{full_name}/{tag}/{file}"));
@@ -457,23 +568,42 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         }
         let wanted = body_json(request);
         let login = token_owner(state);
-        let (name, private) = (wanted["name"].as_str().unwrap_or_default().to_string(), wanted["private"].as_bool().unwrap_or(false));
+        let (name, private) = (
+            wanted["name"].as_str().unwrap_or_default().to_string(),
+            wanted["private"].as_bool().unwrap_or(false),
+        );
         let created = match (request.method.as_str(), segments.as_slice()) {
             ("POST", ["user", "repos"]) => create_hosted(state, &login, &name, private),
             ("POST", ["orgs", org, "repos"]) => create_hosted(state, org, &name, private),
             ("PATCH", ["repos", owner, repo]) => {
-                let branch = wanted["default_branch"].as_str().unwrap_or_default().to_string();
+                let branch = wanted["default_branch"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 return set_default_branch(state, &format!("{owner}/{repo}"), &branch);
             }
             _ => return error("404 Not Found", "Not Found"),
         };
         return match created {
-            Ok(repo) => Reply { status: "201 Created", headers: vec![], body: repo.to_string() },
+            Ok(repo) => Reply {
+                status: "201 Created",
+                headers: vec![],
+                body: repo.to_string(),
+            },
             Err(reply) => reply,
         };
     }
     if let ["repos", owner, name, rest @ ..] = segments.as_slice() {
-        return repo_endpoint(state, request, &format!("{owner}/{name}"), rest, path, query, authenticated, port);
+        return repo_endpoint(
+            state,
+            request,
+            &format!("{owner}/{name}"),
+            rest,
+            path,
+            query,
+            authenticated,
+            port,
+        );
     }
     if segments.as_slice() == ["user"] {
         if !authenticated {
@@ -483,16 +613,26 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
         return single(request, json!({"login": login, "id": 1, "type": "User"}));
     }
     let listed: Vec<Value> = match segments.as_slice() {
-        ["user", "repos"] | ["user", "starred"] if !authenticated => return error("401 Unauthorized", "Requires authentication"),
+        ["user", "repos"] | ["user", "starred"] if !authenticated => {
+            return error("401 Unauthorized", "Requires authentication")
+        }
         // The token owner is the owner of the first repository; collaborator repos included.
         ["user", "repos"] => state.repos.clone(),
         ["user", "starred"] => state.starred.clone(),
         ["users", user, "repos"] | ["orgs", user, "repos"] => {
-            let owned: Vec<Value> = state.repos.iter().filter(|r| r["owner"]["login"] == *user).cloned().collect();
+            let owned: Vec<Value> = state
+                .repos
+                .iter()
+                .filter(|r| r["owner"]["login"] == *user)
+                .cloned()
+                .collect();
             if owned.is_empty() {
                 return error("404 Not Found", "Not Found");
             }
-            owned.into_iter().filter(|r| authenticated || r["private"] == false).collect()
+            owned
+                .into_iter()
+                .filter(|r| authenticated || r["private"] == false)
+                .collect()
         }
         _ => return error("404 Not Found", "Not Found"),
     };
@@ -503,7 +643,13 @@ fn route(state: &mut State, request: &RecordedRequest, port: u16) -> Reply {
 
 /// GitLab REST v4's project listings (`/projects?membership=true`, `/users/{u}/projects`,
 /// `/groups/{g}/projects`, `/user`), served from the same repositories in GitLab's shape.
-fn gitlab_route(state: &mut State, request: &RecordedRequest, path: &str, query: &str, port: u16) -> Reply {
+fn gitlab_route(
+    state: &mut State,
+    request: &RecordedRequest,
+    path: &str,
+    query: &str,
+    port: u16,
+) -> Reply {
     let authenticated = match request.header("authorization") {
         None => false,
         Some(value) if value.strip_prefix("Bearer ") == Some(state.token.as_str()) => true,
@@ -516,22 +662,48 @@ fn gitlab_route(state: &mut State, request: &RecordedRequest, path: &str, query:
     }
     if let ["projects", id, rest @ ..] = segments.as_slice() {
         if !rest.is_empty() {
-            return gitlab_project_endpoint(state, request, id, rest, path, query, authenticated, port);
+            return gitlab_project_endpoint(
+                state,
+                request,
+                id,
+                rest,
+                path,
+                query,
+                authenticated,
+                port,
+            );
         }
     }
     let repos: Vec<Value> = match segments.as_slice() {
         ["user"] if authenticated => {
-            let login = state.repos.first().map(owner_of).unwrap_or_else(|| "octocat".into());
-            return single(request, json!({"id": 1, "username": login, "name": login, "state": "active"}));
+            let login = state
+                .repos
+                .first()
+                .map(owner_of)
+                .unwrap_or_else(|| "octocat".into());
+            return single(
+                request,
+                json!({"id": 1, "username": login, "name": login, "state": "active"}),
+            );
         }
         ["projects"] if authenticated => state.repos.clone(),
-        ["users", u, "projects"] | ["groups", u, "projects"] => {
-            state.repos.iter().filter(|r| owner_of(r) == *u && (authenticated || r["private"] == false)).cloned().collect()
-        }
+        ["users", u, "projects"] | ["groups", u, "projects"] => state
+            .repos
+            .iter()
+            .filter(|r| owner_of(r) == *u && (authenticated || r["private"] == false))
+            .cloned()
+            .collect(),
         _ => return error("404 Not Found", "404 Not Found"),
     };
     let projects = repos.iter().map(gitlab_project).collect();
-    paginate(state, request, &format!("/api/v4{path}"), query, projects, port)
+    paginate(
+        state,
+        request,
+        &format!("/api/v4{path}"),
+        query,
+        projects,
+        port,
+    )
 }
 
 /// A GitHub-shaped repository in GitLab's project shape.
@@ -548,14 +720,27 @@ fn gitlab_project(r: &Value) -> Value {
 
 /// GitLab's project lookup by path, `POST /projects`, `GET /namespaces/{path}` and
 /// `PUT /projects/{id}`; `None` for every other route.
-fn gitlab_hosting(state: &mut State, request: &RecordedRequest, segments: &[&str], authenticated: bool) -> Option<Reply> {
+fn gitlab_hosting(
+    state: &mut State,
+    request: &RecordedRequest,
+    segments: &[&str],
+    authenticated: bool,
+) -> Option<Reply> {
     let decode = |s: &str| s.replace("%2F", "/").replace("%2f", "/");
     let find = |state: &State, key: &str| {
-        state.repos.iter().find(|r| r["full_name"] == key || r["id"].as_u64().is_some_and(|id| id.to_string() == key)).cloned()
+        state
+            .repos
+            .iter()
+            .find(|r| {
+                r["full_name"] == key || r["id"].as_u64().is_some_and(|id| id.to_string() == key)
+            })
+            .cloned()
     };
     match (request.method.as_str(), segments) {
         ("GET", ["projects", id]) => Some(match find(state, &decode(id)) {
-            Some(repo) if authenticated || repo["private"] == false => single(request, gitlab_project(&repo)),
+            Some(repo) if authenticated || repo["private"] == false => {
+                single(request, gitlab_project(&repo))
+            }
             _ => error("404 Not Found", "404 Project Not Found"),
         }),
         ("GET", ["namespaces", path]) if authenticated => {
@@ -564,24 +749,38 @@ fn gitlab_hosting(state: &mut State, request: &RecordedRequest, segments: &[&str
                 state.namespaces.push(path.clone());
             }
             let id = 1000 + state.namespaces.iter().position(|n| *n == path).unwrap();
-            Some(single(request, json!({"id": id, "full_path": path, "kind": "group"})))
+            Some(single(
+                request,
+                json!({"id": id, "full_path": path, "kind": "group"}),
+            ))
         }
         ("POST", ["projects"]) if authenticated => {
             let wanted = body_json(request);
             let owner = match wanted["namespace_id"].as_u64() {
-                Some(id) => state.namespaces.get(id as usize - 1000).cloned().unwrap_or_default(),
+                Some(id) => state
+                    .namespaces
+                    .get(id as usize - 1000)
+                    .cloned()
+                    .unwrap_or_default(),
                 None => token_owner(state),
             };
             let name = wanted["path"].as_str().unwrap_or_default().to_string();
             let private = wanted["visibility"] != "public";
             Some(match create_hosted(state, &owner, &name, private) {
-                Ok(repo) => Reply { status: "201 Created", headers: vec![], body: gitlab_project(&repo).to_string() },
+                Ok(repo) => Reply {
+                    status: "201 Created",
+                    headers: vec![],
+                    body: gitlab_project(&repo).to_string(),
+                },
                 Err(_) => error("400 Bad Request", "has already been taken"),
             })
         }
         ("PUT", ["projects", id]) if authenticated => {
             let full_name = find(state, &decode(id))?["full_name"].as_str()?.to_string();
-            let branch = body_json(request)["default_branch"].as_str().unwrap_or_default().to_string();
+            let branch = body_json(request)["default_branch"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             Some(set_default_branch(state, &full_name, &branch))
         }
         _ => None,
@@ -595,12 +794,25 @@ fn gitlab_hosting(state: &mut State, request: &RecordedRequest, segments: &[&str
 /// `RepoMeta` the tests set (pull requests become merge requests, comments discussions,
 /// reviews approvals). `:id` is the numeric id or the URL-encoded path, as GitLab accepts.
 #[allow(clippy::too_many_arguments)]
-fn gitlab_project_endpoint(state: &mut State, request: &RecordedRequest, id: &str, rest: &[&str], path: &str, query: &str, authenticated: bool, port: u16) -> Reply {
+fn gitlab_project_endpoint(
+    state: &mut State,
+    request: &RecordedRequest,
+    id: &str,
+    rest: &[&str],
+    path: &str,
+    query: &str,
+    authenticated: bool,
+    port: u16,
+) -> Reply {
     let decoded = id.replace("%2F", "/").replace("%2f", "/");
     let Some(repo) = state
         .repos
         .iter()
-        .find(|r| (r["id"].as_u64().is_some_and(|n| n.to_string() == decoded) || r["full_name"] == decoded.as_str()) && (authenticated || r["private"] == false))
+        .find(|r| {
+            (r["id"].as_u64().is_some_and(|n| n.to_string() == decoded)
+                || r["full_name"] == decoded.as_str())
+                && (authenticated || r["private"] == false)
+        })
         .cloned()
     else {
         return error("404 Not Found", "404 Project Not Found");
@@ -627,8 +839,18 @@ fn gitlab_project_endpoint(state: &mut State, request: &RecordedRequest, id: &st
         })).collect()
     };
     let updated_filter = |items: Vec<Value>| -> Vec<Value> {
-        let after = query.split('&').find_map(|kv| kv.strip_prefix("updated_after=")).map(|s| s.replace("%2B", "+"));
-        let mut items: Vec<Value> = items.into_iter().filter(|i| after.as_deref().is_none_or(|a| i["updated_at"].as_str().unwrap_or("") >= a)).collect();
+        let after = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("updated_after="))
+            .map(|s| s.replace("%2B", "+"));
+        let mut items: Vec<Value> = items
+            .into_iter()
+            .filter(|i| {
+                after
+                    .as_deref()
+                    .is_none_or(|a| i["updated_at"].as_str().unwrap_or("") >= a)
+            })
+            .collect();
         items.sort_by(|a, b| a["updated_at"].as_str().cmp(&b["updated_at"].as_str()));
         items
     };
@@ -657,17 +879,41 @@ fn gitlab_project_endpoint(state: &mut State, request: &RecordedRequest, id: &st
         }
         _ => return error("404 Not Found", "404 Not Found"),
     };
-    paginate(state, request, &format!("/api/v4{path}"), query, items, port)
+    paginate(
+        state,
+        request,
+        &format!("/api/v4{path}"),
+        query,
+        items,
+        port,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, rest: &[&str], path: &str, query: &str, authenticated: bool, port: u16) -> Reply {
-    let visible = state.repos.iter().any(|r| r["full_name"] == full_name && (authenticated || r["private"] == false));
+fn repo_endpoint(
+    state: &mut State,
+    request: &RecordedRequest,
+    full_name: &str,
+    rest: &[&str],
+    path: &str,
+    query: &str,
+    authenticated: bool,
+    port: u16,
+) -> Reply {
+    let visible = state
+        .repos
+        .iter()
+        .any(|r| r["full_name"] == full_name && (authenticated || r["private"] == false));
     if !visible {
         return error("404 Not Found", "Not Found");
     }
     if rest.is_empty() {
-        let repo = state.repos.iter().find(|r| r["full_name"] == full_name).cloned().unwrap_or_default();
+        let repo = state
+            .repos
+            .iter()
+            .find(|r| r["full_name"] == full_name)
+            .cloned()
+            .unwrap_or_default();
         return single(request, repo);
     }
     let meta = state.meta.get(full_name).cloned().unwrap_or_default();
@@ -676,24 +922,36 @@ fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, 
         ["labels"] => meta.labels,
         ["milestones"] => meta.milestones,
         ["releases"] => meta.releases,
-        ["releases", "assets", id] if request.header("accept") == Some("application/octet-stream") => {
+        ["releases", "assets", id]
+            if request.header("accept") == Some("application/octet-stream") =>
+        {
             let key = format!("{full_name}/{id}");
             return match &state.asset_redirect {
                 Some(storage) => Reply {
                     status: "302 Found",
-                    headers: vec![("location".into(), format!("{storage}/storage/{key}?X-Amz-Signature=0123abcd"))],
+                    headers: vec![(
+                        "location".into(),
+                        format!("{storage}/storage/{key}?X-Amz-Signature=0123abcd"),
+                    )],
                     body: String::new(),
                 },
                 None => file_reply(&state.files, &key),
             };
         }
         ["issues"] | ["pulls"] => {
-            let since = query.split('&').find_map(|kv| kv.strip_prefix("since=")).map(str::to_string);
+            let since = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("since="))
+                .map(str::to_string);
             let mut items: Vec<Value> = meta
                 .issues
                 .into_iter()
                 .filter(|i| rest == ["issues"] || i.get("pull_request").is_some())
-                .filter(|i| since.as_deref().is_none_or(|s| i["updated_at"].as_str().unwrap_or("") >= s))
+                .filter(|i| {
+                    since
+                        .as_deref()
+                        .is_none_or(|s| i["updated_at"].as_str().unwrap_or("") >= s)
+                })
                 .collect();
             items.sort_by(|a, b| a["updated_at"].as_str().cmp(&b["updated_at"].as_str()));
             items
@@ -707,9 +965,17 @@ fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, 
             };
         }
         ["pulls", n, "reviews"] => meta.reviews.get(&number(n)).cloned().unwrap_or_default(),
-        ["pulls", n, "comments"] => meta.review_comments.get(&number(n)).cloned().unwrap_or_default(),
+        ["pulls", n, "comments"] => meta
+            .review_comments
+            .get(&number(n))
+            .cloned()
+            .unwrap_or_default(),
         // Gitea: review comments per review (tests keep them under the pull's number).
-        ["pulls", n, "reviews", _id, "comments"] => meta.review_comments.get(&number(n)).cloned().unwrap_or_default(),
+        ["pulls", n, "reviews", _id, "comments"] => meta
+            .review_comments
+            .get(&number(n))
+            .cloned()
+            .unwrap_or_default(),
         _ => return error("404 Not Found", "Not Found"),
     };
     paginate(state, request, path, query, items, port)
@@ -717,7 +983,11 @@ fn repo_endpoint(state: &mut State, request: &RecordedRequest, full_name: &str, 
 
 fn file_reply(files: &std::collections::HashMap<String, String>, key: &str) -> Reply {
     match files.get(key) {
-        Some(content) => Reply { status: "200 OK", headers: vec![("content-type".into(), "application/octet-stream".into())], body: content.clone() },
+        Some(content) => Reply {
+            status: "200 OK",
+            headers: vec![("content-type".into(), "application/octet-stream".into())],
+            body: content.clone(),
+        },
         None => error("404 Not Found", "Not Found"),
     }
 }
@@ -731,13 +1001,27 @@ fn single(request: &RecordedRequest, value: Value) -> Reply {
         hasher.finish()
     });
     if request.header("if-none-match") == Some(etag.as_str()) {
-        return Reply { status: "304 Not Modified", headers: vec![("etag".into(), etag)], body: String::new() };
+        return Reply {
+            status: "304 Not Modified",
+            headers: vec![("etag".into(), etag)],
+            body: String::new(),
+        };
     }
-    Reply { status: "200 OK", headers: vec![("etag".into(), etag)], body }
+    Reply {
+        status: "200 OK",
+        headers: vec![("etag".into(), etag)],
+        body,
+    }
 }
 
 /// An issue (or, with `pull`, a pull request as the issue list shows it), GitHub's field names.
-pub fn issue_json(owner_repo: &str, number: u64, title: &str, updated_at: &str, pull: bool) -> Value {
+pub fn issue_json(
+    owner_repo: &str,
+    number: u64,
+    title: &str,
+    updated_at: &str,
+    pull: bool,
+) -> Value {
     let mut v = json!({
         "id": 1000 + number, "node_id": format!("I_kwDO{number:06}"), "number": number, "title": title,
         "state": "open", "locked": false, "user": {"login": "octocat", "id": 1},
@@ -757,12 +1041,32 @@ pub fn comment_json(id: u64, body: &str) -> Value {
            "created_at": "2024-01-02T00:00:00Z", "updated_at": "2024-01-02T00:00:00Z", "author_association": "OWNER"})
 }
 
-fn paginate(state: &mut State, request: &RecordedRequest, path: &str, query: &str, items: Vec<Value>, port: u16) -> Reply {
-    let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(&format!("{name}="))).and_then(|v| v.parse::<usize>().ok());
-    let per_page = param("per_page").unwrap_or(30).min(100).min(state.page_size_cap).max(1);
+fn paginate(
+    state: &mut State,
+    request: &RecordedRequest,
+    path: &str,
+    query: &str,
+    items: Vec<Value>,
+    port: u16,
+) -> Reply {
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let per_page = param("per_page")
+        .unwrap_or(30)
+        .min(100)
+        .min(state.page_size_cap)
+        .max(1);
     let page = param("page").unwrap_or(1).max(1);
     let last = items.len().div_ceil(per_page).max(1);
-    let slice: Vec<Value> = items.into_iter().skip((page - 1) * per_page).take(per_page).collect();
+    let slice: Vec<Value> = items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect();
     let body = serde_json::to_string(&slice).unwrap();
     let etag = format!("W/\"{:016x}\"", {
         let mut hasher = DefaultHasher::new();
@@ -770,7 +1074,10 @@ fn paginate(state: &mut State, request: &RecordedRequest, path: &str, query: &st
         hasher.finish()
     });
     // Keep every other parameter as sent, as GitHub does.
-    let other: Vec<&str> = query.split('&').filter(|kv| !kv.is_empty() && !kv.starts_with("page=")).collect();
+    let other: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("page="))
+        .collect();
     let page_url = |n: usize| {
         let mut params = other.clone();
         let page_param = format!("page={n}");
@@ -793,10 +1100,18 @@ fn paginate(state: &mut State, request: &RecordedRequest, path: &str, query: &st
         headers.push(("link".to_string(), links.join(", ")));
     }
     if request.header("if-none-match") == Some(etag.as_str()) {
-        return Reply { status: "304 Not Modified", headers, body: String::new() }; // free of charge
+        return Reply {
+            status: "304 Not Modified",
+            headers,
+            body: String::new(),
+        }; // free of charge
     }
     state.quota_remaining = state.quota_remaining.saturating_sub(1);
-    Reply { status: "200 OK", headers, body }
+    Reply {
+        status: "200 OK",
+        headers,
+        body,
+    }
 }
 
 fn throttled(throttle: Throttle) -> Reply {
@@ -831,5 +1146,8 @@ fn error(status: &'static str, message: &str) -> Reply {
 }
 
 fn now_epoch() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }

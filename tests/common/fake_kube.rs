@@ -223,7 +223,8 @@ impl FakeKube {
 }
 
 /// The secret values `seed_workload` stores (decoded), which no output may show.
-pub const SEEDED_SECRET_VALUES: &[&str] = &["s3cr3t-from-cluster", "AKIAFAKE123", "store-secret-key-456"];
+pub const SEEDED_SECRET_VALUES: &[&str] =
+    &["s3cr3t-from-cluster", "AKIAFAKE123", "store-secret-key-456"];
 
 /// A blueprint whose `backup` action prints every seeded secret value, on stdout and stderr, from
 /// the seeded workload's first pod (with the Secret `s` and the Profile `kanister/store`).

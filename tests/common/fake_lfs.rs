@@ -25,7 +25,10 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn is_batch(&self) -> bool {
@@ -80,7 +83,11 @@ impl FakeLfs {
             let state = state.clone();
             serve(move |stream, port| handle(stream, &state, port))
         };
-        FakeLfs { port: served.port, state, _served: served }
+        FakeLfs {
+            port: served.port,
+            state,
+            _served: served,
+        }
     }
 
     pub fn base_url(&self) -> String {
@@ -102,20 +109,44 @@ impl FakeLfs {
 
 fn handle(stream: TcpStream, state: &Mutex<State>, port: u16) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let Some(RequestHead { method, target, headers }) = read_head(&mut reader) else { return };
-    let length: usize = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let Some(RequestHead {
+        method,
+        target,
+        headers,
+    }) = read_head(&mut reader)
+    else {
+        return;
+    };
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
-    let request = Request { method, target, headers, body };
+    let request = Request {
+        method,
+        target,
+        headers,
+        body,
+    };
     let ((status, headers, body), stall) = {
         let mut state = state.lock().unwrap();
         state.requests.push(request.clone());
         let reply = route(&mut state, &request, port);
-        let oid = request.target.strip_prefix("/download/").and_then(|t| t.split('?').next()).unwrap_or_default();
+        let oid = request
+            .target
+            .strip_prefix("/download/")
+            .and_then(|t| t.split('?').next())
+            .unwrap_or_default();
         (reply, state.stall_after.get(oid).copied())
     };
     let mut stream = stream;
-    let mut head = format!("HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n", reason(status), body.len());
+    let mut head = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reason(status),
+        body.len()
+    );
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -149,13 +180,21 @@ fn reason(status: u16) -> &'static str {
 const LFS_JSON: &str = "application/vnd.git-lfs+json";
 
 fn lfs_json(status: u16, body: Value) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    (status, vec![("Content-Type".into(), LFS_JSON.into())], body.to_string().into_bytes())
+    (
+        status,
+        vec![("Content-Type".into(), LFS_JSON.into())],
+        body.to_string().into_bytes(),
+    )
 }
 
 fn route(state: &mut State, request: &Request, port: u16) -> (u16, Vec<(String, String)>, Vec<u8>) {
     if request.is_batch() {
         if let Some(scripted) = state.batch_script.pop_front() {
-            return (scripted.status, scripted.headers, scripted.body.into_bytes());
+            return (
+                scripted.status,
+                scripted.headers,
+                scripted.body.into_bytes(),
+            );
         }
         if let Some(required) = &state.require_authorization {
             if request.header("authorization") != Some(required.as_str()) {
@@ -165,8 +204,15 @@ fn route(state: &mut State, request: &Request, port: u16) -> (u16, Vec<(String, 
         let Ok(batch) = serde_json::from_slice::<Value>(&request.body) else {
             return lfs_json(422, json!({"message": "not JSON"}));
         };
-        let base = state.links_to.clone().unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
-        let header: serde_json::Map<String, Value> = state.link_headers.iter().map(|(n, v)| (n.clone(), json!(v))).collect();
+        let base = state
+            .links_to
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+        let header: serde_json::Map<String, Value> = state
+            .link_headers
+            .iter()
+            .map(|(n, v)| (n.clone(), json!(v)))
+            .collect();
         let objects: Vec<Value> = batch["objects"]
             .as_array()
             .cloned()
@@ -185,19 +231,31 @@ fn route(state: &mut State, request: &Request, port: u16) -> (u16, Vec<(String, 
                 }
             })
             .collect();
-        return lfs_json(200, json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"}));
+        return lfs_json(
+            200,
+            json!({"transfer": "basic", "objects": objects, "hash_algo": "sha256"}),
+        );
     }
     if request.method == "GET" && request.target.starts_with("/download/") {
         if let Some(scripted) = state.download_script.pop_front() {
-            return (scripted.status, scripted.headers, scripted.body.into_bytes());
+            return (
+                scripted.status,
+                scripted.headers,
+                scripted.body.into_bytes(),
+            );
         }
         for (name, value) in &state.link_headers {
             if request.header(name) != Some(value.as_str()) {
                 return (403, vec![], b"missing the link's header".to_vec());
             }
         }
-        let oid = request.target["/download/".len()..].split('?').next().unwrap_or_default();
-        let Some(content) = state.objects.get(oid) else { return (404, vec![], Vec::new()) };
+        let oid = request.target["/download/".len()..]
+            .split('?')
+            .next()
+            .unwrap_or_default();
+        let Some(content) = state.objects.get(oid) else {
+            return (404, vec![], Vec::new());
+        };
         let mut content = content.clone();
         if state.corrupt.contains(oid) && !content.is_empty() {
             content[0] ^= 0xff;
@@ -205,7 +263,11 @@ fn route(state: &mut State, request: &Request, port: u16) -> (u16, Vec<(String, 
         if state.oversized.contains(oid) {
             content.push(b'!');
         }
-        return (200, vec![("Content-Type".into(), "application/octet-stream".into())], content);
+        return (
+            200,
+            vec![("Content-Type".into(), "application/octet-stream".into())],
+            content,
+        );
     }
     (404, vec![], Vec::new())
 }

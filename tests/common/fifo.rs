@@ -21,9 +21,17 @@ pub fn spawn_with_held_stdin(mut cmd: Command, fifo: &Path) -> HeldStdin {
     let name = CString::new(fifo.as_os_str().as_bytes()).unwrap();
     // SAFETY: plain libc calls on a NUL-terminated path and on descriptors we own.
     let (reader, writer) = unsafe {
-        assert_eq!(libc::mkfifo(name.as_ptr(), 0o600), 0, "mkfifo {}", fifo.display());
+        assert_eq!(
+            libc::mkfifo(name.as_ptr(), 0o600),
+            0,
+            "mkfifo {}",
+            fifo.display()
+        );
         // Non-blocking, so opening the read end does not wait for a writer...
-        let r = libc::open(name.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC);
+        let r = libc::open(
+            name.as_ptr(),
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        );
         assert!(r >= 0, "open the FIFO for reading");
         // ...which makes this open succeed at once.
         let w = libc::open(name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
@@ -32,8 +40,16 @@ pub fn spawn_with_held_stdin(mut cmd: Command, fifo: &Path) -> HeldStdin {
         libc::fcntl(r, libc::F_SETFL, flags & !libc::O_NONBLOCK);
         (File::from_raw_fd(r), File::from_raw_fd(w))
     };
-    let child = cmd.stdin(Stdio::from(reader)).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the command");
-    HeldStdin { writer: Some(writer), child: Some(child) }
+    let child = cmd
+        .stdin(Stdio::from(reader))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    HeldStdin {
+        writer: Some(writer),
+        child: Some(child),
+    }
 }
 
 impl HeldStdin {

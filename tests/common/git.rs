@@ -35,13 +35,22 @@ fn run_git(dir: &Path, args: &[&str], env: &[(&str, &str)], input: Option<&str>)
         .env("GIT_COMMITTER_EMAIL", "committer@example.org")
         .env("GIT_TERMINAL_PROMPT", "0")
         .envs(env.iter().copied())
-        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run `git` (is git installed and on PATH?): {e}"));
     if let Some(input) = input {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     let output = child.wait_with_output().unwrap();
     assert!(
@@ -64,11 +73,20 @@ impl Upstream {
     /// Create `bare` with one commit on `main`; `scratch` holds the working clone.
     pub fn create(bare: &Path, scratch: &Path) -> Self {
         std::fs::create_dir_all(bare.parent().unwrap()).unwrap();
-        git(bare.parent().unwrap(), &["init", "--bare", "-b", "main", bare.to_str().unwrap()]);
-        let work = scratch.join(format!("work-{}", bare.file_name().unwrap().to_string_lossy()));
+        git(
+            bare.parent().unwrap(),
+            &["init", "--bare", "-b", "main", bare.to_str().unwrap()],
+        );
+        let work = scratch.join(format!(
+            "work-{}",
+            bare.file_name().unwrap().to_string_lossy()
+        ));
         git(scratch, &["init", "-b", "main", work.to_str().unwrap()]);
         git(&work, &["remote", "add", "origin", bare.to_str().unwrap()]);
-        let upstream = Upstream { bare: bare.to_path_buf(), work };
+        let upstream = Upstream {
+            bare: bare.to_path_buf(),
+            work,
+        };
         upstream.commit("README.md", "hello\n");
         upstream.push(&["main"]);
         upstream
@@ -78,7 +96,10 @@ impl Upstream {
     pub fn commit(&self, file: &str, content: &str) -> String {
         std::fs::write(self.work.join(file), content).unwrap();
         git(&self.work, &["add", file]);
-        git(&self.work, &["commit", "-q", "-m", &format!("change {file}")]);
+        git(
+            &self.work,
+            &["commit", "-q", "-m", &format!("change {file}")],
+        );
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
@@ -103,7 +124,10 @@ impl Upstream {
     }
 
     pub fn annotated_tag(&self, name: &str) {
-        git(&self.work, &["tag", "-a", name, "-m", &format!("release {name}")]);
+        git(
+            &self.work,
+            &["tag", "-a", name, "-m", &format!("release {name}")],
+        );
     }
 
     pub fn lightweight_tag(&self, name: &str) {
@@ -129,11 +153,14 @@ pub fn ls_remote(url_or_path: &str) -> BTreeMap<String, String> {
 
 /// `refs/*` → object id held by a local repository.
 pub fn local_refs(git_dir: &Path) -> BTreeMap<String, String> {
-    git(git_dir, &["for-each-ref", "--format=%(refname) %(objectname)"])
-        .lines()
-        .filter_map(|line| line.split_once(' '))
-        .map(|(name, id)| (name.to_string(), id.to_string()))
-        .collect()
+    git(
+        git_dir,
+        &["for-each-ref", "--format=%(refname) %(objectname)"],
+    )
+    .lines()
+    .filter_map(|line| line.split_once(' '))
+    .map(|(name, id)| (name.to_string(), id.to_string()))
+    .collect()
 }
 
 /// `git fsck --full --strict` must pass.
@@ -145,7 +172,10 @@ pub fn assert_fsck_clean(git_dir: &Path) {
 pub fn write_random_file(path: &Path, bytes: usize) {
     use std::io::Read;
     let mut data = vec![0u8; bytes];
-    std::fs::File::open("/dev/urandom").unwrap().read_exact(&mut data).unwrap();
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut data)
+        .unwrap();
     std::fs::write(path, data).unwrap();
 }
 
@@ -154,7 +184,11 @@ pub fn write_random_file(path: &Path, bytes: usize) {
 pub fn assert_no_file_holds(root: &Path, secret: &str) {
     for file in all_files(root) {
         let bytes = std::fs::read(&file).unwrap();
-        assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "a secret written to {}", file.display());
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a secret written to {}",
+            file.display()
+        );
     }
 }
 

@@ -47,7 +47,11 @@ impl GitHttpServer {
         for _attempt in 0..5 {
             let port = free_port();
             let config = dir.path().join("lighttpd.conf");
-            std::fs::write(&config, lighttpd_config(&root, &error_log, dir.path(), port, &options)).unwrap();
+            std::fs::write(
+                &config,
+                lighttpd_config(&root, &error_log, dir.path(), port, &options),
+            )
+            .unwrap();
             let child = Command::new("lighttpd")
                 .args(["-D", "-f"])
                 .arg(&config)
@@ -60,11 +64,24 @@ impl GitHttpServer {
                 });
             let mut child = child;
             match wait_until_serving(&mut child, port, answers_as_lighttpd) {
-                Ok(()) => return GitHttpServer { child, port, root, error_log, _dir: dir },
+                Ok(()) => {
+                    return GitHttpServer {
+                        child,
+                        port,
+                        root,
+                        error_log,
+                        _dir: dir,
+                    }
+                }
                 Err(failure) => {
                     let mut stderr = String::new();
                     use std::io::Read;
-                    child.stderr.take().unwrap().read_to_string(&mut stderr).ok();
+                    child
+                        .stderr
+                        .take()
+                        .unwrap()
+                        .read_to_string(&mut stderr)
+                        .ok();
                     last_failure = format!("{failure}: {stderr}");
                 }
             }
@@ -97,9 +114,19 @@ fn git_exec_path() -> String {
     super::git::git(Path::new("/"), &["--exec-path"])
 }
 
-fn lighttpd_config(root: &Path, error_log: &Path, dir: &Path, port: u16, options: &ServerOptions) -> String {
+fn lighttpd_config(
+    root: &Path,
+    error_log: &Path,
+    dir: &Path,
+    port: u16,
+    options: &ServerOptions,
+) -> String {
     let backend = Path::new(&git_exec_path()).join("git-http-backend");
-    assert!(backend.exists(), "{} is missing; git's http-backend is needed", backend.display());
+    assert!(
+        backend.exists(),
+        "{} is missing; git's http-backend is needed",
+        backend.display()
+    );
     let mut modules = vec!["mod_alias", "mod_cgi", "mod_setenv"];
     let mut extra = String::new();
     if let Some((user, password)) = &options.basic_auth {
@@ -127,9 +154,15 @@ fn lighttpd_config(root: &Path, error_log: &Path, dir: &Path, port: u16, options
         ));
     }
     if let Some(rate) = options.kbytes_per_second {
-        extra.push_str(&format!("server.kbytes-per-second = {rate}\nconnection.kbytes-per-second = {rate}\n"));
+        extra.push_str(&format!(
+            "server.kbytes-per-second = {rate}\nconnection.kbytes-per-second = {rate}\n"
+        ));
     }
-    let modules = modules.iter().map(|m| format!("\"{m}\"")).collect::<Vec<_>>().join(", ");
+    let modules = modules
+        .iter()
+        .map(|m| format!("\"{m}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         r#"server.modules = ({modules})
 server.bind = "127.0.0.1"
@@ -154,6 +187,12 @@ setenv.add-environment = (
 
 /// lighttpd names itself in every answer.
 fn answers_as_lighttpd(port: u16) -> bool {
-    let answer = super::http_exchange(port, "GET /forgesafe-probe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    answer.lines().take_while(|l| !l.is_empty()).any(|l| l.to_ascii_lowercase().starts_with("server: lighttpd"))
+    let answer = super::http_exchange(
+        port,
+        "GET /forgesafe-probe HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    answer
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .any(|l| l.to_ascii_lowercase().starts_with("server: lighttpd"))
 }

@@ -60,7 +60,10 @@ fn answers_the_batch_api(port: u16) -> bool {
             body.len()
         ),
     );
-    answer.starts_with("HTTP/1.1 ") && answer.to_ascii_lowercase().contains("content-type: application/vnd.git-lfs+json")
+    answer.starts_with("HTTP/1.1 ")
+        && answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/vnd.git-lfs+json")
 }
 
 /// giftless on a free port of 127.0.0.1, served by werkzeug's threaded server; killed on drop.
@@ -79,7 +82,11 @@ impl Giftless {
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("storage");
         let config = dir.path().join("giftless.yaml");
-        std::fs::write(&config, GIFTLESS_CONFIG.replace("STORAGE", storage.to_str().unwrap())).unwrap();
+        std::fs::write(
+            &config,
+            GIFTLESS_CONFIG.replace("STORAGE", storage.to_str().unwrap()),
+        )
+        .unwrap();
         let log = dir.path().join("giftless.log");
         // A port found free may be taken before giftless binds it: then it exits, and the
         // next attempt takes another port.
@@ -101,11 +108,27 @@ impl Giftless {
             .stderr(std::fs::File::create(&log).unwrap());
             let mut child = spawn_from_keeper_thread(cmd);
             match wait_until_serving(&mut child, port, answers_the_batch_api) {
-                Ok(()) => return Giftless { child, port, storage, log, _dir: dir },
-                Err(failure) => last_failure = format!("{failure}: {}", std::fs::read_to_string(&log).unwrap_or_default()),
+                Ok(()) => {
+                    return Giftless {
+                        child,
+                        port,
+                        storage,
+                        log,
+                        _dir: dir,
+                    }
+                }
+                Err(failure) => {
+                    last_failure = format!(
+                        "{failure}: {}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    )
+                }
             }
         }
-        panic!("giftless ({}) did not start: {last_failure}\n(reinstall with ./tests/run)", python.display());
+        panic!(
+            "giftless ({}) did not start: {last_failure}\n(reinstall with ./tests/run)",
+            python.display()
+        );
     }
 
     pub fn stored_object(&self, org: &str, repo: &str, oid: &str) -> PathBuf {
@@ -131,10 +154,16 @@ pub fn enable_lfs(upstream: &Upstream, lfs_url: &str) {
     require_git_lfs();
     git(&upstream.work, &["lfs", "install", "--local"]);
     git(&upstream.work, &["config", "lfs.url", lfs_url]);
-    git(&upstream.work, &["config", &format!("lfs.{lfs_url}.locksverify"), "false"]);
+    git(
+        &upstream.work,
+        &["config", &format!("lfs.{lfs_url}.locksverify"), "false"],
+    );
     git(&upstream.work, &["lfs", "track", "*.bin"]);
     git(&upstream.work, &["add", ".gitattributes"]);
-    git(&upstream.work, &["commit", "-q", "-m", "track *.bin with Git LFS"]);
+    git(
+        &upstream.work,
+        &["commit", "-q", "-m", "track *.bin with Git LFS"],
+    );
 }
 
 /// Commit `content` as `file` through git-lfs's clean filter; returns the pointer git-lfs
@@ -142,9 +171,16 @@ pub fn enable_lfs(upstream: &Upstream, lfs_url: &str) {
 pub fn commit_lfs(upstream: &Upstream, file: &str, content: &[u8]) -> (Pointer, String) {
     std::fs::write(upstream.work.join(file), content).unwrap();
     git(&upstream.work, &["add", file]);
-    git(&upstream.work, &["commit", "-q", "-m", &format!("add {file}")]);
-    let blob = git(&upstream.work, &["cat-file", "blob", &format!("HEAD:{file}")]) + "\n";
-    let pointer = parse_pointer(blob.as_bytes()).unwrap_or_else(|| panic!("git-lfs did not store {file} as a pointer: {blob:?}"));
+    git(
+        &upstream.work,
+        &["commit", "-q", "-m", &format!("add {file}")],
+    );
+    let blob = git(
+        &upstream.work,
+        &["cat-file", "blob", &format!("HEAD:{file}")],
+    ) + "\n";
+    let pointer = parse_pointer(blob.as_bytes())
+        .unwrap_or_else(|| panic!("git-lfs did not store {file} as a pointer: {blob:?}"));
     assert_eq!(pointer.size, content.len() as u64);
     (pointer, git(&upstream.work, &["rev-parse", "HEAD"]))
 }
@@ -167,13 +203,27 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
 /// * a clone of the mirror (`file://`, whose LFS objects git-lfs reads from the mirror's own
 ///   `lfs/objects`) fetches the objects of every ref and all history (`git lfs fetch --all`);
 /// * checking out each `(revision, file)` there gives exactly `content`.
-pub fn assert_git_lfs_reads_mirror(mirror: &Path, scratch: &Path, expected: &[(&str, &str, &[u8])]) {
+pub fn assert_git_lfs_reads_mirror(
+    mirror: &Path,
+    scratch: &Path,
+    expected: &[(&str, &str, &[u8])],
+) {
     require_git_lfs();
     git(mirror, &["lfs", "fsck"]);
     let clone = scratch.join(format!("lfs-check-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&clone);
     let url = format!("file://{}", mirror.display());
-    git_with_env(scratch, &["clone", "-q", "--no-checkout", &url, clone.to_str().unwrap()], &[("GIT_LFS_SKIP_SMUDGE", "1")]);
+    git_with_env(
+        scratch,
+        &[
+            "clone",
+            "-q",
+            "--no-checkout",
+            &url,
+            clone.to_str().unwrap(),
+        ],
+        &[("GIT_LFS_SKIP_SMUDGE", "1")],
+    );
     git(&clone, &["lfs", "install", "--local"]);
     // Local config wins over a `.lfsconfig` in the repository: only the mirror is asked.
     git(&clone, &["config", "lfs.url", &url]);
@@ -181,7 +231,12 @@ pub fn assert_git_lfs_reads_mirror(mirror: &Path, scratch: &Path, expected: &[(&
     for (revision, file, content) in expected {
         git(&clone, &["checkout", "-q", "-f", revision]);
         let got = std::fs::read(clone.join(file)).unwrap();
-        assert!(got == *content, "git-lfs checked out {file} at {revision} with {} bytes, not the committed {} bytes", got.len(), content.len());
+        assert!(
+            got == *content,
+            "git-lfs checked out {file} at {revision} with {} bytes, not the committed {} bytes",
+            got.len(),
+            content.len()
+        );
     }
     std::fs::remove_dir_all(&clone).unwrap();
 }

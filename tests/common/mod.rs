@@ -27,19 +27,30 @@ use std::process::{Child, Command, Output, Stdio};
 /// A port of 127.0.0.1 that was free a moment ago. A server process started on it can still
 /// lose it to another one in between, so the harnesses that use it retry on a collision.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until the server process `child` listens on `port` and the server answering there is
 /// it: still running, and `is_ours(port)` (a request only it would answer so). `Err` with the
 /// reason when it exited first, e.g. because another process took the port: the caller
 /// retries on another. No time limit: a server either binds or exits.
-pub fn wait_until_serving(child: &mut Child, port: u16, is_ours: impl Fn(u16) -> bool) -> Result<(), String> {
+pub fn wait_until_serving(
+    child: &mut Child,
+    port: u16,
+    is_ours: impl Fn(u16) -> bool,
+) -> Result<(), String> {
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             return Err(format!("it exited with {status}"));
         }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() && is_ours(port) && child.try_wait().unwrap().is_none() {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && is_ours(port)
+            && child.try_wait().unwrap().is_none()
+        {
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -49,7 +60,9 @@ pub fn wait_until_serving(child: &mut Child, port: u16, is_ours: impl Fn(u16) ->
 /// Sends `request` (a whole HTTP/1.1 request, `Connection: close`) to 127.0.0.1:`port` and
 /// returns the whole answer, or what arrived before the connection failed.
 pub fn http_exchange(port: u16, request: &str) -> String {
-    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return String::new() };
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
     if stream.write_all(request.as_bytes()).is_err() {
         return String::new();
     }
@@ -67,11 +80,15 @@ pub const PASSWORD: &str = "repo-password-Tr0ub4dor-and-3";
 pub fn forgesafe() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_forgesafe"));
     for (key, _) in std::env::vars() {
-        if key.starts_with("FORGESAFE_") || key.starts_with("AWS_") || key == "KUBERNETES_SERVICE_HOST" {
+        if key.starts_with("FORGESAFE_")
+            || key.starts_with("AWS_")
+            || key == "KUBERNETES_SERVICE_HOST"
+        {
             cmd.env_remove(key);
         }
     }
-    cmd.env("FORGESAFE_LOG_FORMAT", "human").stdin(Stdio::null());
+    cmd.env("FORGESAFE_LOG_FORMAT", "human")
+        .stdin(Stdio::null());
     cmd
 }
 
@@ -112,7 +129,9 @@ pub fn stdout(out: &Output) -> String {
 /// The path of a required external tool, or a loud failure naming how to install it.
 pub fn require_tool(name: &str, install_hint: &str) -> PathBuf {
     let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
     });
     found.unwrap_or_else(|| panic!("required test tool `{name}` is not installed: {install_hint} (or run ./tests/run, which installs it)"))
 }
@@ -132,7 +151,10 @@ pub fn restic_local(repo: &Path) -> Command {
 /// Stock restic, the independent reader of what forgesafe writes.
 pub fn restic() -> Command {
     let mut cmd = Command::new(require_tool("restic", "apt-get install restic"));
-    cmd.env("RESTIC_PASSWORD", PASSWORD).env("RESTIC_CACHE_DIR", std::env::temp_dir().join("forgesafe-test-restic-cache"));
+    cmd.env("RESTIC_PASSWORD", PASSWORD).env(
+        "RESTIC_CACHE_DIR",
+        std::env::temp_dir().join("forgesafe-test-restic-cache"),
+    );
     cmd.stdin(Stdio::null());
     cmd
 }
@@ -140,14 +162,27 @@ pub fn restic() -> Command {
 /// Parses push's stdout: exactly one phase-output line, kando's shape. Returns (key, id, logical, physical).
 pub fn parse_push_output(stdout: &str) -> (String, String, u64, u64) {
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "push must print exactly one line on stdout, got {stdout:?}");
-    let body = lines[0].strip_prefix("###Phase-output###: ").unwrap_or_else(|| panic!("not a phase output line: {stdout:?}"));
+    assert_eq!(
+        lines.len(),
+        1,
+        "push must print exactly one line on stdout, got {stdout:?}"
+    );
+    let body = lines[0]
+        .strip_prefix("###Phase-output###: ")
+        .unwrap_or_else(|| panic!("not a phase output line: {stdout:?}"));
     let outer: serde_json::Value = serde_json::from_str(body).unwrap();
     let key = outer["key"].as_str().unwrap().to_string();
-    let value = outer["value"].as_str().expect("value must be a JSON string");
+    let value = outer["value"]
+        .as_str()
+        .expect("value must be a JSON string");
     let inner: serde_json::Value = serde_json::from_str(value).unwrap();
     assert_eq!(
-        inner.as_object().unwrap().keys().cloned().collect::<Vec<_>>(),
+        inner
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
         vec!["id", "logicalSize", "physicalSize"],
         "artifact must be kando's SnapshotInfo"
     );
@@ -155,7 +190,12 @@ pub fn parse_push_output(stdout: &str) -> (String, String, u64, u64) {
     assert!(value.starts_with("{\"id\":\""), "{value}");
     let id = inner["id"].as_str().unwrap().to_string();
     assert_eq!(id.len(), 64, "snapshot id must be the full id: {id}");
-    (key, id, inner["logicalSize"].as_u64().unwrap(), inner["physicalSize"].as_u64().unwrap())
+    (
+        key,
+        id,
+        inner["logicalSize"].as_u64().unwrap(),
+        inner["physicalSize"].as_u64().unwrap(),
+    )
 }
 
 /// The artifact string (the phase output's value) as Kanister passes it back.
@@ -178,10 +218,14 @@ pub fn du(path: &Path) -> u64 {
 }
 
 /// A log sink that keeps every line, for assertions on what the executor would have printed.
-pub fn capture_sink() -> (forgesafe::blueprint::executor::LogSink, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+pub fn capture_sink() -> (
+    forgesafe::blueprint::executor::LogSink,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let keep = lines.clone();
-    let sink: forgesafe::blueprint::executor::LogSink = std::sync::Arc::new(move |line: &str| keep.lock().unwrap().push(line.to_string()));
+    let sink: forgesafe::blueprint::executor::LogSink =
+        std::sync::Arc::new(move |line: &str| keep.lock().unwrap().push(line.to_string()));
     (sink, lines)
 }
 

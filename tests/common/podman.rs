@@ -26,7 +26,11 @@ pub fn podman_ok(args: &[&str]) -> Output {
 /// A name no other test (in this process or another) uses: `forgesafe-test-<pid>-<n>-<what>`.
 pub fn unique_name(what: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!("{PREFIX}-{}-{}-{what}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{PREFIX}-{}-{}-{what}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// The image under test: `images/build --binary` of the test build's forgesafe (stripped by the
@@ -37,13 +41,29 @@ pub fn test_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
         sweep_leftovers();
-        let tag = format!("localhost/{}:{}", PREFIX, unique_name("image").trim_start_matches(&format!("{PREFIX}-")));
+        let tag = format!(
+            "localhost/{}:{}",
+            PREFIX,
+            unique_name("image").trim_start_matches(&format!("{PREFIX}-"))
+        );
         let build = Path::new(env!("CARGO_MANIFEST_DIR")).join("images/build");
-        let out = super::ok(Command::new(build).args(["--tag", &tag, "--binary", env!("CARGO_BIN_EXE_forgesafe")]).stdin(Stdio::null()));
-        assert!(super::stdout(&out).lines().any(|l| l == tag), "images/build did not report {tag}: {}", super::stdout(&out));
+        let out = super::ok(
+            Command::new(build)
+                .args(["--tag", &tag, "--binary", env!("CARGO_BIN_EXE_forgesafe")])
+                .stdin(Stdio::null()),
+        );
+        assert!(
+            super::stdout(&out).lines().any(|l| l == tag),
+            "images/build did not report {tag}: {}",
+            super::stdout(&out)
+        );
         extern "C" fn remove_image() {
             if let Some(tag) = IMAGE.get() {
-                let _ = podman().args(["rmi", "--force", tag]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+                let _ = podman()
+                    .args(["rmi", "--force", tag])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
             }
         }
         // Statics are never dropped; the test harness ends with exit(), which runs this.
@@ -56,25 +76,55 @@ pub fn test_image() -> &'static str {
 /// (killed before their guards ran).
 fn sweep_leftovers() {
     let dead = |name: &str| -> bool {
-        let rest = name.rsplit('/').next().unwrap_or(name).trim_start_matches(&format!("{PREFIX}:")).trim_start_matches(&format!("{PREFIX}-"));
-        match rest.split('-').next().and_then(|pid| pid.parse::<u32>().ok()) {
+        let rest = name
+            .rsplit('/')
+            .next()
+            .unwrap_or(name)
+            .trim_start_matches(&format!("{PREFIX}:"))
+            .trim_start_matches(&format!("{PREFIX}-"));
+        match rest
+            .split('-')
+            .next()
+            .and_then(|pid| pid.parse::<u32>().ok())
+        {
             Some(pid) => pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists(),
             None => false,
         }
     };
     let list = |args: &[&str]| -> Vec<String> {
-        podman().args(args).output().map(|o| String::from_utf8_lossy(&o.stdout).lines().map(str::to_string).collect()).unwrap_or_default()
+        podman()
+            .args(args)
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
     };
-    for pod in list(&["pod", "ps", "--format", "{{.Name}}"]).into_iter().filter(|n| n.starts_with(PREFIX) && dead(n)) {
+    for pod in list(&["pod", "ps", "--format", "{{.Name}}"])
+        .into_iter()
+        .filter(|n| n.starts_with(PREFIX) && dead(n))
+    {
         let _ = podman().args(["pod", "rm", "--force", &pod]).output();
     }
-    for container in list(&["ps", "--all", "--format", "{{.Names}}"]).into_iter().filter(|n| n.starts_with(PREFIX) && dead(n)) {
+    for container in list(&["ps", "--all", "--format", "{{.Names}}"])
+        .into_iter()
+        .filter(|n| n.starts_with(PREFIX) && dead(n))
+    {
         let _ = podman().args(["rm", "--force", &container]).output();
     }
-    for volume in list(&["volume", "ls", "--format", "{{.Name}}"]).into_iter().filter(|n| n.starts_with(PREFIX) && dead(n)) {
+    for volume in list(&["volume", "ls", "--format", "{{.Name}}"])
+        .into_iter()
+        .filter(|n| n.starts_with(PREFIX) && dead(n))
+    {
         let _ = podman().args(["volume", "rm", "--force", &volume]).output();
     }
-    for image in list(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).into_iter().filter(|n| n.starts_with(&format!("localhost/{PREFIX}:")) && dead(n)) {
+    for image in list(&["images", "--format", "{{.Repository}}:{{.Tag}}"])
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("localhost/{PREFIX}:")) && dead(n))
+    {
         let _ = podman().args(["rmi", "--force", &image]).output();
     }
 }
@@ -107,7 +157,9 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = podman().args(["rm", "--force", "--volumes", "--time", "0", &self.name]).output();
+        let _ = podman()
+            .args(["rm", "--force", "--volumes", "--time", "0", &self.name])
+            .output();
     }
 }
 
@@ -121,7 +173,11 @@ pub struct KubePlay {
 
 impl KubePlay {
     pub fn play(file: &Path, pods: &[&str], config_maps: &[String]) -> KubePlay {
-        let guard = KubePlay { file: file.to_path_buf(), pods: pods.iter().map(|p| p.to_string()).collect(), volumes: config_maps.to_vec() };
+        let guard = KubePlay {
+            file: file.to_path_buf(),
+            pods: pods.iter().map(|p| p.to_string()).collect(),
+            volumes: config_maps.to_vec(),
+        };
         podman_ok(&["kube", "play", file.to_str().unwrap()]);
         guard
     }
@@ -129,9 +185,13 @@ impl KubePlay {
 
 impl Drop for KubePlay {
     fn drop(&mut self) {
-        let _ = podman().args(["kube", "down", self.file.to_str().unwrap()]).output();
+        let _ = podman()
+            .args(["kube", "down", self.file.to_str().unwrap()])
+            .output();
         for pod in &self.pods {
-            let _ = podman().args(["pod", "rm", "--force", "--time", "0", pod]).output();
+            let _ = podman()
+                .args(["pod", "rm", "--force", "--time", "0", pod])
+                .output();
         }
         for volume in &self.volumes {
             let _ = podman().args(["volume", "rm", "--force", volume]).output();
@@ -143,7 +203,14 @@ impl Drop for KubePlay {
 pub fn process_ids(pid: u32) -> (Vec<u32>, Vec<u32>) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let ids = |field: &str| -> Vec<u32> {
-        status.lines().find(|l| l.starts_with(field)).unwrap().split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect()
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap()
+            .split_whitespace()
+            .skip(1)
+            .map(|v| v.parse().unwrap())
+            .collect()
     };
     (ids("Uid:"), ids("Gid:"))
 }

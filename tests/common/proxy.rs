@@ -29,15 +29,24 @@ impl Proxy {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
                 }
-                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else { continue };
-                c.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream_port)) else {
+                    continue;
+                };
+                c.lock()
+                    .unwrap()
+                    .extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 let b2 = b.clone();
                 thread::spawn(move || relay(client, server, Some(b2)));
                 thread::spawn(move || relay(s2, c2, None));
             }
         });
-        Proxy { port, dead, conns, bytes_up }
+        Proxy {
+            port,
+            dead,
+            conns,
+            bytes_up,
+        }
     }
 
     pub fn kill(&self) {
@@ -56,7 +65,11 @@ impl Proxy {
     }
 }
 
-fn relay(mut from: TcpStream, mut to: TcpStream, counter: Option<Arc<std::sync::atomic::AtomicU64>>) {
+fn relay(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    counter: Option<Arc<std::sync::atomic::AtomicU64>>,
+) {
     let mut buf = [0u8; 64 * 1024];
     loop {
         use std::io::{Read, Write};

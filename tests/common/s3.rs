@@ -4,7 +4,6 @@ use super::require_tool;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-
 pub struct S3Server {
     child: Child,
     pub port: u16,
@@ -16,7 +15,8 @@ fn moto_binary() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("FORGESAFE_TEST_MOTO") {
         return p.into();
     }
-    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-tools/venv/bin/moto_server");
+    let venv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-tools/venv/bin/moto_server");
     if venv.is_file() {
         return venv;
     }
@@ -31,10 +31,16 @@ impl S3Server {
         for _attempt in 0..5 {
             let port = free_port();
             let mut cmd = Command::new(moto_binary());
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null());
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             let mut child = spawn_from_keeper_thread(cmd);
             // moto's own API answers only from moto.
-            if super::wait_until_serving(&mut child, port, |port| http_status(port, "GET", "/moto-api/data.json") == 200).is_ok() {
+            if super::wait_until_serving(&mut child, port, |port| {
+                http_status(port, "GET", "/moto-api/data.json") == 200
+            })
+            .is_ok()
+            {
                 return S3Server { child, port };
             }
             let _ = child.kill();
@@ -70,9 +76,19 @@ impl S3Server {
     /// Every object key under `prefix/` in the bucket (S3 ListObjectsV2, unsigned: moto takes it).
     /// One page of up to 1,000 keys is enough for a test repository; more fails loudly.
     pub fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let response = http_response(self.port, "GET", &format!("/{bucket}?list-type=2&prefix={prefix}/"));
-        assert!(response.starts_with("HTTP/1.1 200"), "listing {bucket}/{prefix} failed: {response}");
-        assert!(!response.contains("<IsTruncated>true</IsTruncated>"), "listing {bucket}/{prefix} needs more than one page");
+        let response = http_response(
+            self.port,
+            "GET",
+            &format!("/{bucket}?list-type=2&prefix={prefix}/"),
+        );
+        assert!(
+            response.starts_with("HTTP/1.1 200"),
+            "listing {bucket}/{prefix} failed: {response}"
+        );
+        assert!(
+            !response.contains("<IsTruncated>true</IsTruncated>"),
+            "listing {bucket}/{prefix} needs more than one page"
+        );
         xml_values(&response, "Key")
     }
 
@@ -118,7 +134,11 @@ impl Drop for S3Server {
 
 fn http_status(port: u16, method: &str, path: &str) -> u16 {
     let response = http_response(port, method, path);
-    response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn http_response(port: u16, method: &str, path: &str) -> String {
@@ -128,5 +148,8 @@ fn http_response(port: u16, method: &str, path: &str) -> String {
 /// The text of every `<tag>…</tag>` in an S3 XML answer (keys here are plain hex names).
 fn xml_values(xml: &str, tag: &str) -> Vec<String> {
     let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    xml.split(open.as_str()).skip(1).filter_map(|rest| rest.split(close.as_str()).next().map(str::to_string)).collect()
+    xml.split(open.as_str())
+        .skip(1)
+        .filter_map(|rest| rest.split(close.as_str()).next().map(str::to_string))
+        .collect()
 }

@@ -32,14 +32,22 @@ impl SshServer {
         let dir = tempfile::tempdir().unwrap();
         let keygen = |name: &str| {
             let path = dir.path().join(name);
-            let status = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&path).status().unwrap();
+            let status = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .arg(&path)
+                .status()
+                .unwrap();
             assert!(status.success(), "ssh-keygen failed");
             path
         };
         let host_key = keygen("host_key");
         let client_key = keygen("client_key");
         let stranger_key = keygen("stranger_key");
-        std::fs::copy(client_key.with_extension("pub"), dir.path().join("authorized_keys")).unwrap();
+        std::fs::copy(
+            client_key.with_extension("pub"),
+            dir.path().join("authorized_keys"),
+        )
+        .unwrap();
         // sshd refuses to start without its privilege-separation folder (created by the
         // Debian service, which tests do not run).
         if unsafe { libc::geteuid() } == 0 {
@@ -71,17 +79,32 @@ impl SshServer {
                 .unwrap();
             // An ssh server greets first; ours is the one still running once it did.
             if wait_until_serving(&mut child, port, greets_as_openssh).is_ok() {
-                return SshServer { child, port, client_key, stranger_key, user, dir };
+                return SshServer {
+                    child,
+                    port,
+                    client_key,
+                    stranger_key,
+                    user,
+                    dir,
+                };
             }
             let _ = child.kill();
             let _ = child.wait();
         }
-        panic!("sshd did not start: {}", std::fs::read_to_string(dir.path().join("sshd.log")).unwrap_or_default());
+        panic!(
+            "sshd did not start: {}",
+            std::fs::read_to_string(dir.path().join("sshd.log")).unwrap_or_default()
+        );
     }
 
     /// `ssh://user@127.0.0.1:port/<absolute path>`.
     pub fn url(&self, repo: &Path) -> String {
-        format!("ssh://{}@127.0.0.1:{}{}", self.user, self.port, repo.display())
+        format!(
+            "ssh://{}@127.0.0.1:{}{}",
+            self.user,
+            self.port,
+            repo.display()
+        )
     }
 
     pub fn log(&self) -> String {
@@ -91,13 +114,19 @@ impl SshServer {
 
 /// The first line an OpenSSH server sends.
 fn greets_as_openssh(port: u16) -> bool {
-    let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let mut line = String::new();
-    std::io::BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("SSH-2.0-OpenSSH")
+    std::io::BufReader::new(stream).read_line(&mut line).is_ok()
+        && line.starts_with("SSH-2.0-OpenSSH")
 }
 
 fn whoami() -> String {
-    String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap().trim().to_string()
+    String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 impl Drop for SshServer {

@@ -8,7 +8,10 @@ pub struct Rng(u64);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1)
+        Rng(seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+            | 1)
     }
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
@@ -32,7 +35,9 @@ pub fn make_tree(root: &Path, seed: u64, random_bytes: usize) {
     fs::create_dir_all(root.join("src/deep/er")).unwrap();
     fs::create_dir_all(root.join("empty")).unwrap();
     for i in 0..20 {
-        let text: String = (0..200).map(|l| format!("fn line_{l}_{i}() {{ let x = {}; }}\n", rng.next() % 1000)).collect();
+        let text: String = (0..200)
+            .map(|l| format!("fn line_{l}_{i}() {{ let x = {}; }}\n", rng.next() % 1000))
+            .collect();
         fs::write(root.join(format!("src/file{i}.rs")), &text).unwrap();
     }
     let blob = rng.bytes(random_bytes);
@@ -74,5 +79,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
 }
 
 fn fnv(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
+    data.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
 }

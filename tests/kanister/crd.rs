@@ -25,19 +25,38 @@ fn obj(fields: Vec<(&'static str, Shape)>) -> Shape {
 }
 
 fn object_reference() -> Shape {
-    obj(vec![("apiVersion", Shape::Str), ("group", Shape::Str), ("kind", Shape::Str), ("name", Shape::Str), ("namespace", Shape::Str), ("resource", Shape::Str)])
+    obj(vec![
+        ("apiVersion", Shape::Str),
+        ("group", Shape::Str),
+        ("kind", Shape::Str),
+        ("name", Shape::Str),
+        ("namespace", Shape::Str),
+        ("resource", Shape::Str),
+    ])
 }
 
 fn artifact() -> Shape {
-    obj(vec![("keyValue", Shape::Map(Box::new(Shape::Str))), ("kopiaSnapshot", Shape::Str)])
+    obj(vec![
+        ("keyValue", Shape::Map(Box::new(Shape::Str))),
+        ("kopiaSnapshot", Shape::Str),
+    ])
 }
 
 fn phase() -> Shape {
-    obj(vec![("func", Shape::Str), ("name", Shape::Str), ("objects", Shape::Map(Box::new(object_reference()))), ("args", Shape::Any)])
+    obj(vec![
+        ("func", Shape::Str),
+        ("name", Shape::Str),
+        ("objects", Shape::Map(Box::new(object_reference()))),
+        ("args", Shape::Any),
+    ])
 }
 
 fn top(rest: Vec<(&'static str, Shape)>) -> Shape {
-    let mut fields = vec![("apiVersion", Shape::Str), ("kind", Shape::Str), ("metadata", Shape::Any)];
+    let mut fields = vec![
+        ("apiVersion", Shape::Str),
+        ("kind", Shape::Str),
+        ("metadata", Shape::Any),
+    ];
     fields.extend(rest);
     obj(fields)
 }
@@ -58,12 +77,28 @@ fn blueprint() -> Shape {
 
 fn profile() -> Shape {
     top(vec![
-        ("location", obj(vec![("type", Shape::Str), ("bucket", Shape::Str), ("endpoint", Shape::Str), ("prefix", Shape::Str), ("region", Shape::Str)])),
+        (
+            "location",
+            obj(vec![
+                ("type", Shape::Str),
+                ("bucket", Shape::Str),
+                ("endpoint", Shape::Str),
+                ("prefix", Shape::Str),
+                ("region", Shape::Str),
+            ]),
+        ),
         (
             "credential",
             obj(vec![
                 ("type", Shape::Str),
-                ("keyPair", obj(vec![("idField", Shape::Str), ("secretField", Shape::Str), ("secret", object_reference())])),
+                (
+                    "keyPair",
+                    obj(vec![
+                        ("idField", Shape::Str),
+                        ("secretField", Shape::Str),
+                        ("secret", object_reference()),
+                    ]),
+                ),
                 ("secret", object_reference()),
                 ("kopiaServerSecret", Shape::Any),
             ]),
@@ -87,7 +122,13 @@ fn action_set() -> Shape {
         ("podLabels", Shape::Map(Box::new(Shape::Str))),
         ("podAnnotations", Shape::Map(Box::new(Shape::Str))),
     ]);
-    top(vec![("spec", obj(vec![("actions", Shape::List(Box::new(action)))])), ("status", Shape::Any)])
+    top(vec![
+        (
+            "spec",
+            obj(vec![("actions", Shape::List(Box::new(action)))]),
+        ),
+        ("status", Shape::Any),
+    ])
 }
 
 fn check_shape(value: &Value, shape: &Shape, path: &str, problems: &mut Vec<String>) {
@@ -96,8 +137,12 @@ fn check_shape(value: &Value, shape: &Shape, path: &str, problems: &mut Vec<Stri
         (Shape::Obj(fields), Value::Object(map)) => {
             for (key, child) in map {
                 match fields.iter().find(|(name, _)| name == key) {
-                    Some((_, shape)) => check_shape(child, shape, &format!("{path}.{key}"), problems),
-                    None => problems.push(format!("{path}.{key}: not a field of the CRD (the API server would drop it)")),
+                    Some((_, shape)) => {
+                        check_shape(child, shape, &format!("{path}.{key}"), problems)
+                    }
+                    None => problems.push(format!(
+                        "{path}.{key}: not a field of the CRD (the API server would drop it)"
+                    )),
                 }
             }
         }
@@ -116,16 +161,25 @@ fn check_shape(value: &Value, shape: &Shape, path: &str, problems: &mut Vec<Stri
 }
 
 fn non_empty(value: &Value, pointer: &str) -> bool {
-    value.pointer(pointer).and_then(Value::as_str).is_some_and(|s| !s.is_empty())
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .is_some_and(|s| !s.is_empty())
 }
 
 /// Every problem of one Kanister object (empty: it is what Kanister accepts and acts on).
 pub fn problems(object: &Value) -> Vec<String> {
     let kind = object["kind"].as_str().unwrap_or("");
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut problems = Vec::new();
     if object["apiVersion"] != "cr.kanister.io/v1alpha1" {
-        problems.push(format!("apiVersion must be cr.kanister.io/v1alpha1, is {}", object["apiVersion"]));
+        problems.push(format!(
+            "apiVersion must be cr.kanister.io/v1alpha1, is {}",
+            object["apiVersion"]
+        ));
     }
     if name.is_empty() && !non_empty(object, "/metadata/generateName") {
         problems.push("metadata.name (or generateName) is missing".into());
@@ -150,7 +204,9 @@ pub fn problems(object: &Value) -> Vec<String> {
                 }
                 for (i, phase) in phases.into_iter().flatten().enumerate() {
                     if !non_empty(phase, "/func") || !non_empty(phase, "/name") {
-                        problems.push(format!("Blueprint.actions.{action}.phases[{i}]: func and name are required"));
+                        problems.push(format!(
+                            "Blueprint.actions.{action}.phases[{i}]: func and name are required"
+                        ));
                     }
                 }
             }
@@ -166,9 +222,17 @@ pub fn problems(object: &Value) -> Vec<String> {
                 problems.push("Profile.location: endpoint or region is required".into());
             }
             if object.pointer("/credential/type").and_then(Value::as_str) == Some("keyPair") {
-                for pointer in ["/credential/keyPair/idField", "/credential/keyPair/secretField", "/credential/keyPair/secret/name", "/credential/keyPair/secret/namespace"] {
+                for pointer in [
+                    "/credential/keyPair/idField",
+                    "/credential/keyPair/secretField",
+                    "/credential/keyPair/secret/name",
+                    "/credential/keyPair/secret/namespace",
+                ] {
                     if !non_empty(object, pointer) {
-                        problems.push(format!("Profile{}: required for a keyPair credential", pointer.replace('/', ".")));
+                        problems.push(format!(
+                            "Profile{}: required for a keyPair credential",
+                            pointer.replace('/', ".")
+                        ));
                     }
                 }
             }
@@ -179,15 +243,37 @@ pub fn problems(object: &Value) -> Vec<String> {
                 problems.push("ActionSet.spec.actions: no actions".into());
             }
             for (i, action) in actions.into_iter().flatten().enumerate() {
-                for pointer in ["/name", "/blueprint", "/object/kind", "/object/name", "/object/namespace"] {
+                for pointer in [
+                    "/name",
+                    "/blueprint",
+                    "/object/kind",
+                    "/object/name",
+                    "/object/namespace",
+                ] {
                     if !non_empty(action, pointer) {
-                        problems.push(format!("ActionSet.spec.actions[{i}]{}: required", pointer.replace('/', ".")));
+                        problems.push(format!(
+                            "ActionSet.spec.actions[{i}]{}: required",
+                            pointer.replace('/', ".")
+                        ));
                     }
                 }
                 // validate.actionSpec: other kinds need apiVersion and resource.
-                let kind = action.pointer("/object/kind").and_then(Value::as_str).unwrap_or("").to_lowercase();
-                let known = ["statefulset", "deployment", "persistentvolumeclaim", "namespace"].contains(&kind.as_str());
-                if !known && !(non_empty(action, "/object/apiVersion") && non_empty(action, "/object/resource")) {
+                let kind = action
+                    .pointer("/object/kind")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_lowercase();
+                let known = [
+                    "statefulset",
+                    "deployment",
+                    "persistentvolumeclaim",
+                    "namespace",
+                ]
+                .contains(&kind.as_str());
+                if !known
+                    && !(non_empty(action, "/object/apiVersion")
+                        && non_empty(action, "/object/resource"))
+                {
                     problems.push(format!("ActionSet.spec.actions[{i}].object: kind {kind} needs apiVersion and resource"));
                 }
             }

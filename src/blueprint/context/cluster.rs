@@ -21,9 +21,15 @@ impl ObjectRef {
     pub fn parse(text: &str) -> Result<ObjectRef> {
         let parts: Vec<&str> = text.splitn(3, '/').collect();
         let [kind, namespace, name] = parts.as_slice() else {
-            bail!("--object {text:?} is not KIND/NAMESPACE/NAME (e.g. Deployment/forge/forge-backup)");
+            bail!(
+                "--object {text:?} is not KIND/NAMESPACE/NAME (e.g. Deployment/forge/forge-backup)"
+            );
         };
-        Ok(ObjectRef { kind: kind.to_string(), namespace: namespace.to_string(), name: name.to_string() })
+        Ok(ObjectRef {
+            kind: kind.to_string(),
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+        })
     }
 }
 
@@ -39,11 +45,18 @@ pub struct ClusterInputs<'a> {
 /// Kanister's template parameters for `object`: `.Deployment`/`.StatefulSet`
 /// (`{Name, Namespace, Pods, Containers, PersistentVolumeClaims}`), `.Object`, `.Namespace`,
 /// `.Secrets.<name>` and `.ConfigMaps.<name>` (Kubernetes JSON; the key is the name).
-pub async fn build_context(cluster: &Cluster, object: &ObjectRef, inputs: &ClusterInputs<'_>) -> Result<Value> {
+pub async fn build_context(
+    cluster: &Cluster,
+    object: &ObjectRef,
+    inputs: &ClusterInputs<'_>,
+) -> Result<Value> {
     let kind = WorkloadKind::parse(&object.kind)?;
     let raw = kube::get_workload(cluster, kind, &object.namespace, &object.name).await?;
     let mut ctx = Map::new();
-    ctx.insert(kind.kind_name().into(), workload_params(cluster, object, &raw).await?);
+    ctx.insert(
+        kind.kind_name().into(),
+        workload_params(cluster, object, &raw).await?,
+    );
     ctx.insert("Object".into(), raw);
     ctx.insert("Namespace".into(), json!({ "Name": object.namespace }));
 
@@ -57,7 +70,10 @@ pub async fn build_context(cluster: &Cluster, object: &ObjectRef, inputs: &Clust
     let mut config_maps = Map::new();
     for reference in inputs.config_map_names {
         let (ns, name) = split_ref(reference, &object.namespace);
-        config_maps.insert(name.to_string(), kube::get_config_map(cluster, ns, name).await?);
+        config_maps.insert(
+            name.to_string(),
+            kube::get_config_map(cluster, ns, name).await?,
+        );
     }
     ctx.insert("ConfigMaps".into(), Value::Object(config_maps));
     Ok(Value::Object(ctx))
@@ -77,26 +93,51 @@ async fn workload_params(cluster: &Cluster, object: &ObjectRef, raw: &Value) -> 
             .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
             .collect::<Vec<_>>()
             .join(","),
-        _ => bail!("{} {}/{} has no spec.selector.matchLabels", object.kind, object.namespace, object.name),
+        _ => bail!(
+            "{} {}/{} has no spec.selector.matchLabels",
+            object.kind,
+            object.namespace,
+            object.name
+        ),
     };
     let pods = kube::list_pods(cluster, &object.namespace, &selector)
         .await
-        .with_context(|| format!("listing the pods of {} {}/{}", object.kind, object.namespace, object.name))?;
+        .with_context(|| {
+            format!(
+                "listing the pods of {} {}/{}",
+                object.kind, object.namespace, object.name
+            )
+        })?;
     let mut pods: Vec<Value> = pods
         .into_iter()
         .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
         .filter(|p| p["status"]["phase"] == "Running")
         .collect();
-    pods.sort_by(|a, b| a["metadata"]["name"].as_str().cmp(&b["metadata"]["name"].as_str()));
+    pods.sort_by(|a, b| {
+        a["metadata"]["name"]
+            .as_str()
+            .cmp(&b["metadata"]["name"].as_str())
+    });
 
     let mut names = Vec::new();
     let mut containers = Vec::new();
     let mut claims = Map::new();
     for pod in &pods {
-        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let name = pod["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let spec = &pod["spec"];
-        let pod_containers = spec["containers"].as_array().map(Vec::as_slice).unwrap_or_default();
-        containers.push(pod_containers.iter().map(|c| c["name"].clone()).collect::<Vec<_>>());
+        let pod_containers = spec["containers"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        containers.push(
+            pod_containers
+                .iter()
+                .map(|c| c["name"].clone())
+                .collect::<Vec<_>>(),
+        );
         let mut pod_claims = BTreeMap::new();
         for volume in spec["volumes"].as_array().into_iter().flatten() {
             let Some(claim) = volume["persistentVolumeClaim"]["claimName"].as_str() else {

@@ -11,8 +11,10 @@ pub fn load_context_file(path: Option<&Path>) -> Result<Value> {
     match path {
         None => Ok(json!({})),
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read the context {}", p.display()))?;
-            serde_json::from_str(&text).map_err(|e| anyhow!("{}: not valid JSON ({e})", p.display()))
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read the context {}", p.display()))?;
+            serde_json::from_str(&text)
+                .map_err(|e| anyhow!("{}: not valid JSON ({e})", p.display()))
         }
     }
 }
@@ -36,7 +38,9 @@ pub fn set_profile(ctx: &mut Value, text: &str, origin: &str) -> Result<()> {
 /// ActionSet options, `KEY=VALUE` each, into `.Options`.
 pub fn set_options(ctx: &mut Value, options: &[String]) -> Result<()> {
     for option in options {
-        let (k, v) = option.split_once('=').ok_or_else(|| anyhow!("--option {option:?} is not KEY=VALUE"))?;
+        let (k, v) = option
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--option {option:?} is not KEY=VALUE"))?;
         ctx["Options"][k] = Value::String(v.to_string());
     }
     Ok(())
@@ -51,12 +55,17 @@ pub fn set_artifacts_in(ctx: &mut Value, file_or_json: &str) -> Result<()> {
 /// Artifacts in Kanister's JSON (`keyValue`, `kopiaSnapshot`) become the template parameter
 /// `.ArtifactsIn` (Go field names: `KeyValue`, `KopiaSnapshot`).
 fn artifacts_for_templates(artifacts: &Value) -> Result<Value> {
-    let map = artifacts.as_object().ok_or_else(|| anyhow!("--artifacts-in must be a JSON object of artifacts by name"))?;
+    let map = artifacts
+        .as_object()
+        .ok_or_else(|| anyhow!("--artifacts-in must be a JSON object of artifacts by name"))?;
     let mut out = Map::new();
     for (name, artifact) in map {
         let get = |a: &str, b: &str| artifact.get(a).or_else(|| artifact.get(b)).cloned();
         let mut converted = Map::new();
-        converted.insert("KeyValue".into(), get("keyValue", "KeyValue").unwrap_or_else(|| json!({})));
+        converted.insert(
+            "KeyValue".into(),
+            get("keyValue", "KeyValue").unwrap_or_else(|| json!({})),
+        );
         if let Some(snapshot) = get("kopiaSnapshot", "KopiaSnapshot") {
             converted.insert("KopiaSnapshot".into(), snapshot);
         }
@@ -81,22 +90,42 @@ mod tests {
     #[test]
     fn artifacts_as_printed_become_go_fields_and_options_fill_options() {
         let mut ctx = json!({});
-        set_artifacts_in(&mut ctx, r#"{"b": {"keyValue": {"k": "v"}, "kopiaSnapshot": "s"}, "c": {}}"#).unwrap();
+        set_artifacts_in(
+            &mut ctx,
+            r#"{"b": {"keyValue": {"k": "v"}, "kopiaSnapshot": "s"}, "c": {}}"#,
+        )
+        .unwrap();
         set_options(&mut ctx, &["volume=/data".into(), "x=a=b".into()]).unwrap();
         assert_eq!(
             ctx,
             json!({"ArtifactsIn": {"b": {"KeyValue": {"k": "v"}, "KopiaSnapshot": "s"}, "c": {"KeyValue": {}}},
                    "Options": {"volume": "/data", "x": "a=b"}})
         );
-        assert!(set_options(&mut ctx, &["novalue".into()]).unwrap_err().to_string().contains("KEY=VALUE"));
+        assert!(set_options(&mut ctx, &["novalue".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("KEY=VALUE"));
     }
 
     #[test]
     fn a_profile_in_lower_case_reaches_templates_in_kanisters_casing() {
         let mut ctx = json!({});
-        set_profile(&mut ctx, r#"{"location": {"type": "s3Compliant", "bucket": "b"}}"#, "--profile").unwrap();
+        set_profile(
+            &mut ctx,
+            r#"{"location": {"type": "s3Compliant", "bucket": "b"}}"#,
+            "--profile",
+        )
+        .unwrap();
         assert_eq!(ctx["Profile"]["Location"]["bucket"], "b");
-        let e = set_profile(&mut ctx, r#"{"Location": {"type": "s3Compliant"}}"#, "--profile").unwrap_err();
-        assert_eq!(format!("{e:#}"), "--profile: profile field Location.bucket is missing: give a value");
+        let e = set_profile(
+            &mut ctx,
+            r#"{"Location": {"type": "s3Compliant"}}"#,
+            "--profile",
+        )
+        .unwrap_err();
+        assert_eq!(
+            format!("{e:#}"),
+            "--profile: profile field Location.bucket is missing: give a value"
+        );
     }
 }

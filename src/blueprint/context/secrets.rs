@@ -9,10 +9,15 @@ use serde_json::Value;
 /// of `.Profile.Credential` (its key pair, and its Kubernetes Secret's data).
 pub fn register_secrets(ctx: &Value) {
     if let Some(Value::Object(secrets)) = ctx.get("Secrets") {
-        secrets.values().flat_map(kanister::secret_object_texts).for_each(|t| secret::register(&t));
+        secrets
+            .values()
+            .flat_map(kanister::secret_object_texts)
+            .for_each(|t| secret::register(&t));
     }
     if let Some(profile) = ctx.get("Profile") {
-        kanister::secret_texts(profile).iter().for_each(|t| secret::register(t));
+        kanister::secret_texts(profile)
+            .iter()
+            .for_each(|t| secret::register(t));
     }
 }
 

@@ -23,7 +23,8 @@ pub async fn run_local(argv: &[String], log: &LogSink, label: &str) -> Result<Ca
         .with_context(|| format!("cannot start {program:?}"))?;
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
-    let on_line = |kind: StreamKind, line: &str| emit(log, &format!("{label} {}: {line}", kind.name()));
+    let on_line =
+        |kind: StreamKind, line: &str| emit(log, &format!("{label} {}: {line}", kind.name()));
     let (out, err, status) = tokio::join!(
         read_lines(stdout, StreamKind::Stdout, &on_line),
         read_lines(stderr, StreamKind::Stderr, &on_line),

@@ -272,7 +272,10 @@ impl<'a> Checker<'a> {
         // after all of them.
         let deferred = action.defer.as_ref().map(|d| (action.phases.len(), d));
         for (earlier, phase) in action.phases.iter().enumerate().chain(deferred) {
-            let allowed = action.phases[..earlier].iter().filter_map(|p| p.name).collect();
+            let allowed = action.phases[..earlier]
+                .iter()
+                .filter_map(|p| p.name)
+                .collect();
             self.phase(
                 phase,
                 &PhaseScope {

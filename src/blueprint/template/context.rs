@@ -27,8 +27,16 @@ pub fn prepare_context(raw: Value) -> Value {
     };
     // Kanister's TemplateParams holds these as Go maps: present (if nil) in every context, so
     // `index .Options "k"` gives "" rather than a missing-key error when none were given.
-    for map_field in ["Options", "ArtifactsIn", "Phases", "ConfigMaps", "Secrets", "Object"] {
-        root.entry(map_field).or_insert_with(|| Value::Object(Map::new()));
+    for map_field in [
+        "Options",
+        "ArtifactsIn",
+        "Phases",
+        "ConfigMaps",
+        "Secrets",
+        "Object",
+    ] {
+        root.entry(map_field)
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     if let Some(Value::Object(secrets)) = root.get_mut("Secrets") {
         for secret in secrets.values_mut() {

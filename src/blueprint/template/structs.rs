@@ -5,8 +5,8 @@
 //! order*. Our context is JSON, so `prepare_context` tags these objects with their struct name
 //! and the Profile's one model (`crate::profile::kanister`) supplies both facts.
 
-pub use crate::profile::kanister::{FieldKind, StructDef};
 use crate::profile::kanister::GO_STRUCTS;
+pub use crate::profile::kanister::{FieldKind, StructDef};
 
 pub fn find(go_type: &str) -> Option<&'static StructDef> {
     GO_STRUCTS.iter().find(|s| s.go_type == go_type)

@@ -27,7 +27,10 @@ pub const NOT_ACTED_ON: &[(&str, &str)] = &[
 
 /// Why a gickup key is not acted on, if it is one of those.
 pub fn not_acted_on(key: &str) -> Option<&'static str> {
-    NOT_ACTED_ON.iter().find(|(k, _)| *k == key).map(|(_, why)| *why)
+    NOT_ACTED_ON
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, why)| *why)
 }
 
 #[derive(Debug, Clone)]
@@ -41,8 +44,12 @@ pub struct LoadedConfig {
 
 /// Read a config file, resolving tokens against the process environment.
 pub fn load(path: &Path) -> Result<LoadedConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the config file; check the path", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "{}: cannot read the config file; check the path",
+            path.display()
+        )
+    })?;
     let env = |name: &str| std::env::var(name).ok();
     parse_str(&text, &path.display().to_string(), &env)
 }
@@ -51,5 +58,9 @@ pub fn load(path: &Path) -> Result<LoadedConfig> {
 pub fn parse_str(text: &str, file_label: &str, env: EnvLookup<'_>) -> Result<LoadedConfig> {
     let mut reader = parse::Reader::new(file_label, env);
     let config = reader.read_all(text)?;
-    Ok(LoadedConfig { config, warnings: reader.warnings, serve_only: reader.serve_only })
+    Ok(LoadedConfig {
+        config,
+        warnings: reader.warnings,
+        serve_only: reader.serve_only,
+    })
 }

@@ -6,19 +6,29 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
+use super::not_acted_on;
 use super::raw::*;
 use super::token::{read_token_file, resolve_token, EnvLookup};
 use super::types::*;
-use super::not_acted_on;
 use crate::secret::Secret;
 
-const SUPPORTED_FORGES: &[(&str, ForgeKind)] =
-    &[("github", ForgeKind::Github), ("gitea", ForgeKind::Gitea), ("gitlab", ForgeKind::Gitlab)];
+const SUPPORTED_FORGES: &[(&str, ForgeKind)] = &[
+    ("github", ForgeKind::Github),
+    ("gitea", ForgeKind::Gitea),
+    ("gitlab", ForgeKind::Gitlab),
+];
 /// gickup sources we recognise but cannot back up yet: accepted with a warning.
 const UNSUPPORTED_SOURCES: &[&str] = &["gogs", "bitbucket", "onedev", "sourcehut"];
 const ALL_SOURCES: &str = "github, gitlab, gitea, gogs, bitbucket, onedev, sourcehut, any";
 /// gickup destinations other than `local` (it can also push to forges and S3).
-const UNSUPPORTED_DESTINATIONS: &[&str] = &["gogs", "onedev", "sourcehut", "s3", "azureblob", "bitbucket"];
+const UNSUPPORTED_DESTINATIONS: &[&str] = &[
+    "gogs",
+    "onedev",
+    "sourcehut",
+    "s3",
+    "azureblob",
+    "bitbucket",
+];
 const TOP_LEVEL_KEYS: &[&str] = &["source", "destination", "cron", "log", "metrics"];
 /// Keys only the long-running `serve` acts on (the schedule, the metrics endpoint, heartbeats).
 const SERVE_ONLY_KEYS: &[&str] = &["cron", "metrics"];
@@ -33,21 +43,33 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(file: &'a str, env: EnvLookup<'a>) -> Self {
-        Reader { file, env, warnings: Vec::new(), serve_only: Vec::new() }
+        Reader {
+            file,
+            env,
+            warnings: Vec::new(),
+            serve_only: Vec::new(),
+        }
     }
 
     pub fn read_all(&mut self, text: &str) -> Result<Config> {
         let mut documents = Vec::new();
         for document in serde_yaml::Deserializer::from_str(text) {
             let value = Value::deserialize(document).map_err(|e| {
-                anyhow!("{}: malformed YAML: {e}; fix the syntax there (gickup's conf.yml format)", self.file)
+                anyhow!(
+                    "{}: malformed YAML: {e}; fix the syntax there (gickup's conf.yml format)",
+                    self.file
+                )
             })?;
             documents.push(value);
         }
         let many = documents.len() > 1;
         let mut jobs = Vec::new();
         for (index, value) in documents.into_iter().enumerate() {
-            let place = if many { format!("{}, document {}", self.file, index + 1) } else { self.file.to_string() };
+            let place = if many {
+                format!("{}, document {}", self.file, index + 1)
+            } else {
+                self.file.to_string()
+            };
             if let Some(job) = self.read_document(index, &place, value)? {
                 jobs.push(job);
             }
@@ -58,7 +80,12 @@ impl<'a> Reader<'a> {
         Ok(Config { jobs })
     }
 
-    fn read_document(&mut self, index: usize, place: &str, value: Value) -> Result<Option<BackupJob>> {
+    fn read_document(
+        &mut self,
+        index: usize,
+        place: &str,
+        value: Value,
+    ) -> Result<Option<BackupJob>> {
         let map = match value {
             Value::Null => return Ok(None), // an empty document, e.g. a trailing `---`
             Value::Mapping(map) => map,
@@ -68,7 +95,9 @@ impl<'a> Reader<'a> {
             if !TOP_LEVEL_KEYS.contains(&key.as_str()) {
                 self.warn(format!("{place}: `{key}` is not a gickup key; ignored"));
             } else if let Some(why) = not_acted_on(&key) {
-                self.warn(format!("{place}: `{key}` is not acted on by forgesafe: {why}"));
+                self.warn(format!(
+                    "{place}: `{key}` is not acted on by forgesafe: {why}"
+                ));
             } else if SERVE_ONLY_KEYS.contains(&key.as_str()) {
                 self.serve_only.push(format!(
                     "{place}: `{key}` is acted on by `forgesafe serve` only; this command runs once (run serve, or schedule it with a Kasten policy or a CronJob)"
@@ -84,18 +113,31 @@ impl<'a> Reader<'a> {
             None => (Vec::new(), Vec::new()),
         };
         if destinations.is_empty() {
-            let also = if forge_destinations.is_empty() { "" } else { " (forge destinations are pushed from it)" };
+            let also = if forge_destinations.is_empty() {
+                ""
+            } else {
+                " (forge destinations are pushed from it)"
+            };
             bail!("{place}: destination: no `local` destination{also}; add `destination: {{local: [{{path: /backups}}]}}`");
         }
         if sources.is_empty() {
-            self.warn(format!("{place}: source: no supported source entries; this document backs up nothing"));
+            self.warn(format!(
+                "{place}: source: no supported source entries; this document backs up nothing"
+            ));
         }
         let cron = map.get("cron").and_then(Value::as_str).map(str::to_string);
         let metrics = match map.get("metrics") {
             Some(value) => self.read_metrics(place, value)?,
             None => MetricsSettings::default(),
         };
-        Ok(Some(BackupJob { document: index, sources, destinations, forge_destinations, cron, metrics }))
+        Ok(Some(BackupJob {
+            document: index,
+            sources,
+            destinations,
+            forge_destinations,
+            cron,
+            metrics,
+        }))
     }
 
     /// gickup's `metrics: {prometheus: {endpoint, listen_addr}, heartbeat: {urls}, push}`.
@@ -145,7 +187,9 @@ impl<'a> Reader<'a> {
             if let Some((_, forge)) = SUPPORTED_FORGES.iter().find(|(name, _)| *name == kind) {
                 for (i, entry) in entries.iter().enumerate() {
                     let path = format!("{key_path}[{i}]");
-                    sources.push(Source::Forge(self.read_forge_entry(place, &path, *forge, entry)?));
+                    sources.push(Source::Forge(
+                        self.read_forge_entry(place, &path, *forge, entry)?,
+                    ));
                 }
             } else if kind == "any" {
                 for (i, entry) in entries.iter().enumerate() {
@@ -165,7 +209,13 @@ impl<'a> Reader<'a> {
         Ok(sources)
     }
 
-    fn read_forge_entry(&mut self, place: &str, path: &str, kind: ForgeKind, entry: &Value) -> Result<ForgeSource> {
+    fn read_forge_entry(
+        &mut self,
+        place: &str,
+        path: &str,
+        kind: ForgeKind,
+        entry: &Value,
+    ) -> Result<ForgeSource> {
         self.check_keys(place, path, entry, FORGE_ENTRY_KEYS)?;
         if let Some(filter) = entry.get("filter") {
             self.check_keys(place, &format!("{path}.filter"), filter, FILTER_KEYS)?;
@@ -205,7 +255,12 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn read_plain_entry(&mut self, place: &str, path: &str, entry: &Value) -> Result<PlainGitSource> {
+    fn read_plain_entry(
+        &mut self,
+        place: &str,
+        path: &str,
+        entry: &Value,
+    ) -> Result<PlainGitSource> {
         self.check_keys(place, path, entry, PLAIN_ENTRY_KEYS)?;
         let raw: RawPlainEntry = typed(place, path, entry)?;
         let Some(url) = raw.url.filter(|u| !u.trim().is_empty()) else {
@@ -213,18 +268,37 @@ impl<'a> Reader<'a> {
         };
         let token = self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())?;
         let ssh_key = ssh_key(place, path, raw.sshkey.as_deref())?;
-        Ok(PlainGitSource { url, name: raw.name, username: raw.username, password: raw.password.map(Secret::new), token, ssh_key })
+        Ok(PlainGitSource {
+            url,
+            name: raw.name,
+            username: raw.username,
+            password: raw.password.map(Secret::new),
+            token,
+            ssh_key,
+        })
     }
 
     /// `token_file` wins over `token`, as in gickup.
-    fn token(&self, place: &str, path: &str, token: Option<&str>, token_file: Option<&str>) -> Result<Option<Secret>> {
+    fn token(
+        &self,
+        place: &str,
+        path: &str,
+        token: Option<&str>,
+        token_file: Option<&str>,
+    ) -> Result<Option<Secret>> {
         if let Some(file) = token_file.filter(|f| !f.is_empty()) {
             return read_token_file(file, &format!("{path}.token_file"), place).map(Some);
         }
-        token.map(|t| resolve_token(t, &format!("{path}.token"), place, self.env)).transpose()
+        token
+            .map(|t| resolve_token(t, &format!("{path}.token"), place, self.env))
+            .transpose()
     }
 
-    fn read_destinations(&mut self, place: &str, value: &Value) -> Result<(Vec<LocalDestination>, Vec<ForgeDestination>)> {
+    fn read_destinations(
+        &mut self,
+        place: &str,
+        value: &Value,
+    ) -> Result<(Vec<LocalDestination>, Vec<ForgeDestination>)> {
         let Some(map) = value.as_mapping() else {
             bail!("{place}: destination: expected a mapping such as `local: [{{path: /backups}}]`");
         };
@@ -239,17 +313,32 @@ impl<'a> Reader<'a> {
                 _ => None,
             };
             if let Some(forge) = forge {
-                for (i, entry) in entry_list(place, &key_path, &map[kind.as_str()])?.iter().enumerate() {
-                    forges.push(self.read_forge_destination(place, &format!("{key_path}[{i}]"), forge, entry)?);
+                for (i, entry) in entry_list(place, &key_path, &map[kind.as_str()])?
+                    .iter()
+                    .enumerate()
+                {
+                    forges.push(self.read_forge_destination(
+                        place,
+                        &format!("{key_path}[{i}]"),
+                        forge,
+                        entry,
+                    )?);
                 }
                 continue;
             }
             if kind != "local" {
-                let what = if UNSUPPORTED_DESTINATIONS.contains(&kind.as_str()) { "is not supported by forgesafe" } else { "is not a gickup destination" };
+                let what = if UNSUPPORTED_DESTINATIONS.contains(&kind.as_str()) {
+                    "is not supported by forgesafe"
+                } else {
+                    "is not a gickup destination"
+                };
                 self.warn(format!("{place}: {key_path}: `{kind}` {what}; ignored"));
                 continue;
             }
-            for (i, entry) in entry_list(place, &key_path, &map[kind.as_str()])?.iter().enumerate() {
+            for (i, entry) in entry_list(place, &key_path, &map[kind.as_str()])?
+                .iter()
+                .enumerate()
+            {
                 let path = format!("{key_path}[{i}]");
                 self.check_keys(place, &path, entry, LOCAL_DESTINATION_KEYS)?;
                 let raw: RawLocalDestination = typed(place, &path, entry)?;
@@ -278,10 +367,18 @@ impl<'a> Reader<'a> {
     /// One `gitea`, `gitlab` or `github` destination. forgesafe pushes every collected
     /// repository there itself, always as a mirror (gickup's `mirror: {enabled: true}` with
     /// `force: true`); the keys that ask for something else are warned about.
-    fn read_forge_destination(&mut self, place: &str, path: &str, kind: ForgeKind, entry: &Value) -> Result<ForgeDestination> {
+    fn read_forge_destination(
+        &mut self,
+        place: &str,
+        path: &str,
+        kind: ForgeKind,
+        entry: &Value,
+    ) -> Result<ForgeDestination> {
         self.check_forge_destination_keys(place, path, kind, entry)?;
         let raw: RawForgeDestination = typed(place, path, entry)?;
-        let Some(token) = self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())? else {
+        let Some(token) =
+            self.token(place, path, raw.token.as_deref(), raw.token_file.as_deref())?
+        else {
             bail!("{place}: {path}.token: missing; a {} destination needs a token that may create repositories and push", kind.key());
         };
         let owner = match kind {
@@ -292,34 +389,60 @@ impl<'a> Reader<'a> {
             None => true,
             Some(Value::String(v)) if v == "private" => true,
             Some(Value::String(v)) if v == "public" => false,
-            Some(other) => bail!("{place}: {path}.visibility.repositories: {other:?} is not `private` or `public`"),
+            Some(other) => bail!(
+                "{place}: {path}.visibility.repositories: {other:?} is not `private` or `public`"
+            ),
         };
-        Ok(ForgeDestination { kind, url: raw.url.filter(|u| !u.trim().is_empty()), token, owner: owner.filter(|o| !o.is_empty()), private })
+        Ok(ForgeDestination {
+            kind,
+            url: raw.url.filter(|u| !u.trim().is_empty()),
+            token,
+            owner: owner.filter(|o| !o.is_empty()),
+            private,
+        })
     }
 
-    fn check_forge_destination_keys(&mut self, place: &str, path: &str, kind: ForgeKind, entry: &Value) -> Result<()> {
+    fn check_forge_destination_keys(
+        &mut self,
+        place: &str,
+        path: &str,
+        kind: ForgeKind,
+        entry: &Value,
+    ) -> Result<()> {
         let Some(map) = entry.as_mapping() else {
             bail!("{place}: {path}: expected a mapping of keys");
         };
         for key in string_keys(map, place, path)? {
             if !FORGE_DESTINATION_KEYS.contains(&key.as_str()) {
-                self.warn(format!("{place}: {path}.{key}: not a gickup key (a typo?); ignored"));
+                self.warn(format!(
+                    "{place}: {path}.{key}: not a gickup key (a typo?); ignored"
+                ));
             }
         }
-        let pushes_itself = entry.get("mirror").and_then(|m| m.get("enabled")) == Some(&Value::Bool(true));
+        let pushes_itself =
+            entry.get("mirror").and_then(|m| m.get("enabled")) == Some(&Value::Bool(true));
         if kind != ForgeKind::Github && !pushes_itself {
             self.warn(format!(
                 "{place}: {path}: forgesafe pushes each collected repository there itself after the collect (gickup's `mirror: {{enabled: true}}`); it does not ask {} to pull",
                 kind.key()
             ));
         }
-        if entry.get("mirrorinterval").is_some() || entry.get("mirror").and_then(|m| m.get("mirrorinterval")).is_some() {
+        if entry.get("mirrorinterval").is_some()
+            || entry
+                .get("mirror")
+                .and_then(|m| m.get("mirrorinterval"))
+                .is_some()
+        {
             self.warn(format!("{place}: {path}.mirrorinterval: not acted on: the destination is updated after every collect"));
         }
         if entry.get("createorg").is_some_and(is_set) {
             self.warn(format!("{place}: {path}.createorg: not acted on: create the organisation on the forge first"));
         }
-        if entry.get("visibility").and_then(|v| v.get("organizations")).is_some() {
+        if entry
+            .get("visibility")
+            .and_then(|v| v.get("organizations"))
+            .is_some()
+        {
             self.warn(format!("{place}: {path}.visibility.organizations: not acted on: forgesafe creates no organisations"));
         }
         if entry.get("lfs").is_some_and(is_set) {
@@ -339,9 +462,13 @@ impl<'a> Reader<'a> {
         for key in string_keys(map, place, path)? {
             let value = &map[key.as_str()];
             if !known.contains(&key.as_str()) {
-                self.warn(format!("{place}: {path}.{key}: not a gickup key (a typo?); ignored"));
+                self.warn(format!(
+                    "{place}: {path}.{key}: not a gickup key (a typo?); ignored"
+                ));
             } else if let Some(why) = not_acted_on(&key).filter(|_| is_set(value)) {
-                self.warn(format!("{place}: {path}.{key}: not acted on by forgesafe: {why}"));
+                self.warn(format!(
+                    "{place}: {path}.{key}: not acted on by forgesafe: {why}"
+                ));
             }
         }
         Ok(())
@@ -367,7 +494,11 @@ fn is_set(value: &Value) -> bool {
 
 fn string_keys(map: &Mapping, place: &str, path: &str) -> Result<Vec<String>> {
     map.keys()
-        .map(|k| k.as_str().map(str::to_string).ok_or_else(|| anyhow!("{place}: {path}: key {k:?} is not a string; use plain names")))
+        .map(|k| {
+            k.as_str().map(str::to_string).ok_or_else(|| {
+                anyhow!("{place}: {path}: key {k:?} is not a string; use plain names")
+            })
+        })
         .collect()
 }
 
@@ -381,15 +512,21 @@ fn entry_list<'v>(place: &str, path: &str, value: &'v Value) -> Result<&'v [Valu
 }
 
 fn typed<T: DeserializeOwned>(place: &str, path: &str, value: &Value) -> Result<T> {
-    serde_yaml::from_value(value.clone()).map_err(|e| anyhow!("{place}: {path}: {e}; check the value's type (text, true/false, number or list)"))
+    serde_yaml::from_value(value.clone()).map_err(|e| {
+        anyhow!("{place}: {path}: {e}; check the value's type (text, true/false, number or list)")
+    })
 }
 
 /// `sshkey`, checked before any network call: a missing key would otherwise surface as a
 /// vague ssh failure per repository.
 fn ssh_key(place: &str, path: &str, sshkey: Option<&str>) -> Result<Option<std::path::PathBuf>> {
-    let Some(file) = sshkey.filter(|k| !k.trim().is_empty()) else { return Ok(None) };
+    let Some(file) = sshkey.filter(|k| !k.trim().is_empty()) else {
+        return Ok(None);
+    };
     let expanded = match file.strip_prefix("~/") {
-        Some(rest) => std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest),
+        Some(rest) => {
+            std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(rest)
+        }
         None => file.into(),
     };
     if !expanded.is_file() {
@@ -397,4 +534,3 @@ fn ssh_key(place: &str, path: &str, sshkey: Option<&str>) -> Result<Option<std::
     }
     Ok(Some(expanded))
 }
-

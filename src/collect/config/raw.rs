@@ -5,18 +5,48 @@ use serde::Deserialize;
 
 /// Keys gickup accepts in a forge source entry (github, gitea, gitlab, …).
 pub const FORGE_ENTRY_KEYS: &[&str] = &[
-    "token", "token_file", "user", "url", "username", "password", "ssh", "sshkey", "include", "exclude",
-    "includeorgs", "excludeorgs", "wiki", "issues", "starred", "filter",
+    "token",
+    "token_file",
+    "user",
+    "url",
+    "username",
+    "password",
+    "ssh",
+    "sshkey",
+    "include",
+    "exclude",
+    "includeorgs",
+    "excludeorgs",
+    "wiki",
+    "issues",
+    "starred",
+    "filter",
     // forgesafe's own (gickup ignores keys it does not know): download release asset files too.
     "releaseassets",
 ];
 
 /// Keys of an `any:` entry.
-pub const PLAIN_ENTRY_KEYS: &[&str] = &["url", "name", "username", "password", "token", "token_file", "ssh", "sshkey"];
+pub const PLAIN_ENTRY_KEYS: &[&str] = &[
+    "url",
+    "name",
+    "username",
+    "password",
+    "token",
+    "token_file",
+    "ssh",
+    "sshkey",
+];
 
-pub const FILTER_KEYS: &[&str] = &["stars", "lastactivity", "languages", "excludearchived", "excludeforks"];
+pub const FILTER_KEYS: &[&str] = &[
+    "stars",
+    "lastactivity",
+    "languages",
+    "excludearchived",
+    "excludeforks",
+];
 
-pub const LOCAL_DESTINATION_KEYS: &[&str] = &["path", "structured", "bare", "mirror", "lfs", "zip", "keep"];
+pub const LOCAL_DESTINATION_KEYS: &[&str] =
+    &["path", "structured", "bare", "mirror", "lfs", "zip", "keep"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -64,8 +94,19 @@ pub struct RawPlainEntry {
 }
 
 /// Keys of a `gitea`, `gitlab` or `github` destination entry, as gickup documents them.
-pub const FORGE_DESTINATION_KEYS: &[&str] =
-    &["token", "token_file", "user", "url", "organization", "createorg", "mirrorinterval", "lfs", "mirror", "visibility", "force"];
+pub const FORGE_DESTINATION_KEYS: &[&str] = &[
+    "token",
+    "token_file",
+    "user",
+    "url",
+    "organization",
+    "createorg",
+    "mirrorinterval",
+    "lfs",
+    "mirror",
+    "visibility",
+    "force",
+];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -13,7 +13,12 @@ pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// A missing variable is an error only when the value *looks like* a variable name
 /// (`GITHUB_TOKEN`: upper case, digits, `_`); real tokens (`ghp_…`, `glpat-…`, 40 hex
 /// digits) never do, so they are accepted literally, as gickup does.
-pub fn resolve_token(value: &str, key_path: &str, file: &str, env: EnvLookup<'_>) -> Result<Secret> {
+pub fn resolve_token(
+    value: &str,
+    key_path: &str,
+    file: &str,
+    env: EnvLookup<'_>,
+) -> Result<Secret> {
     let value = value.trim();
     if value.is_empty() {
         bail!("{file}: {key_path}: the token is empty; set it to an environment variable name or remove the key");
@@ -44,7 +49,9 @@ pub fn read_token_file(path: &str, key_path: &str, file: &str) -> Result<Secret>
 
 fn looks_like_env_var_name(value: &str) -> bool {
     let mut chars = value.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_uppercase() || c == '_');
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_');
     first_ok && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
@@ -65,17 +72,35 @@ mod tests {
 
     #[test]
     fn literal_tokens_are_accepted_when_no_variable_matches() {
-        for literal in ["ghp_16C7e42F292c6912E7710c838347Ae178B4a", "glpat-xxxxXXXX1234", "0123456789abcdef0123456789abcdef01234567"] {
-            assert_eq!(resolve_token(literal, "k", "f", &no_env).unwrap().expose(), literal);
+        for literal in [
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+            "glpat-xxxxXXXX1234",
+            "0123456789abcdef0123456789abcdef01234567",
+        ] {
+            assert_eq!(
+                resolve_token(literal, "k", "f", &no_env).unwrap().expose(),
+                literal
+            );
         }
     }
 
     #[test]
     fn missing_variable_is_one_line_naming_file_key_and_fix() {
-        let err = resolve_token("GITHUB_TOKEN", "source.github[0].token", "conf.yml", &no_env).unwrap_err();
+        let err = resolve_token(
+            "GITHUB_TOKEN",
+            "source.github[0].token",
+            "conf.yml",
+            &no_env,
+        )
+        .unwrap_err();
         let message = format!("{err:#}");
         assert!(!message.contains('\n'), "{message}");
-        assert!(message.starts_with("conf.yml: source.github[0].token: environment variable `GITHUB_TOKEN` is not set"), "{message}");
+        assert!(
+            message.starts_with(
+                "conf.yml: source.github[0].token: environment variable `GITHUB_TOKEN` is not set"
+            ),
+            "{message}"
+        );
         assert!(message.contains("export GITHUB_TOKEN="), "{message}");
     }
 
@@ -86,6 +111,11 @@ mod tests {
         std::fs::write(&path, "secret-value\n").unwrap();
         let token = read_token_file(path.to_str().unwrap(), "k", "f").unwrap();
         assert_eq!(token.expose(), "secret-value");
-        assert!(read_token_file("/nonexistent/token", "source.gitea[0].token_file", "conf.yml").is_err());
+        assert!(read_token_file(
+            "/nonexistent/token",
+            "source.gitea[0].token_file",
+            "conf.yml"
+        )
+        .is_err());
     }
 }

@@ -11,7 +11,11 @@ use super::pages::list_all;
 use super::rest::{instance_api, Dialect, RestClient};
 use crate::secret::Secret;
 
-const DIALECT: Dialect = Dialect { forge: "Gitea", token_scheme: "token", headers: &[("accept", "application/json")] };
+const DIALECT: Dialect = Dialect {
+    forge: "Gitea",
+    token_scheme: "token",
+    headers: &[("accept", "application/json")],
+};
 
 pub struct Gitea {
     rest: RestClient,
@@ -22,7 +26,10 @@ pub struct Gitea {
 impl Gitea {
     /// `api_base` is `https://host/api/v1`.
     pub fn new(api_base: &str, token: Option<Secret>, git_user: String) -> Result<Self> {
-        Ok(Gitea { rest: RestClient::new(&DIALECT, api_base, token.as_ref())?, git_user })
+        Ok(Gitea {
+            rest: RestClient::new(&DIALECT, api_base, token.as_ref())?,
+            git_user,
+        })
     }
 
     /// The API of the instance at `url`, or of gitea.com.
@@ -68,7 +75,10 @@ impl GithubShaped for Gitea {
     fn review_comments(&self, base: &str, number: u64, reviews: &[Value]) -> Result<Vec<Value>> {
         let mut all = Vec::new();
         for id in reviews.iter().filter_map(|review| review["id"].as_u64()) {
-            all.extend(list_all(&self.rest, &format!("{base}/pulls/{number}/reviews/{id}/comments"))?);
+            all.extend(list_all(
+                &self.rest,
+                &format!("{base}/pulls/{number}/reviews/{id}/comments"),
+            )?);
         }
         Ok(all)
     }

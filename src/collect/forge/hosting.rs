@@ -44,7 +44,11 @@ fn not_found(err: &anyhow::Error) -> bool {
 }
 
 /// GitHub and Gitea: the repository, created under the token's owner or an organisation.
-pub(super) fn github_shaped_find_or_create(rest: &RestClient, token_owner: &str, wanted: &WantedRepo) -> Result<HostedRepo> {
+pub(super) fn github_shaped_find_or_create(
+    rest: &RestClient,
+    token_owner: &str,
+    wanted: &WantedRepo,
+) -> Result<HostedRepo> {
     let api = rest.api_base();
     let owner = wanted.owner.as_deref().unwrap_or(token_owner);
     let url = format!("{api}/repos/{owner}/{}", wanted.name);
@@ -53,12 +57,21 @@ pub(super) fn github_shaped_find_or_create(rest: &RestClient, token_owner: &str,
         Err(err) if not_found(&err) => {}
         Err(err) => return Err(err),
     }
-    let create = if owner.eq_ignore_ascii_case(token_owner) { format!("{api}/user/repos") } else { format!("{api}/orgs/{owner}/repos") };
+    let create = if owner.eq_ignore_ascii_case(token_owner) {
+        format!("{api}/user/repos")
+    } else {
+        format!("{api}/orgs/{owner}/repos")
+    };
     let body = json!({ "name": wanted.name, "private": wanted.private, "description": wanted.description, "auto_init": false });
     match rest.send_json(Method::POST, &create, &body) {
         Ok(repo) => github_shaped(repo, true),
-        Err(err) if matches!(http_status(&err), Some(409 | 422)) => github_shaped(get_one(rest, &url)?, false),
-        Err(err) => Err(err.context(format!("cannot create the repository {owner}/{}", wanted.name))),
+        Err(err) if matches!(http_status(&err), Some(409 | 422)) => {
+            github_shaped(get_one(rest, &url)?, false)
+        }
+        Err(err) => Err(err.context(format!(
+            "cannot create the repository {owner}/{}",
+            wanted.name
+        ))),
     }
 }
 
@@ -66,24 +79,38 @@ fn github_shaped(repo: Value, created: bool) -> Result<HostedRepo> {
     let full_name = text(&repo, "full_name")?;
     Ok(HostedRepo {
         push_url: text(&repo, "clone_url")?,
-        default_branch: repo["default_branch"].as_str().filter(|b| !b.is_empty()).map(str::to_string),
+        default_branch: repo["default_branch"]
+            .as_str()
+            .filter(|b| !b.is_empty())
+            .map(str::to_string),
         api_key: full_name.clone(),
         full_name,
         created,
     })
 }
 
-pub(super) fn github_shaped_set_default_branch(rest: &RestClient, repo: &HostedRepo, branch: &str) -> Result<()> {
+pub(super) fn github_shaped_set_default_branch(
+    rest: &RestClient,
+    repo: &HostedRepo,
+    branch: &str,
+) -> Result<()> {
     let url = format!("{}/repos/{}", rest.api_base(), repo.api_key);
     rest.send_json(Method::PATCH, &url, &json!({ "default_branch": branch }))?;
     Ok(())
 }
 
 /// GitLab: the project, created in the token owner's namespace or a group's.
-pub(super) fn gitlab_find_or_create(rest: &RestClient, token_owner: &str, wanted: &WantedRepo) -> Result<HostedRepo> {
+pub(super) fn gitlab_find_or_create(
+    rest: &RestClient,
+    token_owner: &str,
+    wanted: &WantedRepo,
+) -> Result<HostedRepo> {
     let api = rest.api_base();
     let owner = wanted.owner.as_deref().unwrap_or(token_owner);
-    let url = format!("{api}/projects/{}", encode_path(&format!("{owner}/{}", wanted.name)));
+    let url = format!(
+        "{api}/projects/{}",
+        encode_path(&format!("{owner}/{}", wanted.name))
+    );
     match get_one(rest, &url) {
         Ok(project) => return gitlab_shaped(project, false),
         Err(err) if not_found(&err) => {}
@@ -97,31 +124,45 @@ pub(super) fn gitlab_find_or_create(rest: &RestClient, token_owner: &str, wanted
     });
     if !owner.eq_ignore_ascii_case(token_owner) {
         let namespace = get_one(rest, &format!("{api}/namespaces/{}", encode_path(owner)))
-            .with_context(|| format!("GitLab has no group or user {owner} the token can create projects in"))?;
+            .with_context(|| {
+                format!("GitLab has no group or user {owner} the token can create projects in")
+            })?;
         body["namespace_id"] = namespace["id"].clone();
     }
     match rest.send_json(Method::POST, &format!("{api}/projects"), &body) {
         Ok(project) => gitlab_shaped(project, true),
-        Err(err) if matches!(http_status(&err), Some(400 | 409 | 422)) => match get_one(rest, &url) {
+        Err(err) if matches!(http_status(&err), Some(400 | 409 | 422)) => match get_one(rest, &url)
+        {
             Ok(project) => gitlab_shaped(project, false),
-            Err(_) => Err(err.context(format!("cannot create the project {owner}/{}", wanted.name))),
+            Err(_) => {
+                Err(err.context(format!("cannot create the project {owner}/{}", wanted.name)))
+            }
         },
         Err(err) => Err(err.context(format!("cannot create the project {owner}/{}", wanted.name))),
     }
 }
 
 fn gitlab_shaped(project: Value, created: bool) -> Result<HostedRepo> {
-    let id = project["id"].as_u64().context("GitLab's project has no id")?;
+    let id = project["id"]
+        .as_u64()
+        .context("GitLab's project has no id")?;
     Ok(HostedRepo {
         full_name: text(&project, "path_with_namespace")?,
         push_url: text(&project, "http_url_to_repo")?,
-        default_branch: project["default_branch"].as_str().filter(|b| !b.is_empty()).map(str::to_string),
+        default_branch: project["default_branch"]
+            .as_str()
+            .filter(|b| !b.is_empty())
+            .map(str::to_string),
         api_key: id.to_string(),
         created,
     })
 }
 
-pub(super) fn gitlab_set_default_branch(rest: &RestClient, repo: &HostedRepo, branch: &str) -> Result<()> {
+pub(super) fn gitlab_set_default_branch(
+    rest: &RestClient,
+    repo: &HostedRepo,
+    branch: &str,
+) -> Result<()> {
     let url = format!("{}/projects/{}", rest.api_base(), repo.api_key);
     rest.send_json(Method::PUT, &url, &json!({ "default_branch": branch }))?;
     Ok(())
@@ -133,5 +174,8 @@ fn encode_path(path: &str) -> String {
 }
 
 fn text(value: &Value, key: &str) -> Result<String> {
-    value[key].as_str().map(str::to_string).with_context(|| format!("the forge's answer has no {key}"))
+    value[key]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("the forge's answer has no {key}"))
 }

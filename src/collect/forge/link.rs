@@ -16,7 +16,14 @@ pub fn next_link(header: &str) -> Option<String> {
         let is_next = params
             .split([';', ','])
             .filter_map(|param| param.trim().split_once('='))
-            .any(|(key, value)| key.trim() == "rel" && value.trim().trim_matches('"').split(' ').any(|rel| rel == "next"));
+            .any(|(key, value)| {
+                key.trim() == "rel"
+                    && value
+                        .trim()
+                        .trim_matches('"')
+                        .split(' ')
+                        .any(|rel| rel == "next")
+            });
         if is_next {
             return Some(url.to_string());
         }
@@ -32,10 +39,19 @@ mod tests {
     #[test]
     fn finds_next_among_other_relations() {
         let header = r#"<https://api.github.com/user/repos?per_page=100&page=1>; rel="prev", <https://api.github.com/user/repos?per_page=100&page=3>; rel="next", <https://api.github.com/user/repos?per_page=100&page=5>; rel="last""#;
-        assert_eq!(next_link(header).as_deref(), Some("https://api.github.com/user/repos?per_page=100&page=3"));
-        assert_eq!(next_link(r#"<https://api.github.com/x?page=1>; rel="first""#), None);
+        assert_eq!(
+            next_link(header).as_deref(),
+            Some("https://api.github.com/user/repos?per_page=100&page=3")
+        );
+        assert_eq!(
+            next_link(r#"<https://api.github.com/x?page=1>; rel="first""#),
+            None
+        );
         assert_eq!(next_link(""), None);
         let with_commas = r#"<https://api.github.com/user/repos?affiliation=owner,collaborator&page=2>; rel="next", <https://api.github.com/user/repos?affiliation=owner,collaborator&page=9>; rel="last""#;
-        assert_eq!(next_link(with_commas).as_deref(), Some("https://api.github.com/user/repos?affiliation=owner,collaborator&page=2"));
+        assert_eq!(
+            next_link(with_commas).as_deref(),
+            Some("https://api.github.com/user/repos?affiliation=owner,collaborator&page=2")
+        );
     }
 }

@@ -55,11 +55,21 @@ pub trait Forge: Send + Sync {
 
     /// Writes a repository's metadata (issues, pull or merge requests with their discussions,
     /// releases, labels, milestones) under `writer`, fetching only what changed since `state`.
-    fn sync_metadata(&self, cache: &PageCache, repo: &RepoSummary, writer: &MetadataWriter, state: &mut RepoMetaState) -> Result<MetadataSynced>;
+    fn sync_metadata(
+        &self,
+        cache: &PageCache,
+        repo: &RepoSummary,
+        writer: &MetadataWriter,
+        state: &mut RepoMetaState,
+    ) -> Result<MetadataSynced>;
 
     /// Downloads the files attached to `releases` (as `sync_metadata` returned them). Forges
     /// whose release links may point anywhere keep only the release metadata.
-    fn sync_release_assets(&self, _releases: &[Value], _writer: &MetadataWriter) -> Result<AssetOutcome> {
+    fn sync_release_assets(
+        &self,
+        _releases: &[Value],
+        _writer: &MetadataWriter,
+    ) -> Result<AssetOutcome> {
         Ok(AssetOutcome::default())
     }
 
@@ -88,21 +98,40 @@ pub struct MetadataSynced {
 pub fn connect(source: &ForgeSource) -> Result<Box<dyn Forge>> {
     // Gitea wants the account's name (or `oauth2`) with a token over basic auth.
     let gitea_user = source.username.clone().or(source.user.clone());
-    connect_to(source.kind, source.url.as_deref(), source.token.clone(), gitea_user)
+    connect_to(
+        source.kind,
+        source.url.as_deref(),
+        source.token.clone(),
+        gitea_user,
+    )
 }
 
 /// The forge a push goes to (gickup's forge destinations, `restore --to-forge`), used with its
 /// token; Gitea gets `oauth2` as the user name beside it.
 pub fn connect_destination(destination: &ForgeDestination) -> Result<Box<dyn Forge>> {
-    connect_to(destination.kind, destination.url.as_deref(), Some(destination.token.clone()), None)
+    connect_to(
+        destination.kind,
+        destination.url.as_deref(),
+        Some(destination.token.clone()),
+        None,
+    )
 }
 
 /// The forge of `kind` at `url` (`None`: the public service), used with `token`.
 /// `git_user` is the user name Gitea gets beside the token over basic auth (default `oauth2`).
-pub fn connect_to(kind: ForgeKind, url: Option<&str>, token: Option<crate::secret::Secret>, git_user: Option<String>) -> Result<Box<dyn Forge>> {
+pub fn connect_to(
+    kind: ForgeKind,
+    url: Option<&str>,
+    token: Option<crate::secret::Secret>,
+    git_user: Option<String>,
+) -> Result<Box<dyn Forge>> {
     Ok(match kind {
         ForgeKind::Github => Box::new(Github::new(&Github::api_of(url), token)?),
-        ForgeKind::Gitea => Box::new(Gitea::new(&Gitea::api_of(url), token, git_user.unwrap_or_else(|| "oauth2".into()))?),
+        ForgeKind::Gitea => Box::new(Gitea::new(
+            &Gitea::api_of(url),
+            token,
+            git_user.unwrap_or_else(|| "oauth2".into()),
+        )?),
         ForgeKind::Gitlab => Box::new(Gitlab::new(&Gitlab::api_of(url), token)?),
     })
 }
@@ -110,13 +139,22 @@ pub fn connect_to(kind: ForgeKind, url: Option<&str>, token: Option<crate::secre
 /// The repositories a source selects: the token owner's (private included) or a user's public
 /// ones, plus `includeorgs` organisations and, with `starred`, starred repositories; then
 /// gickup's filters. `caches` holds the listing pages of earlier runs.
-pub fn list_selected(forge: &dyn Forge, source: &ForgeSource, caches: &mut BTreeMap<String, ListingCache>) -> Result<Vec<RepoSummary>> {
+pub fn list_selected(
+    forge: &dyn Forge,
+    source: &ForgeSource,
+    caches: &mut BTreeMap<String, ListingCache>,
+) -> Result<Vec<RepoSummary>> {
     let mut listings = Vec::new();
     match (&source.token, &source.user) {
-        (Some(_), Some(user)) if forge.token_owner()?.eq_ignore_ascii_case(user) => listings.push(RepoListing::Authenticated),
+        (Some(_), Some(user)) if forge.token_owner()?.eq_ignore_ascii_case(user) => {
+            listings.push(RepoListing::Authenticated)
+        }
         (Some(_), None) => listings.push(RepoListing::Authenticated),
         (_, Some(user)) => listings.push(RepoListing::User(user.clone())),
-        (None, None) => bail!("a {} source needs a user or a token: add `user:` or `token:`", source.kind.key()),
+        (None, None) => bail!(
+            "a {} source needs a user or a token: add `user:` or `token:`",
+            source.kind.key()
+        ),
     }
     for org in &source.include_orgs {
         listings.push(RepoListing::Org(org.clone()));
@@ -126,7 +164,9 @@ pub fn list_selected(forge: &dyn Forge, source: &ForgeSource, caches: &mut BTree
     }
     let mut all: BTreeMap<String, RepoSummary> = BTreeMap::new();
     for listing in listings {
-        let cache = caches.entry(format!("{}|{listing:?}", forge.api_base())).or_default();
+        let cache = caches
+            .entry(format!("{}|{listing:?}", forge.api_base()))
+            .or_default();
         for repo in forge.list_repos(&listing, cache)?.repos {
             all.insert(repo.full_name.clone(), repo);
         }

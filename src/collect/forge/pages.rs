@@ -23,11 +23,18 @@ pub struct PageCache {
 
 impl PageCache {
     fn get(&self, url: &str) -> Option<CachedList> {
-        self.pages.lock().unwrap_or_else(|p| p.into_inner()).get(url).cloned()
+        self.pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(url)
+            .cloned()
     }
 
     fn insert(&self, url: String, page: CachedList) {
-        self.pages.lock().unwrap_or_else(|p| p.into_inner()).insert(url, page);
+        self.pages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(url, page);
     }
 }
 
@@ -78,15 +85,22 @@ pub(super) fn sync_repository_and_small_lists(
     lists: SmallLists,
 ) -> Result<(MetadataOutcome, Vec<Value>)> {
     let mut outcome = MetadataOutcome::default();
-    outcome.files_changed += u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
+    outcome.files_changed +=
+        u64::from(writer.write("repository.json", &serde_json::to_value(repo)?)?);
     let mut releases = Vec::new();
-    for (folder, (url, key)) in [("labels", lists.labels), ("milestones", lists.milestones), ("releases", lists.releases)] {
-        let (items, fresh) = list(client, cache, &url).with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
+    for (folder, (url, key)) in [
+        ("labels", lists.labels),
+        ("milestones", lists.milestones),
+        ("releases", lists.releases),
+    ] {
+        let (items, fresh) = list(client, cache, &url)
+            .with_context(|| format!("{}: cannot read {folder}", repo.full_name))?;
         if fresh {
             let mut keep = BTreeSet::new();
             for item in &items {
                 let name = file_name(&key_text(&item[key]));
-                outcome.files_changed += u64::from(writer.write(&format!("{folder}/{name}"), item)?);
+                outcome.files_changed +=
+                    u64::from(writer.write(&format!("{folder}/{name}"), item)?);
                 keep.insert(name);
             }
             writer.prune_folder(folder, &keep)?;
@@ -99,7 +113,11 @@ pub(super) fn sync_repository_and_small_lists(
 }
 
 /// All pages of a list, revalidating cached pages; returns the items and whether any page was fresh.
-pub(super) fn list(client: &RestClient, cache: &PageCache, first: &str) -> Result<(Vec<Value>, bool)> {
+pub(super) fn list(
+    client: &RestClient,
+    cache: &PageCache,
+    first: &str,
+) -> Result<(Vec<Value>, bool)> {
     let mut items = Vec::new();
     let mut fresh = false;
     let mut next = Some(first.to_string());
@@ -109,11 +127,18 @@ pub(super) fn list(client: &RestClient, cache: &PageCache, first: &str) -> Resul
         anyhow::ensure!(pages <= 10_000, "{first}: more than 10,000 pages");
         let cached = cache.get(&url);
         let page = match client.get_page(&url, cached.as_ref().map(|c| c.etag.as_str()))? {
-            PageResponse::NotModified => cached.with_context(|| format!("the forge answered 304 for {url} although no ETag was sent"))?,
+            PageResponse::NotModified => cached.with_context(|| {
+                format!("the forge answered 304 for {url} although no ETag was sent")
+            })?,
             PageResponse::Fresh { body, etag, next } => {
                 fresh = true;
-                let items: Vec<Value> = serde_json::from_str(&body).with_context(|| format!("{url}: not a JSON list"))?;
-                let page = CachedList { etag: etag.unwrap_or_default(), next, items };
+                let items: Vec<Value> = serde_json::from_str(&body)
+                    .with_context(|| format!("{url}: not a JSON list"))?;
+                let page = CachedList {
+                    etag: etag.unwrap_or_default(),
+                    next,
+                    items,
+                };
                 if !page.etag.is_empty() {
                     cache.insert(url.clone(), page.clone());
                 }
@@ -133,7 +158,9 @@ pub(super) fn list_all(client: &RestClient, first: &str) -> Result<Vec<Value>> {
 
 pub(super) fn get_one(client: &RestClient, url: &str) -> Result<Value> {
     match client.get_page(url, None)? {
-        PageResponse::Fresh { body, .. } => serde_json::from_str(&body).with_context(|| format!("{url}: not JSON")),
+        PageResponse::Fresh { body, .. } => {
+            serde_json::from_str(&body).with_context(|| format!("{url}: not JSON"))
+        }
         PageResponse::NotModified => anyhow::bail!("{url}: 304 to an unconditional request"),
     }
 }

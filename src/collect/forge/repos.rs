@@ -109,11 +109,18 @@ pub type ParsePage = fn(body: &str, url: &str) -> Result<Vec<RepoSummary>>;
 
 /// The repository objects of GitHub and Gitea, which share GitHub's field names.
 pub fn parse_github_shaped(body: &str, url: &str) -> Result<Vec<RepoSummary>> {
-    serde_json::from_str(body).with_context(|| format!("the forge returned an unexpected repository list from {url}"))
+    serde_json::from_str(body)
+        .with_context(|| format!("the forge returned an unexpected repository list from {url}"))
 }
 
 /// Reads the list starting at `first_url` page by page, revalidating the pages `cache` holds.
-pub fn list_repos(client: &RestClient, listing: &RepoListing, first_url: String, parse: ParsePage, cache: &mut ListingCache) -> Result<RepoList> {
+pub fn list_repos(
+    client: &RestClient,
+    listing: &RepoListing,
+    first_url: String,
+    parse: ParsePage,
+    cache: &mut ListingCache,
+) -> Result<RepoList> {
     let mut next = Some(first_url);
     let mut repos = Vec::new();
     let mut changed = false;
@@ -132,7 +139,11 @@ pub fn list_repos(client: &RestClient, listing: &RepoListing, first_url: String,
             },
             PageResponse::Fresh { body, etag, next } => {
                 changed = true;
-                CachedPage { etag: etag.unwrap_or_default(), next, repos: parse(&body, &url)? }
+                CachedPage {
+                    etag: etag.unwrap_or_default(),
+                    next,
+                    repos: parse(&body, &url)?,
+                }
             }
         };
         repos.extend(page.repos.iter().cloned());
@@ -145,6 +156,16 @@ pub fn list_repos(client: &RestClient, listing: &RepoListing, first_url: String,
         changed = true;
     }
     cache.pages = seen;
-    tracing::info!(?listing, repos = repos.len(), changed, requests, "listed repositories");
-    Ok(RepoList { repos, changed, requests })
+    tracing::info!(
+        ?listing,
+        repos = repos.len(),
+        changed,
+        requests,
+        "listed repositories"
+    );
+    Ok(RepoList {
+        repos,
+        changed,
+        requests,
+    })
 }

@@ -8,12 +8,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Result};
 
-use super::repos::RepoSummary;
 use super::super::config::ForgeSource;
+use super::repos::RepoSummary;
 
-pub fn select_repos(repos: &[RepoSummary], source: &ForgeSource, now: SystemTime) -> Result<Vec<RepoSummary>> {
+pub fn select_repos(
+    repos: &[RepoSummary],
+    source: &ForgeSource,
+    now: SystemTime,
+) -> Result<Vec<RepoSummary>> {
     let filter = &source.filter;
-    let max_age = filter.last_activity.as_deref().map(parse_last_activity).transpose()?;
+    let max_age = filter
+        .last_activity
+        .as_deref()
+        .map(parse_last_activity)
+        .transpose()?;
     let languages: HashSet<String> = filter.languages.iter().map(|l| l.to_lowercase()).collect();
     let include: HashSet<&str> = source.include.iter().map(String::as_str).collect();
     let exclude: HashSet<&str> = source.exclude.iter().map(String::as_str).collect();
@@ -25,14 +33,24 @@ pub fn select_repos(repos: &[RepoSummary], source: &ForgeSource, now: SystemTime
             return false;
         }
         // gickup keeps repositories without a detected language.
-        if !languages.is_empty() && repo.language.as_ref().is_some_and(|l| !languages.contains(&l.to_lowercase())) {
+        if !languages.is_empty()
+            && repo
+                .language
+                .as_ref()
+                .is_some_and(|l| !languages.contains(&l.to_lowercase()))
+        {
             return false;
         }
         if filter.stars.is_some_and(|min| repo.stargazers_count < min) {
             return false;
         }
-        match (max_age, repo.pushed_at.as_deref().and_then(parse_rfc3339_utc)) {
-            (Some(age), Some(pushed)) => now.duration_since(pushed).map_or(true, |since| since <= age),
+        match (
+            max_age,
+            repo.pushed_at.as_deref().and_then(parse_rfc3339_utc),
+        ) {
+            (Some(age), Some(pushed)) => now
+                .duration_since(pushed)
+                .map_or(true, |since| since <= age),
             _ => true,
         }
     };
@@ -90,7 +108,14 @@ pub fn parse_last_activity(text: &str) -> Result<Duration> {
 /// GitHub timestamps are always `YYYY-MM-DDTHH:MM:SSZ`.
 fn parse_rfc3339_utc(text: &str) -> Option<SystemTime> {
     let b = text.as_bytes();
-    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z' {
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
         return None;
     }
     let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
@@ -104,7 +129,9 @@ fn parse_rfc3339_utc(text: &str) -> Option<SystemTime> {
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
     let epoch = days * 86_400 + seconds;
-    u64::try_from(epoch).ok().map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+    u64::try_from(epoch)
+        .ok()
+        .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -113,9 +140,18 @@ mod tests {
 
     #[test]
     fn durations_in_gickup_syntax() {
-        assert_eq!(parse_last_activity("1y").unwrap(), Duration::from_secs(365 * 86_400));
-        assert_eq!(parse_last_activity("1M2d").unwrap(), Duration::from_secs(32 * 86_400));
-        assert_eq!(parse_last_activity("12h30m").unwrap(), Duration::from_secs(12 * 3600 + 1800));
+        assert_eq!(
+            parse_last_activity("1y").unwrap(),
+            Duration::from_secs(365 * 86_400)
+        );
+        assert_eq!(
+            parse_last_activity("1M2d").unwrap(),
+            Duration::from_secs(32 * 86_400)
+        );
+        assert_eq!(
+            parse_last_activity("12h30m").unwrap(),
+            Duration::from_secs(12 * 3600 + 1800)
+        );
         for bad in ["", "y", "10", "1x", "abc"] {
             assert!(parse_last_activity(bad).is_err(), "{bad}");
         }
@@ -123,7 +159,13 @@ mod tests {
 
     #[test]
     fn github_timestamps() {
-        let at = |s| parse_rfc3339_utc(s).unwrap().duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let at = |s| {
+            parse_rfc3339_utc(s)
+                .unwrap()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        };
         assert_eq!(at("1970-01-01T00:00:00Z"), 0);
         assert_eq!(at("2000-03-01T00:00:00Z"), 951_868_800);
         assert_eq!(at("2024-02-29T12:34:56Z"), 1_709_210_096);

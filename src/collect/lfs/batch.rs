@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::endpoint::Endpoint;
 use super::pointer::Pointer;
-use crate::http::{self, header, Attempt, GaveUp, HeaderMap, HeaderValue, RetryPolicy, StatusCode, WaitHints};
+use crate::http::{
+    self, header, Attempt, GaveUp, HeaderMap, HeaderValue, RetryPolicy, StatusCode, WaitHints,
+};
 use crate::secret::{redact, Secret};
 
 /// The media type of every batch request and response.
@@ -58,7 +60,11 @@ pub struct DownloadAction {
 
 impl fmt::Debug for DownloadAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DownloadAction {{ href: <hidden>, header: <{} hidden> }}", self.header.len())
+        write!(
+            f,
+            "DownloadAction {{ href: <hidden>, header: <{} hidden> }}",
+            self.header.len()
+        )
     }
 }
 
@@ -67,7 +73,10 @@ impl fmt::Debug for DownloadAction {
 pub enum Answer {
     Download(DownloadAction),
     /// A per-object error (404: not on the server; 410: removed; 422: size mismatch; …).
-    Error { code: u16, message: String },
+    Error {
+        code: u16,
+        message: String,
+    },
 }
 
 #[derive(Serialize)]
@@ -112,15 +121,29 @@ struct ObjectError {
 
 impl LfsClient {
     /// `credentials` are attached only if `endpoint.same_origin_as_clone`.
-    pub fn new(endpoint: Endpoint, credentials: Option<(&str, &Secret)>, retry: RetryPolicy) -> Result<Self> {
+    pub fn new(
+        endpoint: Endpoint,
+        credentials: Option<(&str, &Secret)>,
+        retry: RetryPolicy,
+    ) -> Result<Self> {
         let authorization = match credentials {
-            Some((user, token)) if endpoint.same_origin_as_clone => Some(http::basic_authorization(user, token)?),
+            Some((user, token)) if endpoint.same_origin_as_clone => {
+                Some(http::basic_authorization(user, token)?)
+            }
             _ => None,
         };
         // 120 s per read of a body: a stalled download fails, a large, steady one does not.
-        let http = http::Client::new(http::Timeouts { connect: Some(Duration::from_secs(30)), request: Duration::from_secs(120) })
-            .context("Git LFS")?;
-        Ok(LfsClient { http, endpoint, authorization, retry })
+        let http = http::Client::new(http::Timeouts {
+            connect: Some(Duration::from_secs(30)),
+            request: Duration::from_secs(120),
+        })
+        .context("Git LFS")?;
+        Ok(LfsClient {
+            http,
+            endpoint,
+            authorization,
+            retry,
+        })
     }
 
     pub fn sends_credentials(&self) -> bool {
@@ -131,7 +154,10 @@ impl LfsClient {
     /// here concerns the whole request (authentication, a missing endpoint, a server down);
     /// per-object problems come back as [`Answer::Error`].
     pub fn batch(&self, objects: &[Pointer]) -> Result<Vec<(Pointer, Answer)>> {
-        assert!(objects.len() <= MAX_OBJECTS_PER_BATCH, "batch requests are limited to {MAX_OBJECTS_PER_BATCH} objects");
+        assert!(
+            objects.len() <= MAX_OBJECTS_PER_BATCH,
+            "batch requests are limited to {MAX_OBJECTS_PER_BATCH} objects"
+        );
         let url = self.endpoint.batch_url();
         let body = serde_json::to_vec(&BatchRequest {
             operation: "download",
@@ -141,22 +167,33 @@ impl LfsClient {
         })?;
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(LFS_MEDIA_TYPE));
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(LFS_MEDIA_TYPE));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(LFS_MEDIA_TYPE),
+        );
         if let Some(auth) = &self.authorization {
             headers.insert(header::AUTHORIZATION, auth.clone());
         }
 
-        let tried = http::with_retries(&self.retry, &format!("Git LFS batch request to {}", self.endpoint), |_| {
-            match self.http.post(url.as_str(), headers.clone(), body.clone()).send() {
-                Ok(response) if http::is_overloaded(response.status()) => {
-                    let hints = WaitHints::from_headers(response.headers(), SystemTime::now());
-                    Attempt::Retry(BatchTry::Overloaded(response), hints)
+        let tried = http::with_retries(
+            &self.retry,
+            &format!("Git LFS batch request to {}", self.endpoint),
+            |_| {
+                match self
+                    .http
+                    .post(url.as_str(), headers.clone(), body.clone())
+                    .send()
+                {
+                    Ok(response) if http::is_overloaded(response.status()) => {
+                        let hints = WaitHints::from_headers(response.headers(), SystemTime::now());
+                        Attempt::Retry(BatchTry::Overloaded(response), hints)
+                    }
+                    Ok(response) => Attempt::Done(response),
+                    // Connection refused/reset, timeouts: maybe passing.
+                    Err(err) => Attempt::Retry(BatchTry::Unanswered(err), WaitHints::default()),
                 }
-                Ok(response) => Attempt::Done(response),
-                // Connection refused/reset, timeouts: maybe passing.
-                Err(err) => Attempt::Retry(BatchTry::Unanswered(err), WaitHints::default()),
-            }
-        });
+            },
+        );
         let response = match tried {
             Ok(response) => response,
             Err(GaveUp::Exhausted { last, attempts, wait }) if attempts < self.retry.max_attempts => bail!(
@@ -176,28 +213,62 @@ impl LfsClient {
         if !response.status().is_success() {
             return Err(self.status_error(response, objects));
         }
-        let text = response.text().map_err(|e| anyhow!("cannot read the Git LFS batch response from {}: {e}", self.endpoint))?;
-        let parsed: BatchResponse = serde_json::from_str(&text)
-            .with_context(|| format!("the Git LFS server {} sent a batch response that is not the batch API's JSON", self.endpoint))?;
+        let text = response.text().map_err(|e| {
+            anyhow!(
+                "cannot read the Git LFS batch response from {}: {e}",
+                self.endpoint
+            )
+        })?;
+        let parsed: BatchResponse = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "the Git LFS server {} sent a batch response that is not the batch API's JSON",
+                self.endpoint
+            )
+        })?;
         self.match_answers(objects, parsed)
     }
 
-    fn match_answers(&self, objects: &[Pointer], response: BatchResponse) -> Result<Vec<(Pointer, Answer)>> {
+    fn match_answers(
+        &self,
+        objects: &[Pointer],
+        response: BatchResponse,
+    ) -> Result<Vec<(Pointer, Answer)>> {
         if let Some(transfer) = response.transfer.as_deref().filter(|t| *t != "basic") {
             bail!("the Git LFS server {} chose the {transfer:?} transfer, but forgesafe asked for (and speaks) only \"basic\"", self.endpoint);
         }
         if let Some(algo) = response.hash_algo.as_deref().filter(|a| *a != "sha256") {
             bail!("the Git LFS server {} uses hash algorithm {algo:?}; forgesafe supports only sha256", self.endpoint);
         }
-        let mut answers: BTreeMap<String, ResponseObject> = response.objects.into_iter().map(|o| (o.oid.clone(), o)).collect();
+        let mut answers: BTreeMap<String, ResponseObject> = response
+            .objects
+            .into_iter()
+            .map(|o| (o.oid.clone(), o))
+            .collect();
         Ok(objects
             .iter()
             .map(|pointer| {
                 let answer = match answers.remove(&pointer.oid) {
-                    Some(ResponseObject { error: Some(error), .. }) => Answer::Error { code: error.code, message: clean_message(&error.message) },
-                    Some(ResponseObject { actions: Some(Actions { download: Some(action) }), .. }) => Answer::Download(action),
-                    Some(_) => Answer::Error { code: 0, message: "the server gave no download action for it".into() },
-                    None => Answer::Error { code: 0, message: "the server's batch response left it out".into() },
+                    Some(ResponseObject {
+                        error: Some(error), ..
+                    }) => Answer::Error {
+                        code: error.code,
+                        message: clean_message(&error.message),
+                    },
+                    Some(ResponseObject {
+                        actions:
+                            Some(Actions {
+                                download: Some(action),
+                            }),
+                        ..
+                    }) => Answer::Download(action),
+                    Some(_) => Answer::Error {
+                        code: 0,
+                        message: "the server gave no download action for it".into(),
+                    },
+                    None => Answer::Error {
+                        code: 0,
+                        message: "the server's batch response left it out".into(),
+                    },
                 };
                 (pointer.clone(), answer)
             })
@@ -209,7 +280,11 @@ impl LfsClient {
         let status = response.status();
         let server_says = server_message(&response.text().unwrap_or_default());
         let endpoint = &self.endpoint;
-        let detail = if server_says.is_empty() { String::new() } else { format!(" (server says: {server_says})") };
+        let detail = if server_says.is_empty() {
+            String::new()
+        } else {
+            format!(" (server says: {server_says})")
+        };
         match status {
             StatusCode::UNAUTHORIZED if self.authorization.is_some() => anyhow!(
                 "the Git LFS server {endpoint} rejected the credentials (HTTP 401){detail}; check that the token is valid and may read this repository"
@@ -246,7 +321,11 @@ impl LfsClient {
 fn server_message(body: &str) -> String {
     let message = serde_json::from_str::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| body.to_string());
     clean_message(&message)
 }
@@ -263,9 +342,18 @@ mod tests {
     use crate::collect::lfs::endpoint::Source;
 
     fn client(same_origin: bool) -> LfsClient {
-        let endpoint = Endpoint { url: crate::http::Url::parse("https://h/o/r.git/info/lfs").unwrap(), source: Source::CloneUrl, same_origin_as_clone: same_origin };
+        let endpoint = Endpoint {
+            url: crate::http::Url::parse("https://h/o/r.git/info/lfs").unwrap(),
+            source: Source::CloneUrl,
+            same_origin_as_clone: same_origin,
+        };
         let token = Secret::new("tok-batch-unit-test-secret");
-        LfsClient::new(endpoint, Some(("x-access-token", &token)), RetryPolicy::lfs()).unwrap()
+        LfsClient::new(
+            endpoint,
+            Some(("x-access-token", &token)),
+            RetryPolicy::lfs(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -276,8 +364,17 @@ mod tests {
 
     #[test]
     fn request_body_is_the_batch_api_shape() {
-        let objects = [Pointer { oid: "a".repeat(64), size: 5 }];
-        let body = serde_json::to_value(BatchRequest { operation: "download", transfers: ["basic"], objects: objects.iter().collect(), hash_algo: "sha256" }).unwrap();
+        let objects = [Pointer {
+            oid: "a".repeat(64),
+            size: 5,
+        }];
+        let body = serde_json::to_value(BatchRequest {
+            operation: "download",
+            transfers: ["basic"],
+            objects: objects.iter().collect(),
+            hash_algo: "sha256",
+        })
+        .unwrap();
         assert_eq!(
             body,
             serde_json::json!({"operation": "download", "transfers": ["basic"], "objects": [{"oid": "a".repeat(64), "size": 5}], "hash_algo": "sha256"})
@@ -286,9 +383,18 @@ mod tests {
 
     #[test]
     fn answers_are_matched_by_oid_and_missing_ones_reported() {
-        let a = Pointer { oid: "a".repeat(64), size: 1 };
-        let b = Pointer { oid: "b".repeat(64), size: 2 };
-        let c = Pointer { oid: "c".repeat(64), size: 3 };
+        let a = Pointer {
+            oid: "a".repeat(64),
+            size: 1,
+        };
+        let b = Pointer {
+            oid: "b".repeat(64),
+            size: 2,
+        };
+        let c = Pointer {
+            oid: "c".repeat(64),
+            size: 3,
+        };
         let response: BatchResponse = serde_json::from_value(serde_json::json!({
             "transfer": "basic",
             "objects": [
@@ -297,16 +403,24 @@ mod tests {
             ]
         }))
         .unwrap();
-        let answers = client(true).match_answers(&[a.clone(), b.clone(), c.clone()], response).unwrap();
-        assert!(matches!(&answers[0], (p, Answer::Download(action)) if *p == a && action.header["X-Token"] == "SECRET"));
+        let answers = client(true)
+            .match_answers(&[a.clone(), b.clone(), c.clone()], response)
+            .unwrap();
+        assert!(
+            matches!(&answers[0], (p, Answer::Download(action)) if *p == a && action.header["X-Token"] == "SECRET")
+        );
         assert!(matches!(&answers[1], (p, Answer::Error { code: 404, .. }) if *p == b));
         assert!(matches!(&answers[2], (p, Answer::Error { code: 0, .. }) if *p == c));
-        assert!(!format!("{answers:?}").contains("SECRET"), "Debug hides hrefs and headers");
+        assert!(
+            !format!("{answers:?}").contains("SECRET"),
+            "Debug hides hrefs and headers"
+        );
     }
 
     #[test]
     fn other_transfers_are_refused() {
-        let response: BatchResponse = serde_json::from_value(serde_json::json!({"transfer": "tus", "objects": []})).unwrap();
+        let response: BatchResponse =
+            serde_json::from_value(serde_json::json!({"transfer": "tus", "objects": []})).unwrap();
         assert!(client(true).match_answers(&[], response).is_err());
     }
 }

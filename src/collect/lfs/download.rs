@@ -45,7 +45,11 @@ impl fmt::Display for Failure {
 
 /// Download every `(pointer, action)` with at most [`PARALLEL_DOWNLOADS`] threads; results come
 /// back in input order: `Ok(bytes)` or the failure.
-pub fn download_all(client: &LfsClient, store: &ObjectStore, jobs: Vec<(Pointer, DownloadAction)>) -> Vec<(Pointer, Result<u64, Failure>)> {
+pub fn download_all(
+    client: &LfsClient,
+    store: &ObjectStore,
+    jobs: Vec<(Pointer, DownloadAction)>,
+) -> Vec<(Pointer, Result<u64, Failure>)> {
     let workers = PARALLEL_DOWNLOADS.min(jobs.len());
     let queue = Mutex::new(jobs.into_iter().enumerate());
     let results = Mutex::new(Vec::new());
@@ -53,26 +57,48 @@ pub fn download_all(client: &LfsClient, store: &ObjectStore, jobs: Vec<(Pointer,
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                let Some((index, (pointer, action))) = next else { break };
+                let Some((index, (pointer, action))) = next else {
+                    break;
+                };
                 let result = download_one(client, store, &pointer, &action);
-                results.lock().unwrap_or_else(|p| p.into_inner()).push((index, pointer, result));
+                results
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((index, pointer, result));
             });
         }
     });
     let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
     results.sort_by_key(|(index, _, _)| *index);
-    results.into_iter().map(|(_, pointer, result)| (pointer, result)).collect()
+    results
+        .into_iter()
+        .map(|(_, pointer, result)| (pointer, result))
+        .collect()
 }
 
 /// GET one object, retrying overload answers and broken connections.
-pub fn download_one(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction) -> Result<u64, Failure> {
+pub fn download_one(
+    client: &LfsClient,
+    store: &ObjectStore,
+    pointer: &Pointer,
+    action: &DownloadAction,
+) -> Result<u64, Failure> {
     let headers = action_headers(action)?;
     // The oid names the object in the log; the href is never shown.
     let what = format!("Git LFS download of {pointer}");
-    http::with_retries(&client.retry, &what, |_| try_download(client, store, pointer, action, &headers)).map_err(http::GaveUp::into_last)
+    http::with_retries(&client.retry, &what, |_| {
+        try_download(client, store, pointer, action, &headers)
+    })
+    .map_err(http::GaveUp::into_last)
 }
 
-fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction, headers: &HeaderMap) -> Attempt<u64, Failure> {
+fn try_download(
+    client: &LfsClient,
+    store: &ObjectStore,
+    pointer: &Pointer,
+    action: &DownloadAction,
+    headers: &HeaderMap,
+) -> Attempt<u64, Failure> {
     match download_to_store(client, store, pointer, action, headers) {
         Ok(bytes) => Attempt::Done(bytes),
         Err(attempt) => attempt,
@@ -80,17 +106,30 @@ fn try_download(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, acti
 }
 
 /// `Err` holds what the try came to: final, or worth another try.
-fn download_to_store(client: &LfsClient, store: &ObjectStore, pointer: &Pointer, action: &DownloadAction, headers: &HeaderMap) -> Result<u64, Attempt<u64, Failure>> {
+fn download_to_store(
+    client: &LfsClient,
+    store: &ObjectStore,
+    pointer: &Pointer,
+    action: &DownloadAction,
+    headers: &HeaderMap,
+) -> Result<u64, Attempt<u64, Failure>> {
     // A send error never holds the URL: the href must not reach a message.
     let mut response = client
         .http
         .get(&action.href, headers.clone())
         .send()
-        .map_err(|e| Attempt::Retry(Failure::Failed(format!("request failed: {e}")), WaitHints::default()))?;
+        .map_err(|e| {
+            Attempt::Retry(
+                Failure::Failed(format!("request failed: {e}")),
+                WaitHints::default(),
+            )
+        })?;
     let status = response.status();
     if !status.is_success() {
         let failure = match status {
-            StatusCode::NOT_FOUND | StatusCode::GONE => Failure::Missing(format!("the download answered HTTP {}", status.as_u16())),
+            StatusCode::NOT_FOUND | StatusCode::GONE => {
+                Failure::Missing(format!("the download answered HTTP {}", status.as_u16()))
+            }
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => Failure::Failed(format!(
                 "the download answered HTTP {} (the link may have expired; run again)",
                 status.as_u16()
@@ -98,13 +137,17 @@ fn download_to_store(client: &LfsClient, store: &ObjectStore, pointer: &Pointer,
             _ => Failure::Failed(format!("the download answered HTTP {}", status.as_u16())),
         };
         return Err(if http::is_overloaded(status) {
-            Attempt::Retry(failure, WaitHints::from_headers(response.headers(), SystemTime::now()))
+            Attempt::Retry(
+                failure,
+                WaitHints::from_headers(response.headers(), SystemTime::now()),
+            )
         } else {
             Attempt::Final(failure)
         });
     }
 
-    let local = |what: &str, err: std::io::Error| Attempt::Final(Failure::Failed(format!("{what}: {err}")));
+    let local =
+        |what: &str, err: std::io::Error| Attempt::Final(Failure::Failed(format!("{what}: {err}")));
     let mut file = tempfile::Builder::new()
         .prefix(TMP_PREFIX)
         .tempfile_in(store.tmp_dir())
@@ -119,25 +162,42 @@ fn download_to_store(client: &LfsClient, store: &ObjectStore, pointer: &Pointer,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
             // The temporary file is deleted when `file` drops.
             Err(err) => {
-                return Err(Attempt::Retry(Failure::Failed(format!("the connection broke after {received} bytes: {}", redact(&err.to_string()))), WaitHints::default()))
+                return Err(Attempt::Retry(
+                    Failure::Failed(format!(
+                        "the connection broke after {received} bytes: {}",
+                        redact(&err.to_string())
+                    )),
+                    WaitHints::default(),
+                ))
             }
         };
         received += n as u64;
         // Stop as soon as the server sends more than promised: no unbounded disk use.
         if received > pointer.size {
-            return Err(Attempt::Final(Failure::Corrupt(format!("the server sent more than the {} bytes the pointer names", pointer.size))));
+            return Err(Attempt::Final(Failure::Corrupt(format!(
+                "the server sent more than the {} bytes the pointer names",
+                pointer.size
+            ))));
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).map_err(|e| local("cannot write to lfs/tmp", e))?;
+        file.write_all(&buf[..n])
+            .map_err(|e| local("cannot write to lfs/tmp", e))?;
     }
     if received != pointer.size {
-        return Err(Attempt::Final(Failure::Corrupt(format!("received {received} bytes, the pointer names {}", pointer.size))));
+        return Err(Attempt::Final(Failure::Corrupt(format!(
+            "received {received} bytes, the pointer names {}",
+            pointer.size
+        ))));
     }
     let digest = hex(&hasher.finalize());
     if digest != pointer.oid {
-        return Err(Attempt::Final(Failure::Corrupt(format!("the content's SHA-256 is {digest}, not the oid"))));
+        return Err(Attempt::Final(Failure::Corrupt(format!(
+            "the content's SHA-256 is {digest}, not the oid"
+        ))));
     }
-    store.put_verified(file, &pointer.oid).map_err(|e| Attempt::Final(Failure::Failed(format!("{e:#}"))))?;
+    store
+        .put_verified(file, &pointer.oid)
+        .map_err(|e| Attempt::Final(Failure::Failed(format!("{e:#}"))))?;
     Ok(received)
 }
 
@@ -145,9 +205,14 @@ fn download_to_store(client: &LfsClient, store: &ObjectStore, pointer: &Pointer,
 fn action_headers(action: &DownloadAction) -> Result<HeaderMap, Failure> {
     let mut headers = HeaderMap::new();
     for (name, value) in &action.header {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Failure::Failed("the server gave a download header with an invalid name".into()))?;
-        let mut value = HeaderValue::from_str(value).map_err(|_| Failure::Failed(format!("the server gave an invalid value for download header {name}")))?;
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Failure::Failed("the server gave a download header with an invalid name".into())
+        })?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| {
+            Failure::Failed(format!(
+                "the server gave an invalid value for download header {name}"
+            ))
+        })?;
         value.set_sensitive(true);
         headers.insert(name, value);
     }
@@ -156,10 +221,12 @@ fn action_headers(action: &DownloadAction) -> Result<HeaderMap, Failure> {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 #[cfg(test)]
@@ -168,12 +235,18 @@ mod tests {
 
     #[test]
     fn hex_of_sha256() {
-        assert_eq!(hex(&Sha256::digest(b"hello\n")), "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
+        assert_eq!(
+            hex(&Sha256::digest(b"hello\n")),
+            "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
+        );
     }
 
     #[test]
     fn action_headers_are_sensitive() {
-        let action = DownloadAction { href: "https://x".into(), header: [("Authorization".to_string(), "RemoteAuth abc".to_string())].into() };
+        let action = DownloadAction {
+            href: "https://x".into(),
+            header: [("Authorization".to_string(), "RemoteAuth abc".to_string())].into(),
+        };
         let headers = action_headers(&action).unwrap();
         assert!(headers["authorization"].is_sensitive());
     }

@@ -14,8 +14,8 @@
 
 use std::fmt;
 
-use anyhow::{bail, Context, Result};
 use crate::http::{safe_display, same_origin, Url};
+use anyhow::{bail, Context, Result};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -52,19 +52,29 @@ impl fmt::Display for Endpoint {
 /// The endpoint for a mirror of `clone_url` whose HEAD holds `lfsconfig` (the bytes of its
 /// `.lfsconfig`, if any).
 pub fn discover(lfsconfig: Option<&[u8]>, clone_url: &str) -> Result<Endpoint> {
-    let clone = Url::parse(clone_url).ok().filter(|u| matches!(u.scheme(), "http" | "https"));
+    let clone = Url::parse(clone_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
     if let Some(configured) = lfsconfig.map(lfs_url_from_config).transpose()?.flatten() {
         let url = Url::parse(&configured)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .with_context(|| format!("the repository's .lfsconfig sets lfs.url to {configured:?}, which is not an http(s) URL forgesafe can use"))?;
         let same_origin_as_clone = clone.as_ref().is_some_and(|c| same_origin(c, &url));
-        return Ok(Endpoint { url, source: Source::LfsConfig, same_origin_as_clone });
+        return Ok(Endpoint {
+            url,
+            source: Source::LfsConfig,
+            same_origin_as_clone,
+        });
     }
     let Some(clone) = clone else {
         bail!("Git LFS needs an http(s) clone URL to find its server; this remote's URL is not one (set lfs.url in the repository's .lfsconfig)");
     };
-    Ok(Endpoint { url: derive_from_clone_url(&clone)?, source: Source::CloneUrl, same_origin_as_clone: true })
+    Ok(Endpoint {
+        url: derive_from_clone_url(&clone)?,
+        source: Source::CloneUrl,
+        same_origin_as_clone: true,
+    })
 }
 
 /// Rule 2 above, on an http(s) clone URL.
@@ -76,7 +86,11 @@ pub fn derive_from_clone_url(clone: &Url) -> Result<Url> {
     url.set_query(None);
     url.set_fragment(None);
     let path = clone.path().trim_end_matches('/');
-    let path = if path.ends_with(".git") { format!("{path}/info/lfs") } else { format!("{path}.git/info/lfs") };
+    let path = if path.ends_with(".git") {
+        format!("{path}/info/lfs")
+    } else {
+        format!("{path}.git/info/lfs")
+    };
     url.set_path(&path);
     Ok(url)
 }
@@ -93,31 +107,64 @@ mod tests {
     use super::*;
 
     fn derive(url: &str) -> String {
-        derive_from_clone_url(&Url::parse(url).unwrap()).unwrap().to_string()
+        derive_from_clone_url(&Url::parse(url).unwrap())
+            .unwrap()
+            .to_string()
     }
 
     #[test]
     fn derives_git_lfs_default_endpoint() {
-        assert_eq!(derive("https://github.com/o/r.git"), "https://github.com/o/r.git/info/lfs");
-        assert_eq!(derive("https://github.com/o/r"), "https://github.com/o/r.git/info/lfs");
-        assert_eq!(derive("https://github.com/o/r/"), "https://github.com/o/r.git/info/lfs");
-        assert_eq!(derive("http://127.0.0.1:8080/g/sub/r.git/"), "http://127.0.0.1:8080/g/sub/r.git/info/lfs");
-        assert_eq!(derive("https://u:p@h/o/r.git"), "https://h/o/r.git/info/lfs");
+        assert_eq!(
+            derive("https://github.com/o/r.git"),
+            "https://github.com/o/r.git/info/lfs"
+        );
+        assert_eq!(
+            derive("https://github.com/o/r"),
+            "https://github.com/o/r.git/info/lfs"
+        );
+        assert_eq!(
+            derive("https://github.com/o/r/"),
+            "https://github.com/o/r.git/info/lfs"
+        );
+        assert_eq!(
+            derive("http://127.0.0.1:8080/g/sub/r.git/"),
+            "http://127.0.0.1:8080/g/sub/r.git/info/lfs"
+        );
+        assert_eq!(
+            derive("https://u:p@h/o/r.git"),
+            "https://h/o/r.git/info/lfs"
+        );
     }
 
     #[test]
     fn batch_url_is_under_the_endpoint() {
-        let e = Endpoint { url: Url::parse("https://h/o/r.git/info/lfs/").unwrap(), source: Source::CloneUrl, same_origin_as_clone: true };
-        assert_eq!(e.batch_url().as_str(), "https://h/o/r.git/info/lfs/objects/batch");
+        let e = Endpoint {
+            url: Url::parse("https://h/o/r.git/info/lfs/").unwrap(),
+            source: Source::CloneUrl,
+            same_origin_as_clone: true,
+        };
+        assert_eq!(
+            e.batch_url().as_str(),
+            "https://h/o/r.git/info/lfs/objects/batch"
+        );
     }
 
     #[test]
     fn reads_lfs_url_from_lfsconfig() {
         let text = b"[lfs]\n\turl = https://lfs.example.org/o/r\n";
-        assert_eq!(lfs_url_from_config(text).unwrap().as_deref(), Some("https://lfs.example.org/o/r"));
+        assert_eq!(
+            lfs_url_from_config(text).unwrap().as_deref(),
+            Some("https://lfs.example.org/o/r")
+        );
         let remote = b"[remote \"origin\"]\n\tlfsurl = https://x/y\n";
-        assert_eq!(lfs_url_from_config(remote).unwrap().as_deref(), Some("https://x/y"));
-        assert_eq!(lfs_url_from_config(b"[lfs]\n\tfetchexclude = *.psd\n").unwrap(), None);
+        assert_eq!(
+            lfs_url_from_config(remote).unwrap().as_deref(),
+            Some("https://x/y")
+        );
+        assert_eq!(
+            lfs_url_from_config(b"[lfs]\n\tfetchexclude = *.psd\n").unwrap(),
+            None
+        );
         assert!(lfs_url_from_config(b"[lfs\n").is_err());
     }
 }

@@ -73,7 +73,10 @@ pub struct LfsIncomplete {
 impl LfsIncomplete {
     /// Objects the server said it does not have.
     pub fn missing(&self) -> impl Iterator<Item = &Pointer> {
-        self.failures.iter().filter(|(_, why)| matches!(why, ObjectFailure::Missing(_))).map(|(p, _)| p)
+        self.failures
+            .iter()
+            .filter(|(_, why)| matches!(why, ObjectFailure::Missing(_)))
+            .map(|(p, _)| p)
     }
 }
 
@@ -81,7 +84,11 @@ impl fmt::Display for LfsIncomplete {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 10;
         let total = self.outcome.pointers_found;
-        write!(f, "{} of {total} Git LFS objects could not be stored (the others are): ", self.failures.len())?;
+        write!(
+            f,
+            "{} of {total} Git LFS objects could not be stored (the others are): ",
+            self.failures.len()
+        )?;
         for (i, (pointer, why)) in self.failures.iter().take(SHOWN).enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
@@ -104,15 +111,28 @@ impl std::error::Error for LfsIncomplete {}
 /// the repository's `HEAD:.lfsconfig` sets `lfs.url`. `credentials` is `(user, token)` as for
 /// [`crate::collect::mirror::mirror`]: sent as HTTP basic auth, and only to an endpoint on the
 /// clone URL's origin.
-pub fn sync_lfs(git_dir: &Path, clone_url: &str, credentials: Option<(&str, &Secret)>) -> Result<LfsOutcome> {
-    sync(git_dir, clone_url, credentials).with_context(|| format!("Git LFS objects of the mirror {}", git_dir.display()))
+pub fn sync_lfs(
+    git_dir: &Path,
+    clone_url: &str,
+    credentials: Option<(&str, &Secret)>,
+) -> Result<LfsOutcome> {
+    sync(git_dir, clone_url, credentials)
+        .with_context(|| format!("Git LFS objects of the mirror {}", git_dir.display()))
 }
 
-fn sync(git_dir: &Path, clone_url: &str, credentials: Option<(&str, &Secret)>) -> Result<LfsOutcome> {
+fn sync(
+    git_dir: &Path,
+    clone_url: &str,
+    credentials: Option<(&str, &Secret)>,
+) -> Result<LfsOutcome> {
     let started = Instant::now();
     let scan = scan::find_pointers(git_dir)?;
     let store = ObjectStore::new(git_dir);
-    let (present, wanted): (Vec<Pointer>, Vec<Pointer>) = scan.pointers.iter().cloned().partition(|p| store.is_present(p));
+    let (present, wanted): (Vec<Pointer>, Vec<Pointer>) = scan
+        .pointers
+        .iter()
+        .cloned()
+        .partition(|p| store.is_present(p));
     let mut outcome = LfsOutcome {
         pointers_found: scan.pointers.len() as u64,
         objects_already_present: present.len() as u64,
@@ -124,7 +144,8 @@ fn sync(git_dir: &Path, clone_url: &str, credentials: Option<(&str, &Secret)>) -
     }
 
     store.prepare()?;
-    let lfsconfig = crate::collect::mirror::objects::MirrorObjects::open(git_dir)?.head_file(".lfsconfig")?;
+    let lfsconfig =
+        crate::collect::mirror::objects::MirrorObjects::open(git_dir)?.head_file(".lfsconfig")?;
     let endpoint = endpoint::discover(lfsconfig.as_deref(), clone_url)?;
     let client = LfsClient::new(endpoint, credentials, crate::http::RetryPolicy::lfs())?;
     if credentials.is_some() && !client.sends_credentials() {
@@ -145,7 +166,9 @@ fn sync(git_dir: &Path, clone_url: &str, credentials: Option<(&str, &Secret)>) -
                 Answer::Download(action) => jobs.push((pointer, action)),
                 Answer::Error { code, message } => {
                     let failure = match code {
-                        404 | 410 => ObjectFailure::Missing(format!("batch API error {code}: {message}")),
+                        404 | 410 => {
+                            ObjectFailure::Missing(format!("batch API error {code}: {message}"))
+                        }
                         0 => ObjectFailure::Failed(message),
                         _ => ObjectFailure::Failed(format!("batch API error {code}: {message}")),
                     };
@@ -199,14 +222,33 @@ mod tests {
 
     #[test]
     fn incomplete_names_each_object_and_what_to_do() {
-        let missing = Pointer { oid: "a".repeat(64), size: 5 };
+        let missing = Pointer {
+            oid: "a".repeat(64),
+            size: 5,
+        };
         let err = LfsIncomplete {
-            outcome: LfsOutcome { pointers_found: 3, objects_downloaded: 2, bytes_downloaded: 10, objects_already_present: 0 },
-            failures: vec![(missing.clone(), ObjectFailure::Missing("batch API error 404: Object does not exist".into()))],
+            outcome: LfsOutcome {
+                pointers_found: 3,
+                objects_downloaded: 2,
+                bytes_downloaded: 10,
+                objects_already_present: 0,
+            },
+            failures: vec![(
+                missing.clone(),
+                ObjectFailure::Missing("batch API error 404: Object does not exist".into()),
+            )],
         };
         let text = err.to_string();
-        assert!(text.starts_with("1 of 3 Git LFS objects could not be stored"), "{text}");
-        assert!(text.contains(&missing.oid) && text.contains("missing on the LFS server") && text.contains("Run again"), "{text}");
+        assert!(
+            text.starts_with("1 of 3 Git LFS objects could not be stored"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&missing.oid)
+                && text.contains("missing on the LFS server")
+                && text.contains("Run again"),
+            "{text}"
+        );
         assert!(!text.contains('\n'));
         assert_eq!(err.missing().collect::<Vec<_>>(), vec![&missing]);
     }

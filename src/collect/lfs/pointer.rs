@@ -22,11 +22,16 @@ use std::fmt;
 pub const MAX_POINTER_SIZE: u64 = 1024;
 
 /// The version line git-lfs writes today, and the two older spellings it still reads.
-const VERSIONS: &[&str] =
-    &["https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1", "http://git-media.io/v/2"];
+const VERSIONS: &[&str] = &[
+    "https://git-lfs.github.com/spec/v1",
+    "https://hawser.github.com/spec/v1",
+    "http://git-media.io/v/2",
+];
 
 /// One LFS object a pointer refers to: its SHA-256 (64 lowercase hex digits) and size.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Pointer {
     pub oid: String,
     pub size: u64,
@@ -63,30 +68,46 @@ pub fn parse(data: &[u8]) -> Option<Pointer> {
         line = lines.next()?;
     }
     let oid = line.strip_prefix("oid sha256:")?;
-    if oid.len() != 64 || !oid.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if oid.len() != 64
+        || !oid
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     let size = lines.next()?.strip_prefix("size ")?;
     // Plain decimal digits only: no sign, no spaces, no leading zeros except "0" itself.
-    if size.is_empty() || !size.bytes().all(|b| b.is_ascii_digit()) || (size.len() > 1 && size.starts_with('0')) {
+    if size.is_empty()
+        || !size.bytes().all(|b| b.is_ascii_digit())
+        || (size.len() > 1 && size.starts_with('0'))
+    {
         return None;
     }
     let size: u64 = size.parse().ok()?;
     if lines.next().is_some() {
         return None;
     }
-    Some(Pointer { oid: oid.to_string(), size })
+    Some(Pointer {
+        oid: oid.to_string(),
+        size,
+    })
 }
 
 /// `<priority>-<name> sha256:<64 hex>` after the `ext-` prefix.
 fn valid_extension(rest: &str) -> bool {
-    let Some((key, value)) = rest.split_once(' ') else { return false };
-    let Some((priority, name)) = key.split_once('-') else { return false };
+    let Some((key, value)) = rest.split_once(' ') else {
+        return false;
+    };
+    let Some((priority, name)) = key.split_once('-') else {
+        return false;
+    };
     let hex = value.strip_prefix("sha256:").unwrap_or("");
     !priority.is_empty()
         && priority.bytes().all(|b| b.is_ascii_digit())
         && !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && hex.len() == 64
         && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -103,9 +124,23 @@ mod tests {
 
     #[test]
     fn reads_what_git_lfs_writes() {
-        let text = format!("version https://git-lfs.github.com/spec/v1\noid sha256:{OID}\nsize 12345\n");
-        assert_eq!(pointer(&text), Some(Pointer { oid: OID.into(), size: 12345 }));
-        assert_eq!(pointer(text.trim_end()), Some(Pointer { oid: OID.into(), size: 12345 }), "final newline optional");
+        let text =
+            format!("version https://git-lfs.github.com/spec/v1\noid sha256:{OID}\nsize 12345\n");
+        assert_eq!(
+            pointer(&text),
+            Some(Pointer {
+                oid: OID.into(),
+                size: 12345
+            })
+        );
+        assert_eq!(
+            pointer(text.trim_end()),
+            Some(Pointer {
+                oid: OID.into(),
+                size: 12345
+            }),
+            "final newline optional"
+        );
         let old = format!("version https://hawser.github.com/spec/v1\noid sha256:{OID}\nsize 0\n");
         assert_eq!(pointer(&old).map(|p| p.size), Some(0));
     }
@@ -123,7 +158,8 @@ mod tests {
 
     #[test]
     fn rejects_anything_else() {
-        let good = format!("version https://git-lfs.github.com/spec/v1\noid sha256:{OID}\nsize 12\n");
+        let good =
+            format!("version https://git-lfs.github.com/spec/v1\noid sha256:{OID}\nsize 12\n");
         let cases = [
             good.replace("spec/v1", "spec/v2"),
             good.replace("sha256:", "sha1:"),
@@ -141,7 +177,9 @@ mod tests {
             format!("# comment\n{good}"),
             format!("version https://git-lfs.github.com/spec/v1\nsize 12\noid sha256:{OID}\n"),
             format!("version https://git-lfs.github.com/spec/v1\noid sha256:{OID}\n"),
-            format!("version https://git-lfs.github.com/spec/v1\nzzz 1\noid sha256:{OID}\nsize 12\n"),
+            format!(
+                "version https://git-lfs.github.com/spec/v1\nzzz 1\noid sha256:{OID}\nsize 12\n"
+            ),
             String::new(),
         ];
         for case in cases {

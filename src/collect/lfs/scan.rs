@@ -43,7 +43,9 @@ pub fn find_pointers(git_dir: &Path) -> Result<ScanReport> {
     let packs = objects.packs()?;
     let mut report = ScanReport::default();
     let before = state.packs.len();
-    state.packs.retain(|name, _| packs.iter().any(|(n, _)| n == name));
+    state
+        .packs
+        .retain(|name, _| packs.iter().any(|(n, _)| n == name));
     let mut changed = state.packs.len() != before;
 
     for (name, idx_path) in &packs {
@@ -54,7 +56,9 @@ pub fn find_pointers(git_dir: &Path) -> Result<ScanReport> {
         }
         let mut found = Vec::new();
         let counts = objects
-            .small_blobs_in_pack(idx_path, MAX_POINTER_SIZE, |data| found.extend(pointer::parse(data)))
+            .small_blobs_in_pack(idx_path, MAX_POINTER_SIZE, |data| {
+                found.extend(pointer::parse(data))
+            })
             .with_context(|| format!("cannot scan {} for LFS pointers", idx_path.display()))?;
         found.sort();
         found.dedup();

@@ -39,7 +39,9 @@ pub fn path(git_dir: &Path) -> PathBuf {
 impl ScanState {
     pub fn load(git_dir: &Path) -> ScanState {
         let file = path(git_dir);
-        let Ok(text) = std::fs::read(&file) else { return ScanState::fresh() };
+        let Ok(text) = std::fs::read(&file) else {
+            return ScanState::fresh();
+        };
         match serde_json::from_slice::<ScanState>(&text) {
             Ok(state) if state.format == FORMAT => state,
             Ok(_) => ScanState::fresh(),
@@ -51,7 +53,10 @@ impl ScanState {
     }
 
     fn fresh() -> ScanState {
-        ScanState { format: FORMAT, packs: BTreeMap::new() }
+        ScanState {
+            format: FORMAT,
+            packs: BTreeMap::new(),
+        }
     }
 
     /// Written to a temporary file and renamed, so a killed run leaves the old or the new
@@ -66,7 +71,9 @@ impl ScanState {
             .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
         serde_json::to_writer(&mut tmp, self).context("cannot encode the LFS scan cache")?;
         tmp.flush()?;
-        tmp.persist(&file).map_err(|e| e.error).with_context(|| format!("cannot write {}", file.display()))?;
+        tmp.persist(&file)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", file.display()))?;
         Ok(())
     }
 }
@@ -80,13 +87,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(ScanState::load(dir.path()), ScanState::fresh());
         let mut state = ScanState::fresh();
-        state.packs.insert("pack-abc".into(), vec![Pointer { oid: "a".repeat(64), size: 3 }]);
+        state.packs.insert(
+            "pack-abc".into(),
+            vec![Pointer {
+                oid: "a".repeat(64),
+                size: 3,
+            }],
+        );
         state.save(dir.path()).unwrap();
         assert_eq!(ScanState::load(dir.path()), state);
 
         std::fs::write(path(dir.path()), "{not json").unwrap();
         assert_eq!(ScanState::load(dir.path()), ScanState::fresh());
         std::fs::write(path(dir.path()), r#"{"format":0,"packs":{"pack-abc":[]}}"#).unwrap();
-        assert_eq!(ScanState::load(dir.path()), ScanState::fresh(), "older formats are rescanned");
+        assert_eq!(
+            ScanState::load(dir.path()),
+            ScanState::fresh(),
+            "older formats are rescanned"
+        );
     }
 }

@@ -40,9 +40,17 @@ impl fmt::Display for RemoteAuthFailed {
         if super::ssh::is_ssh_url(&self.url) {
             write!(f, "{} refused the ssh key; check that the key given (sshkey, --ssh-key) may read this repository", self.url)
         } else if self.had_credentials {
-            write!(f, "{} rejected the credentials; check the token and that it may read this repository", self.url)
+            write!(
+                f,
+                "{} rejected the credentials; check the token and that it may read this repository",
+                self.url
+            )
         } else {
-            write!(f, "{} requires authentication; configure a token for it", self.url)
+            write!(
+                f,
+                "{} requires authentication; configure a token for it",
+                self.url
+            )
         }
     }
 }
@@ -101,7 +109,9 @@ pub fn retry_may_help(err: &anyhow::Error) -> Option<bool> {
         if cause.is::<RemoteNotFound>() || cause.is::<RemoteAuthFailed>() {
             Some(false)
         } else {
-            cause.downcast_ref::<RemoteFailed>().map(|failed| failed.retryable)
+            cause
+                .downcast_ref::<RemoteFailed>()
+                .map(|failed| failed.retryable)
         }
     })
 }
@@ -117,10 +127,18 @@ pub fn classify(err: gix::Error, url: &str, step: Step, had_credentials: bool) -
     } else if err.is_unauthenticated() {
         // gix classifies both "the server said 401 and we had nothing" and "credentials not
         // accepted" so.
-        anyhow::Error::new(RemoteAuthFailed { url, had_credentials })
+        anyhow::Error::new(RemoteAuthFailed {
+            url,
+            had_credentials,
+        })
     } else {
         let retryable = err.can_retry();
-        anyhow::Error::new(RemoteFailed { url, step, retryable, source: err })
+        anyhow::Error::new(RemoteFailed {
+            url,
+            step,
+            retryable,
+            source: err,
+        })
     }
 }
 
@@ -128,5 +146,8 @@ pub fn classify(err: gix::Error, url: &str, step: Step, had_credentials: bool) -
 /// with its status, among the causes; a missing local path is an I/O "not found", which gix
 /// classifies.
 fn says_not_found(err: &gix::Error) -> bool {
-    err.is_not_found() || err.iter_errors().any(|cause| crate::http::status_of_foreign_error(cause) == Some(404))
+    err.is_not_found()
+        || err
+            .iter_errors()
+            .any(|cause| crate::http::status_of_foreign_error(cause) == Some(404))
 }

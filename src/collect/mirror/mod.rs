@@ -45,7 +45,7 @@ use anyhow::{bail, Context, Result};
 pub use checkout::{make_working_clone, CheckedOut};
 pub use errors::{is_not_found, retry_may_help, RemoteAuthFailed, RemoteFailed, RemoteNotFound};
 pub use layout::MIRROR_REFSPEC;
-pub use parallel::{mirror_all_reporting, mirror_all, MirrorJob};
+pub use parallel::{mirror_all, mirror_all_reporting, MirrorJob};
 pub use refs::{newest_commit_time, read_refs, MirrorRefs, RefRewrite};
 pub use ssh::{is_ssh_url, SshSettings};
 pub use verify::{is_ancestor, is_ancestor_hex, verify_mirror, MirrorCheck, MirrorDefect};
@@ -92,7 +92,12 @@ pub struct MirrorOutcome {
 ///
 /// `credentials` is `(user, token)`; for GitHub/Gitea/GitLab tokens any non-empty user works
 /// (GitHub's convention is `x-access-token`). A missing remote fails with [`RemoteNotFound`].
-pub fn mirror(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts: &MirrorOptions) -> Result<MirrorOutcome> {
+pub fn mirror(
+    url: &str,
+    dest: &Path,
+    credentials: Option<(&str, &Secret)>,
+    opts: &MirrorOptions,
+) -> Result<MirrorOutcome> {
     refuse_credentials_in_url(url)?;
     let started = Instant::now();
     let outcome = if dest.exists() {
@@ -112,13 +117,19 @@ pub fn mirror(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts
     Ok(outcome)
 }
 
-fn clone_new(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts: &MirrorOptions) -> Result<MirrorOutcome> {
+fn clone_new(
+    url: &str,
+    dest: &Path,
+    credentials: Option<(&str, &Secret)>,
+    opts: &MirrorOptions,
+) -> Result<MirrorOutcome> {
     layout::remove_stale_staging(dest)?;
     let staging = tempfile::Builder::new()
         .prefix(&layout::staging_prefix(dest)?)
         .tempdir_in(layout::parent_of(dest)?)
         .context("cannot create a staging folder beside the mirror")?;
-    gix::init_bare(staging.path()).with_context(|| format!("cannot initialise {}", staging.path().display()))?;
+    gix::init_bare(staging.path())
+        .with_context(|| format!("cannot initialise {}", staging.path().display()))?;
     layout::write_origin_config(staging.path(), url)?;
     let repo = open(staging.path())?;
     // On error `staging` is dropped here and the half-made clone is deleted.
@@ -130,14 +141,29 @@ fn clone_new(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts:
     let staged: PathBuf = staging.keep();
     if let Err(err) = std::fs::rename(&staged, dest) {
         let _ = std::fs::remove_dir_all(&staged);
-        return Err(err).with_context(|| format!("cannot move the new mirror into {}", dest.display()));
+        return Err(err)
+            .with_context(|| format!("cannot move the new mirror into {}", dest.display()));
     }
-    Ok(MirrorOutcome { change: MirrorChange::New, bytes_fetched: report.bytes_fetched, refs_pruned: 0, rewritten: Vec::new(), refs: report.after })
+    Ok(MirrorOutcome {
+        change: MirrorChange::New,
+        bytes_fetched: report.bytes_fetched,
+        refs_pruned: 0,
+        rewritten: Vec::new(),
+        refs: report.after,
+    })
 }
 
-fn update_existing(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>, opts: &MirrorOptions) -> Result<MirrorOutcome> {
+fn update_existing(
+    url: &str,
+    dest: &Path,
+    credentials: Option<(&str, &Secret)>,
+    opts: &MirrorOptions,
+) -> Result<MirrorOutcome> {
     if !layout::is_bare_repository(dest) {
-        bail!("{} exists but is not a bare git mirror; move it away or choose another path", dest.display());
+        bail!(
+            "{} exists but is not a bare git mirror; move it away or choose another path",
+            dest.display()
+        );
     }
     layout::remove_interrupted_pack_files(dest)?;
     layout::remove_stale_ref_locks(dest)?;
@@ -147,19 +173,29 @@ fn update_existing(url: &str, dest: &Path, credentials: Option<(&str, &Secret)>,
     let change = if report.diff.is_empty() {
         MirrorChange::Unchanged
     } else {
-        MirrorChange::Updated { refs_changed: report.diff.refs_changed() }
+        MirrorChange::Updated {
+            refs_changed: report.diff.refs_changed(),
+        }
     };
-    Ok(MirrorOutcome { change, bytes_fetched: report.bytes_fetched, refs_pruned: report.diff.deleted.len(), rewritten: report.rewritten, refs: report.after })
+    Ok(MirrorOutcome {
+        change,
+        bytes_fetched: report.bytes_fetched,
+        refs_pruned: report.diff.deleted.len(),
+        rewritten: report.rewritten,
+        refs: report.after,
+    })
 }
 
 /// Open without the user's global/system git config: a backup must not change behaviour
 /// because of someone's `~/.gitconfig` (url rewrites, credential helpers).
 fn open(path: &Path) -> Result<gix::Repository> {
-    gix::open_opts(path, gix::open::Options::isolated()).with_context(|| format!("cannot open the mirror at {}", path.display()))
+    gix::open_opts(path, gix::open::Options::isolated())
+        .with_context(|| format!("cannot open the mirror at {}", path.display()))
 }
 
 fn refuse_credentials_in_url(url: &str) -> Result<()> {
-    let parsed = gix::url::parse(gix::bstr::BStr::new(url)).with_context(|| "the remote URL cannot be parsed".to_string())?;
+    let parsed = gix::url::parse(gix::bstr::BStr::new(url))
+        .with_context(|| "the remote URL cannot be parsed".to_string())?;
     if parsed.password().is_some() {
         // Say which host, never the URL itself: it holds the secret.
         bail!(

@@ -50,11 +50,16 @@ impl MirrorObjects {
         let entries = match std::fs::read_dir(&pack_dir) {
             Ok(entries) => entries,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(packs),
-            Err(err) => return Err(err).with_context(|| format!("cannot list {}", pack_dir.display())),
+            Err(err) => {
+                return Err(err).with_context(|| format!("cannot list {}", pack_dir.display()))
+            }
         };
         for entry in entries {
             let path = entry?.path();
-            let (Some(stem), Some("idx")) = (path.file_stem().and_then(|s| s.to_str()), path.extension().and_then(|e| e.to_str())) else {
+            let (Some(stem), Some("idx")) = (
+                path.file_stem().and_then(|s| s.to_str()),
+                path.extension().and_then(|e| e.to_str()),
+            ) else {
                 continue;
             };
             if stem.starts_with("pack-") && path.with_extension("pack").is_file() {
@@ -66,7 +71,12 @@ impl MirrorObjects {
     }
 
     /// Calls `visit` with the content of every blob in the pack smaller than `max_size` bytes.
-    pub fn small_blobs_in_pack(&self, idx_path: &Path, max_size: u64, mut visit: impl FnMut(&[u8])) -> Result<ScanCounts> {
+    pub fn small_blobs_in_pack(
+        &self,
+        idx_path: &Path,
+        max_size: u64,
+        mut visit: impl FnMut(&[u8]),
+    ) -> Result<ScanCounts> {
         let bundle = gix::odb::pack::Bundle::at(idx_path, self.repo.object_hash())
             .with_context(|| format!("cannot open the pack {}", idx_path.display()))?;
         let mut inflate = gix::zlib::Inflate::default();
@@ -76,9 +86,19 @@ impl MirrorObjects {
         // it be elsewhere, the whole object database answers.
         let resolve = |id: &gix::hash::oid| -> gix::error::Result<Option<ResolvedBase>> {
             if let Some(index) = bundle.index.lookup(id) {
-                return Ok(Some(ResolvedBase::InPack(bundle.pack.entry(bundle.index.pack_offset_at_index(index))?)));
+                return Ok(Some(ResolvedBase::InPack(
+                    bundle
+                        .pack
+                        .entry(bundle.index.pack_offset_at_index(index))?,
+                )));
             }
-            Ok(self.repo.try_find_header(id.to_owned())?.map(|header| ResolvedBase::OutOfPack { kind: header.kind(), num_deltas: None }))
+            Ok(self
+                .repo
+                .try_find_header(id.to_owned())?
+                .map(|header| ResolvedBase::OutOfPack {
+                    kind: header.kind(),
+                    num_deltas: None,
+                }))
         };
         for (index, entry) in bundle.index.iter().enumerate() {
             counts.objects_examined += 1;
@@ -87,15 +107,23 @@ impl MirrorObjects {
             match pack_entry.header {
                 EntryHeader::Commit | EntryHeader::Tree | EntryHeader::Tag => continue,
                 EntryHeader::Blob if pack_entry.decompressed_size >= max_size => continue,
-                EntryHeader::Blob | EntryHeader::OfsDelta { .. } | EntryHeader::RefDelta { .. } => {}
+                EntryHeader::Blob | EntryHeader::OfsDelta { .. } | EntryHeader::RefDelta { .. } => {
+                }
             }
-            let header = bundle.pack.decode_header(pack_entry, &mut inflate, &resolve)?;
+            let header = bundle
+                .pack
+                .decode_header(pack_entry, &mut inflate, &resolve)?;
             if header.kind != gix::object::Kind::Blob || header.object_size >= max_size {
                 continue;
             }
             counts.small_blobs_read += 1;
             let index = u32::try_from(index).context("pack index has more than 2^32 entries")?;
-            match bundle.get_object_by_index(index, &mut buf, &mut inflate, &mut gix::odb::pack::cache::Never) {
+            match bundle.get_object_by_index(
+                index,
+                &mut buf,
+                &mut inflate,
+                &mut gix::odb::pack::cache::Never,
+            ) {
                 Ok((data, _location)) => visit(data.data),
                 // Only a ref-delta whose base lives outside this pack gets here.
                 Err(_) => visit(&self.repo.find_object(entry.oid)?.detach().data),
@@ -105,14 +133,20 @@ impl MirrorObjects {
     }
 
     /// Calls `visit` with the content of every loose blob smaller than `max_size` bytes.
-    pub fn small_loose_blobs(&self, max_size: u64, mut visit: impl FnMut(&[u8])) -> Result<ScanCounts> {
+    pub fn small_loose_blobs(
+        &self,
+        max_size: u64,
+        mut visit: impl FnMut(&[u8]),
+    ) -> Result<ScanCounts> {
         let loose = gix::odb::loose::Store::at(&self.objects_dir, self.repo.object_hash());
         let mut buf = Vec::new();
         let mut counts = ScanCounts::default();
         for id in loose.iter() {
             let id = id?;
             counts.objects_examined += 1;
-            let Some((size, kind)) = loose.try_header(&id)? else { continue };
+            let Some((size, kind)) = loose.try_header(&id)? else {
+                continue;
+            };
             if kind != gix::object::Kind::Blob || size >= max_size {
                 continue;
             }
@@ -130,20 +164,32 @@ impl MirrorObjects {
             // Unborn HEAD (an empty repository), or HEAD naming something odd.
             return Ok(None);
         };
-        let tree = commit.tree().context("cannot read the HEAD commit's tree")?;
-        let Some(entry) = tree.lookup_entry_by_path(path).with_context(|| format!("cannot look up {path} in HEAD"))? else {
+        let tree = commit
+            .tree()
+            .context("cannot read the HEAD commit's tree")?;
+        let Some(entry) = tree
+            .lookup_entry_by_path(path)
+            .with_context(|| format!("cannot look up {path} in HEAD"))?
+        else {
             return Ok(None);
         };
         if !entry.mode().is_blob() {
             return Ok(None);
         }
-        Ok(Some(entry.object().with_context(|| format!("cannot read HEAD:{path}"))?.data.clone()))
+        Ok(Some(
+            entry
+                .object()
+                .with_context(|| format!("cannot read HEAD:{path}"))?
+                .data
+                .clone(),
+        ))
     }
 }
 
 /// The first non-empty value of `keys` (in order) in git-config text.
 pub fn config_value(text: &[u8], keys: &[&str]) -> Result<Option<String>> {
-    let config = gix::config::File::try_from(gix::bstr::BStr::new(text)).context("not valid git-config syntax")?;
+    let config = gix::config::File::try_from(gix::bstr::BStr::new(text))
+        .context("not valid git-config syntax")?;
     for key in keys {
         if let Some(value) = config.string(*key) {
             let value = value.to_string();

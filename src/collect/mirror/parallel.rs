@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::secret::Secret;
 use super::{mirror, MirrorOptions, MirrorOutcome};
+use crate::secret::Secret;
 
 #[derive(Debug, Clone)]
 pub struct MirrorJob {
@@ -18,7 +18,10 @@ pub struct MirrorJob {
 
 /// Run `jobs` on at most `parallelism` threads (at least one). Results come back in the
 /// order of `jobs`; one failure does not stop the others.
-pub fn mirror_all(jobs: Vec<MirrorJob>, parallelism: usize) -> Vec<(MirrorJob, Result<MirrorOutcome>)> {
+pub fn mirror_all(
+    jobs: Vec<MirrorJob>,
+    parallelism: usize,
+) -> Vec<(MirrorJob, Result<MirrorOutcome>)> {
     mirror_all_reporting(jobs, parallelism, &|_, _| {})
 }
 
@@ -30,9 +33,16 @@ pub fn mirror_all_reporting(
     on_done: &(dyn Fn(&MirrorJob, &Result<MirrorOutcome>) + Sync),
 ) -> Vec<(MirrorJob, Result<MirrorOutcome>)> {
     crate::parallel::map_bounded(jobs, parallelism, |job| {
-        let credentials = job.credentials.as_ref().map(|(user, token)| (user.as_str(), token));
+        let credentials = job
+            .credentials
+            .as_ref()
+            .map(|(user, token)| (user.as_str(), token));
         // A stopping process (serve's SIGTERM) starts no new fetch; the mirror stays as it was.
-        let result = if job.options.should_interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+        let result = if job
+            .options
+            .should_interrupt
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
             Err(anyhow::anyhow!("not fetched: the process is stopping"))
         } else {
             mirror(&job.url, &job.dest, credentials, &job.options)

@@ -21,7 +21,9 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{anyhow, bail, Context, Result};
 use gix::bstr::{BString, ByteSlice};
 use gix::odb::pack::data::output;
-use gix::protocol::transport::client::{self, blocking_io::Transport, MessageKind, TransportWithoutIO, WriteMode};
+use gix::protocol::transport::client::{
+    self, blocking_io::Transport, MessageKind, TransportWithoutIO, WriteMode,
+};
 use gix::protocol::transport::{Protocol, Service};
 use gix::ObjectId;
 use serde::Serialize;
@@ -94,7 +96,10 @@ impl PushReport {
             bytesize::ByteSize(self.pack_bytes)
         );
         if !self.kept_on_remote.is_empty() {
-            line.push_str(&format!("; kept {} refs only the remote has", self.kept_on_remote.len()));
+            line.push_str(&format!(
+                "; kept {} refs only the remote has",
+                self.kept_on_remote.len()
+            ));
         }
         if self.not_pushed > 0 {
             line.push_str(&format!("; {} refs outside refs/heads and refs/tags are the forge's own and were not pushed", self.not_pushed));
@@ -114,7 +119,11 @@ pub struct RemoteNotEmpty {
 
 impl fmt::Display for RemoteNotEmpty {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is not empty ({} refs); nothing was pushed. ", self.url, self.remote_refs)?;
+        write!(
+            f,
+            "{} is not empty ({} refs); nothing was pushed. ",
+            self.url, self.remote_refs
+        )?;
         if self.would_overwrite.is_empty() {
             write!(f, "No ref would be overwritten; ")?;
         } else {
@@ -122,10 +131,22 @@ impl fmt::Display for RemoteNotEmpty {
                 .would_overwrite
                 .iter()
                 .take(10)
-                .map(|m| format!("{} {}→{}", m.name, short(m.old.as_deref()), short(m.new.as_deref())))
+                .map(|m| {
+                    format!(
+                        "{} {}→{}",
+                        m.name,
+                        short(m.old.as_deref()),
+                        short(m.new.as_deref())
+                    )
+                })
                 .collect();
             let more = self.would_overwrite.len().saturating_sub(shown.len());
-            write!(f, "pushing would overwrite {}: {}", self.would_overwrite.len(), shown.join(", "))?;
+            write!(
+                f,
+                "pushing would overwrite {}: {}",
+                self.would_overwrite.len(),
+                shown.join(", ")
+            )?;
             if more > 0 {
                 write!(f, " and {more} more")?;
             }
@@ -144,17 +165,27 @@ fn short(id: Option<&str>) -> &str {
 /// Pushes the branches and tags of the bare repository at `git_dir` to `target`.
 pub fn push(git_dir: &Path, target: &PushTarget, mode: PushMode) -> Result<PushReport> {
     let repo = super::open(git_dir)?;
-    let RefState { refs: local, head_target } = RefState::of_repository(&repo)?;
+    let RefState {
+        refs: local,
+        head_target,
+    } = RefState::of_repository(&repo)?;
     let url = target.url;
 
     let mut transport = client::blocking_io::connect::connect(
         url,
-        client::blocking_io::connect::Options { version: Protocol::V1, ..Default::default() },
+        client::blocking_io::connect::Options {
+            version: Protocol::V1,
+            ..Default::default()
+        },
     )
     .map_err(|err| anyhow!("cannot reach {url}: {err}"))?;
     if let Some((user, token)) = target.credentials {
         transport
-            .set_identity(gix::sec::identity::Account { username: user.to_string(), password: token.expose().to_string(), oauth_refresh_token: None })
+            .set_identity(gix::sec::identity::Account {
+                username: user.to_string(),
+                password: token.expose().to_string(),
+                oauth_refresh_token: None,
+            })
             .map_err(|err| anyhow!("cannot use the token for {url}: {err}"))?;
     }
     let (capabilities, remote) = advertised_refs(&mut *transport, url)?;
@@ -162,11 +193,18 @@ pub fn push(git_dir: &Path, target: &PushTarget, mode: PushMode) -> Result<PushR
     let plan = plan(&local, &remote, mode);
     if let PushMode::Restore { force: false } = mode {
         if !remote.is_empty() {
-            return Err(RemoteNotEmpty { url: url.to_string(), remote_refs: remote.len(), would_overwrite: plan.report.updated.clone() }.into());
+            return Err(RemoteNotEmpty {
+                url: url.to_string(),
+                remote_refs: remote.len(),
+                would_overwrite: plan.report.updated.clone(),
+            }
+            .into());
         }
     }
     let mut report = plan.report;
-    report.head = head_target.filter(|head| local.contains_key(head) && pushable(head)).map(|head| head.to_str_lossy().into_owned());
+    report.head = head_target
+        .filter(|head| local.contains_key(head) && pushable(head))
+        .map(|head| head.to_str_lossy().into_owned());
     if plan.commands.is_empty() {
         return Ok(report);
     }
@@ -176,12 +214,19 @@ pub fn push(git_dir: &Path, target: &PushTarget, mode: PushMode) -> Result<PushR
     }
     let mut commands = plan.commands;
     if !advertised("delete-refs") && commands.iter().any(|c| c.new.is_null()) {
-        tracing::warn!(url, "the remote does not accept ref deletions; refs deleted here stay there");
+        tracing::warn!(
+            url,
+            "the remote does not accept ref deletions; refs deleted here stay there"
+        );
         report.deleted.clear();
         commands.retain(|c| !c.new.is_null());
     }
 
-    let mut wanted: Vec<String> = ["report-status", "ofs-delta", "quiet"].into_iter().filter(|c| advertised(c)).map(String::from).collect();
+    let mut wanted: Vec<String> = ["report-status", "ofs-delta", "quiet"]
+        .into_iter()
+        .filter(|c| advertised(c))
+        .map(String::from)
+        .collect();
     // A restore lands whole or not at all; a live mirror takes every ref it can.
     if mode != PushMode::Mirror && advertised("atomic") {
         wanted.push("atomic".into());
@@ -199,34 +244,59 @@ pub fn push(git_dir: &Path, target: &PushTarget, mode: PushMode) -> Result<PushR
             line.extend_from_slice(wanted.as_bytes());
         }
         line.push(b'\n');
-        request.write_all(&line).with_context(|| format!("push to {url} broke off"))?;
+        request
+            .write_all(&line)
+            .with_context(|| format!("push to {url} broke off"))?;
     }
-    request.write_message(MessageKind::Flush).with_context(|| format!("push to {url} broke off"))?;
+    request
+        .write_message(MessageKind::Flush)
+        .with_context(|| format!("push to {url} broke off"))?;
     let (mut body, mut response) = request.into_parts();
     // git sends no pack when every command is a deletion; otherwise one (maybe empty) pack.
     if commands.iter().any(|c| !c.new.is_null()) {
-        let tips: Vec<ObjectId> = commands.iter().filter(|c| !c.new.is_null()).map(|c| c.new).collect();
-        let haves: Vec<ObjectId> = remote.values().copied().filter(|id| repo.has_object(id)).collect();
-        let (objects, bytes) = write_pack(&repo, &tips, &haves, &mut body).with_context(|| format!("cannot send the pack to {url}"))?;
+        let tips: Vec<ObjectId> = commands
+            .iter()
+            .filter(|c| !c.new.is_null())
+            .map(|c| c.new)
+            .collect();
+        let haves: Vec<ObjectId> = remote
+            .values()
+            .copied()
+            .filter(|id| repo.has_object(id))
+            .collect();
+        let (objects, bytes) = write_pack(&repo, &tips, &haves, &mut body)
+            .with_context(|| format!("cannot send the pack to {url}"))?;
         report.objects_sent = objects;
         report.pack_bytes = bytes;
     }
-    body.flush().with_context(|| format!("push to {url} broke off"))?;
+    body.flush()
+        .with_context(|| format!("push to {url} broke off"))?;
     drop(body);
 
     let rejected = read_report(&mut *response, url)?;
     if !rejected.is_empty() {
-        bail!("{url} refused {}: {}", plural(rejected.len(), "ref"), rejected.join(", "));
+        bail!(
+            "{url} refused {}: {}",
+            plural(rejected.len(), "ref"),
+            rejected.join(", ")
+        );
     }
     Ok(report)
 }
 
 fn plural(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// The remote's capabilities and its refs (annotated tags as the tag object, like `ls-remote`).
-fn advertised_refs(transport: &mut (dyn Transport + Send), url: &str) -> Result<(Vec<String>, BTreeMap<BString, ObjectId>)> {
+fn advertised_refs(
+    transport: &mut (dyn Transport + Send),
+    url: &str,
+) -> Result<(Vec<String>, BTreeMap<BString, ObjectId>)> {
     let handshake = transport
         .handshake(Service::ReceivePack, &[])
         .map_err(|err| anyhow!("{url} refused to list its refs for a push: {err}; check the URL, and that the token may push there"))?;
@@ -243,11 +313,19 @@ fn advertised_refs(transport: &mut (dyn Transport + Send), url: &str) -> Result<
         let mut line = String::new();
         loop {
             line.clear();
-            if lines.readline_str(&mut line).with_context(|| format!("cannot read {url}'s refs"))? == 0 {
+            if lines
+                .readline_str(&mut line)
+                .with_context(|| format!("cannot read {url}'s refs"))?
+                == 0
+            {
                 break;
             }
-            let Some((hex, name)) = line.trim_end().split_once(' ') else { continue };
-            let Ok(id) = ObjectId::from_hex(hex.as_bytes()) else { continue };
+            let Some((hex, name)) = line.trim_end().split_once(' ') else {
+                continue;
+            };
+            let Ok(id) = ObjectId::from_hex(hex.as_bytes()) else {
+                continue;
+            };
             // An empty repository advertises only `0000… capabilities^{}`.
             if id.is_null() || !name.starts_with("refs/") || name.ends_with("^{}") {
                 continue;
@@ -276,7 +354,11 @@ fn pushable(name: &BString) -> bool {
 }
 
 /// What to tell the remote, given both sides' refs. Pure, so it is tested on its own.
-fn plan(local: &BTreeMap<BString, ObjectId>, remote: &BTreeMap<BString, ObjectId>, mode: PushMode) -> Plan {
+fn plan(
+    local: &BTreeMap<BString, ObjectId>,
+    remote: &BTreeMap<BString, ObjectId>,
+    mode: PushMode,
+) -> Plan {
     let mut commands = Vec::new();
     let mut report = PushReport::default();
     let hex = |id: &ObjectId| id.to_hex().to_string();
@@ -289,12 +371,28 @@ fn plan(local: &BTreeMap<BString, ObjectId>, remote: &BTreeMap<BString, ObjectId
         match remote.get(name) {
             Some(&old) if old == new => report.unchanged += 1,
             Some(&old) => {
-                report.updated.push(RefMove { name: text, old: Some(hex(&old)), new: Some(hex(&new)) });
-                commands.push(Command { name: name.clone(), old, new });
+                report.updated.push(RefMove {
+                    name: text,
+                    old: Some(hex(&old)),
+                    new: Some(hex(&new)),
+                });
+                commands.push(Command {
+                    name: name.clone(),
+                    old,
+                    new,
+                });
             }
             None => {
-                report.created.push(RefMove { name: text, old: None, new: Some(hex(&new)) });
-                commands.push(Command { name: name.clone(), old: ObjectId::null(new.kind()), new });
+                report.created.push(RefMove {
+                    name: text,
+                    old: None,
+                    new: Some(hex(&new)),
+                });
+                commands.push(Command {
+                    name: name.clone(),
+                    old: ObjectId::null(new.kind()),
+                    new,
+                });
             }
         }
     }
@@ -304,8 +402,16 @@ fn plan(local: &BTreeMap<BString, ObjectId>, remote: &BTreeMap<BString, ObjectId
         }
         let text = name.to_str_lossy().into_owned();
         if mode == PushMode::Mirror && pushable(name) {
-            report.deleted.push(RefMove { name: text, old: Some(hex(&old)), new: None });
-            commands.push(Command { name: name.clone(), old, new: ObjectId::null(old.kind()) });
+            report.deleted.push(RefMove {
+                name: text,
+                old: Some(hex(&old)),
+                new: None,
+            });
+            commands.push(Command {
+                name: name.clone(),
+                old,
+                new: ObjectId::null(old.kind()),
+            });
         } else {
             report.kept_on_remote.push(text);
         }
@@ -321,7 +427,12 @@ fn plan(local: &BTreeMap<BString, ObjectId>, remote: &BTreeMap<BString, ObjectId
 /// small change sends a small pack, and the first push sends every object. Tags are given
 /// as-is and followed to what they point at; a tag pointing at a tree or blob gets that whole
 /// tree or the blob.
-fn write_pack(repo: &gix::Repository, tips: &[ObjectId], haves: &[ObjectId], out: &mut dyn Write) -> Result<(usize, u64)> {
+fn write_pack(
+    repo: &gix::Repository,
+    tips: &[ObjectId],
+    haves: &[ObjectId],
+    out: &mut dyn Write,
+) -> Result<(usize, u64)> {
     use output::count::objects::ObjectExpansion;
 
     let mut commit_tips = Vec::new();
@@ -330,11 +441,17 @@ fn write_pack(repo: &gix::Repository, tips: &[ObjectId], haves: &[ObjectId], out
     for &tip in tips {
         let mut id = tip;
         loop {
-            let object = repo.find_object(id).with_context(|| format!("the mirror lacks object {id}"))?;
+            let object = repo
+                .find_object(id)
+                .with_context(|| format!("the mirror lacks object {id}"))?;
             match object.kind {
                 gix::object::Kind::Tag => {
                     tags.push(id);
-                    id = object.into_tag().target_id().context("a tag without a target")?.detach();
+                    id = object
+                        .into_tag()
+                        .target_id()
+                        .context("a tag without a target")?
+                        .detach();
                 }
                 gix::object::Kind::Commit => {
                     commit_tips.push(id);
@@ -355,7 +472,12 @@ fn write_pack(repo: &gix::Repository, tips: &[ObjectId], haves: &[ObjectId], out
         .collect();
     let mut input = tags;
     if !commit_tips.is_empty() {
-        for info in repo.rev_walk(commit_tips).with_hidden(hidden).all().context("cannot walk the mirror's history")? {
+        for info in repo
+            .rev_walk(commit_tips)
+            .with_hidden(hidden)
+            .all()
+            .context("cannot walk the mirror's history")?
+        {
             input.push(info.context("cannot walk the mirror's history")?.id);
         }
     }
@@ -371,7 +493,11 @@ fn write_pack(repo: &gix::Repository, tips: &[ObjectId], haves: &[ObjectId], out
             Box::new(ids.into_iter().map(Ok)),
             &gix::progress::Discard,
             &interrupt,
-            output::count::objects::Options { thread_limit: None, chunk_size: 50, input_object_expansion: expansion },
+            output::count::objects::Options {
+                thread_limit: None,
+                chunk_size: 50,
+                input_object_expansion: expansion,
+            },
         )
         .map(|(counts, _)| counts)
         .map_err(|err| anyhow!("cannot list the objects to push: {err}"))
@@ -379,7 +505,11 @@ fn write_pack(repo: &gix::Repository, tips: &[ObjectId], haves: &[ObjectId], out
     let mut counts = count(input, ObjectExpansion::TreeAdditionsComparedToAncestor)?;
     if !whole_trees.is_empty() {
         let seen: std::collections::HashSet<ObjectId> = counts.iter().map(|c| c.id).collect();
-        counts.extend(count(whole_trees, ObjectExpansion::TreeContents)?.into_iter().filter(|c| !seen.contains(&c.id)));
+        counts.extend(
+            count(whole_trees, ObjectExpansion::TreeContents)?
+                .into_iter()
+                .filter(|c| !seen.contains(&c.id)),
+        );
     }
     let objects = counts.len();
 
@@ -414,13 +544,18 @@ fn write_pack(repo: &gix::Repository, tips: &[ObjectId], haves: &[ObjectId], out
 
 /// Reads `report-status`: `unpack ok|<error>`, then `ok <ref>` or `ng <ref> <why>` per command.
 /// Returns the refused refs with their reasons.
-fn read_report(response: &mut dyn client::blocking_io::ReadlineBufRead, url: &str) -> Result<Vec<String>> {
+fn read_report(
+    response: &mut dyn client::blocking_io::ReadlineBufRead,
+    url: &str,
+) -> Result<Vec<String>> {
     let mut rejected = Vec::new();
     let mut unpacked = false;
     let mut line = String::new();
     loop {
         line.clear();
-        let read = response.readline_str(&mut line).with_context(|| format!("{url} did not say whether the push succeeded"))?;
+        let read = response
+            .readline_str(&mut line)
+            .with_context(|| format!("{url} did not say whether the push succeeded"))?;
         if read == 0 {
             break;
         }
@@ -449,16 +584,32 @@ mod tests {
     }
 
     fn refs(entries: &[(&str, u8)]) -> BTreeMap<BString, ObjectId> {
-        entries.iter().map(|(name, n)| (BString::from(*name), id(*n))).collect()
+        entries
+            .iter()
+            .map(|(name, n)| (BString::from(*name), id(*n)))
+            .collect()
     }
 
     #[test]
     fn a_mirror_push_creates_moves_and_deletes_branches_and_tags_only() {
-        let local = refs(&[("refs/heads/main", 2), ("refs/heads/new", 3), ("refs/tags/v1", 4), ("refs/pull/1/head", 5)]);
-        let remote = refs(&[("refs/heads/main", 1), ("refs/heads/gone", 6), ("refs/tags/v1", 4), ("refs/pull/9/head", 7)]);
+        let local = refs(&[
+            ("refs/heads/main", 2),
+            ("refs/heads/new", 3),
+            ("refs/tags/v1", 4),
+            ("refs/pull/1/head", 5),
+        ]);
+        let remote = refs(&[
+            ("refs/heads/main", 1),
+            ("refs/heads/gone", 6),
+            ("refs/tags/v1", 4),
+            ("refs/pull/9/head", 7),
+        ]);
         let plan = plan(&local, &remote, PushMode::Mirror);
         let names: Vec<String> = plan.commands.iter().map(|c| c.name.to_string()).collect();
-        assert_eq!(names, ["refs/heads/main", "refs/heads/new", "refs/heads/gone"]);
+        assert_eq!(
+            names,
+            ["refs/heads/main", "refs/heads/new", "refs/heads/gone"]
+        );
         assert_eq!(plan.commands[0].old, id(1));
         assert!(plan.commands[1].old.is_null());
         assert!(plan.commands[2].new.is_null());
@@ -483,10 +634,17 @@ mod tests {
         let refusal = RemoteNotEmpty {
             url: "https://forge.example/o/r.git".into(),
             remote_refs: 2,
-            would_overwrite: vec![RefMove { name: "refs/heads/main".into(), old: Some("a".repeat(40)), new: Some("b".repeat(40)) }],
+            would_overwrite: vec![RefMove {
+                name: "refs/heads/main".into(),
+                old: Some("a".repeat(40)),
+                new: Some("b".repeat(40)),
+            }],
         };
         let text = refusal.to_string();
-        assert!(text.contains("refs/heads/main aaaaaaaaaaaa→bbbbbbbbbbbb"), "{text}");
+        assert!(
+            text.contains("refs/heads/main aaaaaaaaaaaa→bbbbbbbbbbbb"),
+            "{text}"
+        );
         assert!(text.contains("--force"), "{text}");
     }
 }

@@ -25,15 +25,28 @@ impl RefState {
         let mut state = RefState::default();
         for advertised_ref in advertised {
             let (name, id) = match advertised_ref {
-                AdvertisedRef::Direct { full_ref_name, object } => (full_ref_name, Some(*object)),
-                AdvertisedRef::Peeled { full_ref_name, tag, .. } => (full_ref_name, Some(*tag)),
-                AdvertisedRef::Symbolic { full_ref_name, target, tag, object } => {
+                AdvertisedRef::Direct {
+                    full_ref_name,
+                    object,
+                } => (full_ref_name, Some(*object)),
+                AdvertisedRef::Peeled {
+                    full_ref_name, tag, ..
+                } => (full_ref_name, Some(*tag)),
+                AdvertisedRef::Symbolic {
+                    full_ref_name,
+                    target,
+                    tag,
+                    object,
+                } => {
                     if full_ref_name == "HEAD" {
                         state.head_target = Some(target.clone());
                     }
                     (full_ref_name, Some(tag.unwrap_or(*object)))
                 }
-                AdvertisedRef::Unborn { full_ref_name, target } => {
+                AdvertisedRef::Unborn {
+                    full_ref_name,
+                    target,
+                } => {
                     if full_ref_name == "HEAD" {
                         state.head_target = Some(target.clone());
                     }
@@ -76,8 +89,15 @@ impl RefState {
     /// The refs as text, for the volume's record and the change report.
     pub fn to_record(&self) -> MirrorRefs {
         MirrorRefs {
-            head: self.head_target.as_ref().map(|h| h.to_str_lossy().into_owned()),
-            refs: self.refs.iter().map(|(name, id)| (name.to_str_lossy().into_owned(), id.to_hex().to_string())).collect(),
+            head: self
+                .head_target
+                .as_ref()
+                .map(|h| h.to_str_lossy().into_owned()),
+            refs: self
+                .refs
+                .iter()
+                .map(|(name, id)| (name.to_str_lossy().into_owned(), id.to_hex().to_string()))
+                .collect(),
         }
     }
 }
@@ -110,7 +130,11 @@ impl MirrorRefs {
     /// `packed-refs`, and the loose files under `refs/` (`(name, content)`), which win over packed
     /// entries. Symbolic refs inside `refs/` count as what they resolve to, as in
     /// [`RefState::of_repository`]; ones that resolve to nothing are left out.
-    pub fn from_ref_files(head: Option<&[u8]>, packed_refs: Option<&[u8]>, loose: impl IntoIterator<Item = (String, Vec<u8>)>) -> MirrorRefs {
+    pub fn from_ref_files(
+        head: Option<&[u8]>,
+        packed_refs: Option<&[u8]>,
+        loose: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> MirrorRefs {
         let mut refs: BTreeMap<String, String> = BTreeMap::new();
         for line in packed_refs.unwrap_or_default().lines() {
             let line = line.to_str_lossy();
@@ -140,7 +164,9 @@ impl MirrorRefs {
                 refs.insert(name, id);
             }
         }
-        let head = head.map(|h| h.to_str_lossy().trim().to_string()).and_then(|h| h.strip_prefix("ref: ").map(str::to_string));
+        let head = head
+            .map(|h| h.to_str_lossy().trim().to_string())
+            .and_then(|h| h.strip_prefix("ref: ").map(str::to_string));
         MirrorRefs { head, refs }
     }
 }
@@ -152,13 +178,22 @@ fn is_object_id(text: &str) -> bool {
 /// The newest committer time among the commits `refs` point to (tags peeled) in the mirror at
 /// `git_dir`: when the repository last saw work. Tips that are missing or are not commits are
 /// skipped.
-pub fn newest_commit_time(git_dir: &std::path::Path, refs: &MirrorRefs) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+pub fn newest_commit_time(
+    git_dir: &std::path::Path,
+    refs: &MirrorRefs,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
     let repo = super::open(git_dir)?;
     let mut newest: Option<i64> = None;
     for id in refs.refs.values() {
-        let Ok(id) = ObjectId::from_hex(id.as_bytes()) else { continue };
-        let Ok(object) = repo.find_object(id) else { continue };
-        let Ok(commit) = object.peel_to_commit() else { continue };
+        let Ok(id) = ObjectId::from_hex(id.as_bytes()) else {
+            continue;
+        };
+        let Ok(object) = repo.find_object(id) else {
+            continue;
+        };
+        let Ok(commit) = object.peel_to_commit() else {
+            continue;
+        };
         if let Ok(time) = commit.time() {
             newest = Some(newest.map_or(time.seconds, |n| n.max(time.seconds)));
         }
@@ -168,7 +203,8 @@ pub fn newest_commit_time(git_dir: &std::path::Path, refs: &MirrorRefs) -> Resul
 
 /// The refs of the mirror at `git_dir` as they are on disk.
 pub fn read_refs(git_dir: &std::path::Path) -> Result<MirrorRefs> {
-    let repo = gix::open_opts(git_dir, gix::open::Options::isolated()).with_context(|| format!("cannot open the mirror at {}", git_dir.display()))?;
+    let repo = gix::open_opts(git_dir, gix::open::Options::isolated())
+        .with_context(|| format!("cannot open the mirror at {}", git_dir.display()))?;
     Ok(RefState::of_repository(&repo)?.to_record())
 }
 
@@ -191,7 +227,12 @@ impl RefDiff {
                 Some(_) => {}
             }
         }
-        diff.deleted = local.refs.keys().filter(|name| !remote.refs.contains_key(*name)).cloned().collect();
+        diff.deleted = local
+            .refs
+            .keys()
+            .filter(|name| !remote.refs.contains_key(*name))
+            .cloned()
+            .collect();
         diff.head_moved = remote.head_target.is_some() && remote.head_target != local.head_target;
         diff
     }
@@ -219,13 +260,17 @@ pub fn prune(repo: &gix::Repository, names: &[BString]) -> Result<()> {
         .iter()
         .map(|name| {
             Ok(RefEdit {
-                change: Change::Delete { expected: PreviousValue::Any, log: RefLog::AndReference },
+                change: Change::Delete {
+                    expected: PreviousValue::Any,
+                    log: RefLog::AndReference,
+                },
                 name: full_name(name)?,
                 deref: false,
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    repo.edit_references(edits).context("cannot delete refs that were removed upstream")?;
+    repo.edit_references(edits)
+        .context("cannot delete refs that were removed upstream")?;
     Ok(())
 }
 
@@ -233,14 +278,19 @@ pub fn prune(repo: &gix::Repository, names: &[BString]) -> Result<()> {
 pub fn set_head(repo: &gix::Repository, target: &BString) -> Result<()> {
     let edit = RefEdit {
         change: Change::Update {
-            log: LogChange { mode: RefLog::AndReference, force_create_reflog: false, message: "mirror: follow remote HEAD".into() },
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: "mirror: follow remote HEAD".into(),
+            },
             expected: PreviousValue::Any,
             new: Target::Symbolic(full_name(target)?),
         },
         name: full_name(&BString::from("HEAD"))?,
         deref: false,
     };
-    repo.edit_reference(edit).context("cannot point HEAD at the remote's default branch")?;
+    repo.edit_reference(edit)
+        .context("cannot point HEAD at the remote's default branch")?;
     Ok(())
 }
 
@@ -263,13 +313,27 @@ mod ref_file_tests {
             Some(packed.as_bytes()),
             [
                 ("refs/heads/main".to_string(), format!("{c}\n").into_bytes()),
-                ("refs/remotes/origin/HEAD".to_string(), b"ref: refs/heads/main\n".to_vec()),
-                ("refs/heads/dangling".to_string(), b"ref: refs/heads/nowhere\n".to_vec()),
+                (
+                    "refs/remotes/origin/HEAD".to_string(),
+                    b"ref: refs/heads/main\n".to_vec(),
+                ),
+                (
+                    "refs/heads/dangling".to_string(),
+                    b"ref: refs/heads/nowhere\n".to_vec(),
+                ),
             ],
         );
         assert_eq!(refs.head.as_deref(), Some("refs/heads/main"));
-        assert_eq!(refs.refs.get("refs/heads/main"), Some(&c), "the loose file is newer than packed-refs");
-        assert_eq!(refs.refs.get("refs/tags/v1"), Some(&b), "the tag object, not its peeled commit");
+        assert_eq!(
+            refs.refs.get("refs/heads/main"),
+            Some(&c),
+            "the loose file is newer than packed-refs"
+        );
+        assert_eq!(
+            refs.refs.get("refs/tags/v1"),
+            Some(&b),
+            "the tag object, not its peeled commit"
+        );
         assert_eq!(refs.refs.get("refs/remotes/origin/HEAD"), Some(&c));
         assert_eq!(refs.refs.len(), 3, "{refs:?}");
     }

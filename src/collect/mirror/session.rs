@@ -9,8 +9,8 @@ use gix::remote::{fetch::Tags, ref_map, Direction};
 use super::credentials;
 use super::errors::{classify, Step};
 use super::layout::MIRROR_REFSPEC;
-use super::MirrorOptions;
 use super::refs::{prune, set_head, MirrorRefs, RefDiff, RefRewrite, RefState};
+use super::MirrorOptions;
 use crate::secret::Secret;
 
 /// What one sync did to the repository.
@@ -48,12 +48,17 @@ pub fn sync(
         // Tags are covered by refs/*; the implicit tag refspec would only duplicate them.
         .with_fetch_tags(Tags::None);
     let had_credentials = credentials.is_some();
-    let mut connection = remote.connect(Direction::Fetch).map_err(|err| classify(err, url, Step::Connect, had_credentials))?;
+    let mut connection = remote
+        .connect(Direction::Fetch)
+        .map_err(|err| classify(err, url, Step::Connect, had_credentials))?;
     connection.set_credentials(credentials::callback(credentials));
 
     // Gotcha: by default gix asks the server only for refs under the refspec's two-component
     // prefix; for `refs/*` that filter matches nothing and a mirror would receive zero refs.
-    let options = ref_map::Options { prefix_from_spec_as_filter_on_remote: false, ..Default::default() };
+    let options = ref_map::Options {
+        prefix_from_spec_as_filter_on_remote: false,
+        ..Default::default()
+    };
     let prepare = connection
         .prepare_fetch(gix::progress::Discard, options)
         .map_err(|err| classify(err, url, Step::ListRefs, had_credentials))?;
@@ -69,7 +74,12 @@ pub fn sync(
         head_moved = diff.head_moved,
         "compared remote refs with the mirror"
     );
-    let mut report = SyncReport { diff, bytes_fetched: 0, rewritten: Vec::new(), after: MirrorRefs::default() };
+    let mut report = SyncReport {
+        diff,
+        bytes_fetched: 0,
+        rewritten: Vec::new(),
+        after: MirrorRefs::default(),
+    };
 
     if report.diff.needs_fetch() {
         let outcome = prepare
@@ -82,7 +92,10 @@ pub fn sync(
             .map(|update| update.mode.to_string())
             .collect();
         if !rejected.is_empty() {
-            bail!("fetch from {url} rejected ref updates: {}", rejected.join("; "));
+            bail!(
+                "fetch from {url} rejected ref updates: {}",
+                rejected.join("; ")
+            );
         }
     } else {
         // Dropping the prepared fetch ends the conversation without negotiating a pack.
@@ -113,10 +126,17 @@ pub fn sync(
 /// Which moved refs were force-pushed (the old tip is not an ancestor of the new one; both are
 /// in the mirror once the pack arrived) and which were deleted. When ancestry cannot be decided
 /// the move is reported: a false alarm is cheaper than a rewrite nobody hears of.
-fn rewrites(repo: &gix::Repository, diff: &RefDiff, local: &RefState, remote: &RefState) -> Vec<RefRewrite> {
+fn rewrites(
+    repo: &gix::Repository,
+    diff: &RefDiff,
+    local: &RefState,
+    remote: &RefState,
+) -> Vec<RefRewrite> {
     let mut rewritten = Vec::new();
     for name in &diff.moved {
-        let (Some(old), Some(new)) = (local.refs.get(name), remote.refs.get(name)) else { continue };
+        let (Some(old), Some(new)) = (local.refs.get(name), remote.refs.get(name)) else {
+            continue;
+        };
         let fast_forward = match super::verify::is_ancestor_in(repo, *old, *new) {
             Ok(answer) => answer,
             Err(err) => {
@@ -125,12 +145,20 @@ fn rewrites(repo: &gix::Repository, diff: &RefDiff, local: &RefState, remote: &R
             }
         };
         if !fast_forward {
-            rewritten.push(RefRewrite { name: name.to_string(), old: old.to_hex().to_string(), new: Some(new.to_hex().to_string()) });
+            rewritten.push(RefRewrite {
+                name: name.to_string(),
+                old: old.to_hex().to_string(),
+                new: Some(new.to_hex().to_string()),
+            });
         }
     }
     for name in &diff.deleted {
         if let Some(old) = local.refs.get(name) {
-            rewritten.push(RefRewrite { name: name.to_string(), old: old.to_hex().to_string(), new: None });
+            rewritten.push(RefRewrite {
+                name: name.to_string(),
+                old: old.to_hex().to_string(),
+                new: None,
+            });
         }
     }
     rewritten
@@ -138,7 +166,9 @@ fn rewrites(repo: &gix::Repository, diff: &RefDiff, local: &RefState, remote: &R
 
 fn received_pack_size(status: &gix::remote::fetch::Status) -> u64 {
     match status {
-        gix::remote::fetch::Status::Change { write_pack_bundle, .. } => write_pack_bundle
+        gix::remote::fetch::Status::Change {
+            write_pack_bundle, ..
+        } => write_pack_bundle
             .data_path
             .as_ref()
             .and_then(|path| std::fs::metadata(path).ok())

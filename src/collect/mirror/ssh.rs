@@ -38,7 +38,10 @@ pub fn ssh_command(settings: &SshSettings) -> Result<String> {
     let mut command = String::from("ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new");
     if let Some(known_hosts) = &settings.known_hosts {
         // Unhashed, so an operator can read which hosts the volume trusts.
-        command.push_str(&format!(" -o UserKnownHostsFile={} -o HashKnownHosts=no", shell_quote(known_hosts)?));
+        command.push_str(&format!(
+            " -o UserKnownHostsFile={} -o HashKnownHosts=no",
+            shell_quote(known_hosts)?
+        ));
     }
     if let Some(key) = &settings.key {
         command.push_str(&format!(" -o IdentitiesOnly=yes -i {}", shell_quote(key)?));
@@ -53,13 +56,17 @@ pub fn configure(repo: &mut gix::Repository, settings: &SshSettings) -> Result<(
     }
     let command = ssh_command(settings)?;
     let mut config = repo.config_snapshot_mut();
-    config.set_value(&gix::config::tree::Core::SSH_COMMAND, command.as_str()).context("cannot set core.sshCommand")?;
+    config
+        .set_value(&gix::config::tree::Core::SSH_COMMAND, command.as_str())
+        .context("cannot set core.sshCommand")?;
     config.commit().context("cannot apply core.sshCommand")?;
     Ok(())
 }
 
 fn shell_quote(path: &Path) -> Result<String> {
-    let text = path.to_str().with_context(|| format!("{}: the path is not UTF-8", path.display()))?;
+    let text = path
+        .to_str()
+        .with_context(|| format!("{}: the path is not UTF-8", path.display()))?;
     Ok(format!("'{}'", text.replace('\'', r"'\''")))
 }
 
@@ -69,17 +76,31 @@ mod tests {
 
     #[test]
     fn ssh_urls_are_told_apart_from_http_and_paths() {
-        for url in ["ssh://git@host:2222/o/r.git", "git@github.com:o/r.git", "host:o/r.git", "git+ssh://h/r"] {
+        for url in [
+            "ssh://git@host:2222/o/r.git",
+            "git@github.com:o/r.git",
+            "host:o/r.git",
+            "git+ssh://h/r",
+        ] {
             assert!(is_ssh_url(url), "{url}");
         }
-        for url in ["https://github.com/o/r.git", "file:///srv/r.git", "/srv/git/r.git", "./a:b/c", "C:/repos/r"] {
+        for url in [
+            "https://github.com/o/r.git",
+            "file:///srv/r.git",
+            "/srv/git/r.git",
+            "./a:b/c",
+            "C:/repos/r",
+        ] {
             assert!(!is_ssh_url(url), "{url}");
         }
     }
 
     #[test]
     fn the_command_pins_host_keys_and_quotes_paths() {
-        let settings = SshSettings { key: Some("/keys/it's key".into()), known_hosts: Some("/v/.forgesafe/known_hosts".into()) };
+        let settings = SshSettings {
+            key: Some("/keys/it's key".into()),
+            known_hosts: Some("/v/.forgesafe/known_hosts".into()),
+        };
         assert_eq!(
             ssh_command(&settings).unwrap(),
             r"ssh -o BatchMode=yes -o StrictHostKeyChecking=accept-new -o UserKnownHostsFile='/v/.forgesafe/known_hosts' -o HashKnownHosts=no -o IdentitiesOnly=yes -i '/keys/it'\''s key'"

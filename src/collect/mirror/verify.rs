@@ -56,7 +56,10 @@ pub struct MirrorDefect {
 
 impl MirrorDefect {
     fn new(subject: impl Into<String>, problem: impl Into<String>) -> Self {
-        MirrorDefect { subject: subject.into(), problem: problem.into() }
+        MirrorDefect {
+            subject: subject.into(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -79,7 +82,8 @@ pub fn verify_mirror(git_dir: &Path, should_interrupt: &AtomicBool) -> Result<Mi
     let mut repo = super::open(git_dir)?;
     // The walk reads every commit and tree through the object store; without a cache of decoded
     // delta bases each one re-inflates its whole delta chain.
-    repo.objects.set_pack_cache(|| Box::new(pack::cache::lru::MemoryCappedHashmap::new(PACK_CACHE_BYTES)));
+    repo.objects
+        .set_pack_cache(|| Box::new(pack::cache::lru::MemoryCappedHashmap::new(PACK_CACHE_BYTES)));
     let mut check = MirrorCheck::default();
     let objects_dir = repo.objects.store_ref().path().to_path_buf();
 
@@ -90,8 +94,18 @@ pub fn verify_mirror(git_dir: &Path, should_interrupt: &AtomicBool) -> Result<Mi
         ));
     }
     let started = Instant::now();
-    check.objects_checked += verify_packs(&objects_dir, repo.object_hash(), should_interrupt, &mut check.defects)?;
-    check.objects_checked += verify_loose(&objects_dir, repo.object_hash(), should_interrupt, &mut check.defects)?;
+    check.objects_checked += verify_packs(
+        &objects_dir,
+        repo.object_hash(),
+        should_interrupt,
+        &mut check.defects,
+    )?;
+    check.objects_checked += verify_loose(
+        &objects_dir,
+        repo.object_hash(),
+        should_interrupt,
+        &mut check.defects,
+    )?;
     let stored_seconds = started.elapsed().as_secs_f32();
     let walk = Walk::new(&repo, should_interrupt, check.objects_checked).run()?;
     check.refs_checked = walk.refs_checked;
@@ -131,7 +145,10 @@ pub fn is_ancestor(git_dir: &Path, old: ObjectId, new: ObjectId) -> Result<bool>
 /// records). An `old` the mirror does not have is not an ancestor: a mirror re-cloned after a
 /// force-push no longer holds the commits the push dropped. A `new` it does not have is an error.
 pub fn is_ancestor_hex(git_dir: &Path, old: &str, new: &str) -> Result<bool> {
-    let parse = |hex: &str| ObjectId::from_hex(hex.as_bytes()).map_err(|_| anyhow::anyhow!("{hex} is not a git object id"));
+    let parse = |hex: &str| {
+        ObjectId::from_hex(hex.as_bytes())
+            .map_err(|_| anyhow::anyhow!("{hex} is not a git object id"))
+    };
     let (old, new) = (parse(old)?, parse(new)?);
     let repo = super::open(git_dir)?;
     if !repo.has_object(old) {
@@ -155,7 +172,9 @@ pub(crate) fn is_ancestor_in(repo: &gix::Repository, old: ObjectId, new: ObjectI
     if old == new {
         return Ok(true);
     }
-    let cache = repo.commit_graph_if_enabled().context("cannot read the mirror's commit-graph")?;
+    let cache = repo
+        .commit_graph_if_enabled()
+        .context("cannot read the mirror's commit-graph")?;
     let mut graph = repo.revision_graph(cache.as_ref());
     let bases = repo
         .merge_bases_many_with_graph(new, &[old], &mut graph)
@@ -175,8 +194,13 @@ fn peel_to_commit(repo: &gix::Repository, id: ObjectId) -> Result<Option<ObjectI
             Kind::Commit => return Ok(Some(id)),
             Kind::Tree | Kind::Blob => return Ok(None),
             Kind::Tag => {
-                let tag = repo.find_object(id).with_context(|| format!("cannot read tag {id}"))?;
-                id = tag.try_to_tag_ref().with_context(|| format!("cannot decode tag {id}"))?.target();
+                let tag = repo
+                    .find_object(id)
+                    .with_context(|| format!("cannot read tag {id}"))?;
+                id = tag
+                    .try_to_tag_ref()
+                    .with_context(|| format!("cannot decode tag {id}"))?
+                    .target();
             }
         }
     }
@@ -187,13 +211,20 @@ fn peel_to_commit(repo: &gix::Repository, id: ObjectId) -> Result<Option<ObjectI
 // Pass 1: every object stored.
 
 fn has_alternates(objects_dir: &Path) -> bool {
-    std::fs::read_to_string(objects_dir.join("info").join("alternates"))
-        .is_ok_and(|text| text.lines().any(|line| !line.trim().is_empty() && !line.starts_with('#')))
+    std::fs::read_to_string(objects_dir.join("info").join("alternates")).is_ok_and(|text| {
+        text.lines()
+            .any(|line| !line.trim().is_empty() && !line.starts_with('#'))
+    })
 }
 
 /// Verifies every `pack-*.idx` in `objects/pack` with its pack; returns the number of objects
 /// verified.
-fn verify_packs(objects_dir: &Path, hash: gix::hash::Kind, should_interrupt: &AtomicBool, defects: &mut Vec<MirrorDefect>) -> Result<u64> {
+fn verify_packs(
+    objects_dir: &Path,
+    hash: gix::hash::Kind,
+    should_interrupt: &AtomicBool,
+    defects: &mut Vec<MirrorDefect>,
+) -> Result<u64> {
     let pack_dir = objects_dir.join("pack");
     let mut verified = 0;
     for idx_path in pack_indices(&pack_dir)? {
@@ -202,25 +233,39 @@ fn verify_packs(objects_dir: &Path, hash: gix::hash::Kind, should_interrupt: &At
         if !pack_path.is_file() {
             defects.push(MirrorDefect::new(
                 file_name(&idx_path),
-                format!("{}: the index has no pack {pack_name}; the objects it lists are unreadable", file_name(&idx_path)),
+                format!(
+                    "{}: the index has no pack {pack_name}; the objects it lists are unreadable",
+                    file_name(&idx_path)
+                ),
             ));
             continue;
         }
         match verify_pack(&idx_path, &pack_path, hash, should_interrupt) {
             Ok(objects) => verified += objects,
-            Err(_) if should_interrupt.load(Ordering::SeqCst) => bail!("verification of {} was interrupted", objects_dir.display()),
+            Err(_) if should_interrupt.load(Ordering::SeqCst) => {
+                bail!("verification of {} was interrupted", objects_dir.display())
+            }
             Err(problem) => {
-                defects.push(MirrorDefect::new(pack_name.clone(), format!("{pack_name}: {problem}")));
+                defects.push(MirrorDefect::new(
+                    pack_name.clone(),
+                    format!("{pack_name}: {problem}"),
+                ));
                 let Some(damaged) = damaged_objects(&idx_path, hash, should_interrupt) else {
                     bail!("verification of {} was interrupted", objects_dir.display());
                 };
                 let unlisted = damaged.len().saturating_sub(MAX_OBJECT_DEFECTS);
                 for (id, kind, why) in damaged.into_iter().take(MAX_OBJECT_DEFECTS) {
                     let kind = kind.map(|kind| format!(" ({kind})")).unwrap_or_default();
-                    defects.push(MirrorDefect::new(id.to_string(), format!("object {id}{kind} in {pack_name} is damaged: {why}")));
+                    defects.push(MirrorDefect::new(
+                        id.to_string(),
+                        format!("object {id}{kind} in {pack_name} is damaged: {why}"),
+                    ));
                 }
                 if unlisted > 0 {
-                    defects.push(MirrorDefect::new(pack_name.clone(), format!("{pack_name}: {unlisted} more damaged objects")));
+                    defects.push(MirrorDefect::new(
+                        pack_name.clone(),
+                        format!("{pack_name}: {unlisted} more damaged objects"),
+                    ));
                 }
             }
         }
@@ -228,13 +273,18 @@ fn verify_packs(objects_dir: &Path, hash: gix::hash::Kind, should_interrupt: &At
     // A multi-pack index, when present, is what gix (and git) look objects up in.
     let midx_path = pack_dir.join("multi-pack-index");
     if midx_path.is_file() {
-        let result = pack::multi_index::File::at(&midx_path, None)
-            .and_then(|midx| midx.verify_integrity_fast(&mut gix::progress::Discard, should_interrupt).map(|_| ()));
+        let result = pack::multi_index::File::at(&midx_path, None).and_then(|midx| {
+            midx.verify_integrity_fast(&mut gix::progress::Discard, should_interrupt)
+                .map(|_| ())
+        });
         if let Err(err) = result {
             if should_interrupt.load(Ordering::SeqCst) {
                 bail!("verification of {} was interrupted", objects_dir.display());
             }
-            defects.push(MirrorDefect::new("multi-pack-index", format!("multi-pack-index: {}", one_line(&err))));
+            defects.push(MirrorDefect::new(
+                "multi-pack-index",
+                format!("multi-pack-index: {}", one_line(&err)),
+            ));
         }
     }
     Ok(verified)
@@ -250,9 +300,14 @@ fn pack_indices(pack_dir: &Path) -> Result<Vec<PathBuf>> {
     };
     let mut indices = Vec::new();
     for entry in entries {
-        let path = entry.with_context(|| format!("cannot list {}", pack_dir.display()))?.path();
+        let path = entry
+            .with_context(|| format!("cannot list {}", pack_dir.display()))?
+            .path();
         let is_index = path.extension().is_some_and(|ext| ext == "idx")
-            && path.file_name().and_then(|name| name.to_str()).is_some_and(|name| name.starts_with("pack-"));
+            && path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("pack-"));
         if is_index {
             indices.push(path);
         }
@@ -263,9 +318,16 @@ fn pack_indices(pack_dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// gix's thorough pack verification of one pack: the number of objects verified, or one line
 /// saying what is wrong.
-fn verify_pack(idx_path: &Path, pack_path: &Path, hash: gix::hash::Kind, should_interrupt: &AtomicBool) -> Result<u64, String> {
-    let index = pack::index::File::at(idx_path, hash).map_err(|err| format!("cannot open the index: {}", one_line(&err)))?;
-    let data = pack::data::File::at(pack_path, hash).map_err(|err| format!("cannot open the pack: {}", one_line(&err)))?;
+fn verify_pack(
+    idx_path: &Path,
+    pack_path: &Path,
+    hash: gix::hash::Kind,
+    should_interrupt: &AtomicBool,
+) -> Result<u64, String> {
+    let index = pack::index::File::at(idx_path, hash)
+        .map_err(|err| format!("cannot open the index: {}", one_line(&err)))?;
+    let data = pack::data::File::at(pack_path, hash)
+        .map_err(|err| format!("cannot open the pack: {}", one_line(&err)))?;
     let options = pack::index::verify::integrity::Options {
         // Hash and CRC32 of every entry, and every commit, tree and tag decoded. The stricter
         // default (`HashCrc32DecodeEncode`) also re-encodes each decoded object and wants the
@@ -278,7 +340,14 @@ fn verify_pack(idx_path: &Path, pack_path: &Path, hash: gix::hash::Kind, should_
         make_pack_lookup_cache: || pack::cache::Never,
     };
     with_private_interrupt(should_interrupt, |interrupt| {
-        index.verify_integrity(Some(pack::index::verify::PackContext { data: &data, options }), &mut gix::progress::Discard, interrupt)
+        index.verify_integrity(
+            Some(pack::index::verify::PackContext {
+                data: &data,
+                options,
+            }),
+            &mut gix::progress::Discard,
+            interrupt,
+        )
     })
     .map(|_| u64::from(index.num_objects()))
     .map_err(|err| one_line(&err))
@@ -289,7 +358,11 @@ fn verify_pack(idx_path: &Path, pack_path: &Path, hash: gix::hash::Kind, should_
 /// and a failed trailer checksum says nothing about which objects it hit. One thread, entries in
 /// pack order so that delta bases come from the cache; only ever run on a broken pack. `None`
 /// when interrupted.
-fn damaged_objects(idx_path: &Path, hash: gix::hash::Kind, should_interrupt: &AtomicBool) -> Option<Vec<(ObjectId, Option<Kind>, String)>> {
+fn damaged_objects(
+    idx_path: &Path,
+    hash: gix::hash::Kind,
+    should_interrupt: &AtomicBool,
+) -> Option<Vec<(ObjectId, Option<Kind>, String)>> {
     let Ok(bundle) = pack::Bundle::at(idx_path, hash) else {
         // Verification already said the index or pack cannot be opened; nothing more to name.
         return Some(Vec::new());
@@ -304,25 +377,35 @@ fn damaged_objects(idx_path: &Path, hash: gix::hash::Kind, should_interrupt: &At
         if n.is_multiple_of(256) && should_interrupt.load(Ordering::SeqCst) {
             return None;
         }
-        let (kind, why) = match bundle.get_object_by_index(position, &mut buf, &mut inflate, &mut cache) {
-            // Also every object whose delta chain passes through a damaged one.
-            Err(err) => (None, one_line(&err)),
-            Ok((object, location)) => {
-                let end = location.pack_offset + location.entry_size as u64;
-                let crc32_differs = entry.crc32.is_some()
-                    && end <= bundle.pack.data_len() as u64
-                    && entry.crc32 != Some(bundle.pack.entry_crc32(location.pack_offset, location.entry_size));
-                let why = match gix::objs::compute_hash(hash, object.kind, object.data).and_then(|actual| actual.verify(&entry.oid)) {
-                    Err(err) => one_line(&err),
-                    Ok(()) if crc32_differs => "its bytes in the pack do not match the index's CRC32".to_string(),
-                    Ok(()) => match object.decode() {
-                        Ok(_) => continue,
-                        Err(err) => format!("cannot be decoded: {}", one_line(&err)),
-                    },
-                };
-                (Some(object.kind), why)
-            }
-        };
+        let (kind, why) =
+            match bundle.get_object_by_index(position, &mut buf, &mut inflate, &mut cache) {
+                // Also every object whose delta chain passes through a damaged one.
+                Err(err) => (None, one_line(&err)),
+                Ok((object, location)) => {
+                    let end = location.pack_offset + location.entry_size as u64;
+                    let crc32_differs = entry.crc32.is_some()
+                        && end <= bundle.pack.data_len() as u64
+                        && entry.crc32
+                            != Some(
+                                bundle
+                                    .pack
+                                    .entry_crc32(location.pack_offset, location.entry_size),
+                            );
+                    let why = match gix::objs::compute_hash(hash, object.kind, object.data)
+                        .and_then(|actual| actual.verify(&entry.oid))
+                    {
+                        Err(err) => one_line(&err),
+                        Ok(()) if crc32_differs => {
+                            "its bytes in the pack do not match the index's CRC32".to_string()
+                        }
+                        Ok(()) => match object.decode() {
+                            Ok(_) => continue,
+                            Err(err) => format!("cannot be decoded: {}", one_line(&err)),
+                        },
+                    };
+                    (Some(object.kind), why)
+                }
+            };
         damaged.push((entry.oid, kind, why));
     }
     Some(damaged)
@@ -355,7 +438,12 @@ fn with_private_interrupt<T>(should_interrupt: &AtomicBool, f: impl FnOnce(&Atom
 
 /// Reads, hashes and decodes every loose object (what gix's loose verification does, without
 /// stopping at the first bad object); returns the number that passed.
-fn verify_loose(objects_dir: &Path, hash: gix::hash::Kind, should_interrupt: &AtomicBool, defects: &mut Vec<MirrorDefect>) -> Result<u64> {
+fn verify_loose(
+    objects_dir: &Path,
+    hash: gix::hash::Kind,
+    should_interrupt: &AtomicBool,
+    defects: &mut Vec<MirrorDefect>,
+) -> Result<u64> {
     let loose = gix::odb::loose::Store::at(objects_dir, hash);
     let mut buf = Vec::new();
     let mut verified = 0;
@@ -366,7 +454,10 @@ fn verify_loose(objects_dir: &Path, hash: gix::hash::Kind, should_interrupt: &At
         let id = match id {
             Ok(id) => id,
             Err(err) => {
-                defects.push(MirrorDefect::new("objects", format!("cannot list the loose objects: {}", err)));
+                defects.push(MirrorDefect::new(
+                    "objects",
+                    format!("cannot list the loose objects: {}", err),
+                ));
                 break;
             }
         };
@@ -374,15 +465,24 @@ fn verify_loose(objects_dir: &Path, hash: gix::hash::Kind, should_interrupt: &At
             // Deleted while we listed: not ours to judge (a drill's restore is not written to).
             Ok(None) => continue,
             Err(err) => format!("loose object {id} cannot be read: {}", one_line(&err)),
-            Ok(Some(object)) => match gix::objs::compute_hash(hash, object.kind, object.data).map(|actual| actual.verify(&id)) {
+            Ok(Some(object)) => match gix::objs::compute_hash(hash, object.kind, object.data)
+                .map(|actual| actual.verify(&id))
+            {
                 Ok(Ok(())) => match object.decode() {
                     Ok(_) => {
                         verified += 1;
                         continue;
                     }
-                    Err(err) => format!("loose {} {id} cannot be decoded: {}", object.kind, one_line(&err)),
+                    Err(err) => format!(
+                        "loose {} {id} cannot be decoded: {}",
+                        object.kind,
+                        one_line(&err)
+                    ),
                 },
-                Ok(Err(err)) => format!("loose object {id} does not hash to its id: {}", one_line(&err)),
+                Ok(Err(err)) => format!(
+                    "loose object {id} does not hash to its id: {}",
+                    one_line(&err)
+                ),
                 Err(err) => format!("loose object {id} cannot be hashed: {}", one_line(&err)),
             },
         };
@@ -417,7 +517,11 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     /// `objects_stored` sizes the seen-set: in a healthy mirror nearly everything is reachable.
-    fn new(repo: &'a gix::Repository, should_interrupt: &'a AtomicBool, objects_stored: u64) -> Self {
+    fn new(
+        repo: &'a gix::Repository,
+        should_interrupt: &'a AtomicBool,
+        objects_stored: u64,
+    ) -> Self {
         let mut seen = gix::hashtable::HashSet::default();
         seen.reserve(usize::try_from(objects_stored).unwrap_or(0));
         Walk {
@@ -443,7 +547,10 @@ impl<'a> Walk<'a> {
         while let Some(Pending { id, expected, root }) = self.stack.pop() {
             visited += 1;
             if visited.is_multiple_of(1024) && self.should_interrupt.load(Ordering::SeqCst) {
-                bail!("verification of {} was interrupted", self.repo.git_dir().display());
+                bail!(
+                    "verification of {} was interrupted",
+                    self.repo.git_dir().display()
+                );
             }
             // git (and gix) treat the empty tree as always present, stored or not.
             if id == empty_tree {
@@ -456,10 +563,20 @@ impl<'a> Walk<'a> {
                     Ok(Some(header)) if header.kind() == Kind::Blob => self.present += 1,
                     Ok(Some(header)) => {
                         self.present += 1;
-                        self.object_defect(id, Some(header.kind()), root, "is listed in a tree as a blob".into());
+                        self.object_defect(
+                            id,
+                            Some(header.kind()),
+                            root,
+                            "is listed in a tree as a blob".into(),
+                        );
                     }
                     Ok(None) => self.object_defect(id, expected, root, "is missing".into()),
-                    Err(err) => self.object_defect(id, expected, root, format!("cannot be read: {}", one_line(&err))),
+                    Err(err) => self.object_defect(
+                        id,
+                        expected,
+                        root,
+                        format!("cannot be read: {}", one_line(&err)),
+                    ),
                 }
                 continue;
             }
@@ -470,13 +587,23 @@ impl<'a> Walk<'a> {
                     continue;
                 }
                 Err(err) => {
-                    self.object_defect(id, expected, root, format!("cannot be read: {}", one_line(&err)));
+                    self.object_defect(
+                        id,
+                        expected,
+                        root,
+                        format!("cannot be read: {}", one_line(&err)),
+                    );
                     continue;
                 }
             };
             self.present += 1;
             if let Some(expected) = expected.filter(|expected| *expected != object.kind) {
-                self.object_defect(id, Some(object.kind), root, format!("is referenced as a {expected}"));
+                self.object_defect(
+                    id,
+                    Some(object.kind),
+                    root,
+                    format!("is referenced as a {expected}"),
+                );
             }
             let queued = match object.kind {
                 Kind::Commit => gix::objs::CommitRef::from_bytes(object.data, hash).map(|commit| {
@@ -501,7 +628,11 @@ impl<'a> Walk<'a> {
                             // A gitlink names a commit of another repository.
                             Ok(entry) if entry.mode.is_commit() => {}
                             Ok(entry) => {
-                                let kind = if entry.mode.is_tree() { Kind::Tree } else { Kind::Blob };
+                                let kind = if entry.mode.is_tree() {
+                                    Kind::Tree
+                                } else {
+                                    Kind::Blob
+                                };
                                 self.queue(entry.oid.to_owned(), Some(kind), root);
                             }
                             Err(err) => {
@@ -516,7 +647,12 @@ impl<'a> Walk<'a> {
             };
             if let Err(err) = queued {
                 let kind = object.kind;
-                self.object_defect(id, Some(kind), root, format!("cannot be decoded: {}", one_line(&err)));
+                self.object_defect(
+                    id,
+                    Some(kind),
+                    root,
+                    format!("cannot be decoded: {}", one_line(&err)),
+                );
             }
         }
         Ok(self)
@@ -540,7 +676,10 @@ impl<'a> Walk<'a> {
                         // A loose ref whose file does not parse names itself.
                         let name = err
                             .downcast_any_ref::<gix::refs::file::find::ReferenceDecode>()
-                            .map_or_else(|| "refs".to_string(), |decode| decode.relative_path.display().to_string());
+                            .map_or_else(
+                                || "refs".to_string(),
+                                |decode| decode.relative_path.display().to_string(),
+                            );
                         tips.push(Err((name, one_line(&err))));
                     }
                 }
@@ -551,11 +690,17 @@ impl<'a> Walk<'a> {
                 for tip in tips {
                     match tip {
                         Ok((name, id)) => self.queue_root(name, id),
-                        Err((name, problem)) => self.defects.push(MirrorDefect::new(name, format!("a ref cannot be read: {problem}"))),
+                        Err((name, problem)) => self.defects.push(MirrorDefect::new(
+                            name,
+                            format!("a ref cannot be read: {problem}"),
+                        )),
                     }
                 }
             }
-            Err(err) => self.defects.push(MirrorDefect::new("refs", format!("the refs cannot be listed: {}", one_line(&err)))),
+            Err(err) => self.defects.push(MirrorDefect::new(
+                "refs",
+                format!("the refs cannot be listed: {}", one_line(&err)),
+            )),
         }
         match repo.try_find_reference("HEAD") {
             Ok(Some(mut head)) => {
@@ -565,7 +710,10 @@ impl<'a> Walk<'a> {
                 }
             }
             Ok(None) => {}
-            Err(err) => self.defects.push(MirrorDefect::new("HEAD", format!("HEAD cannot be read: {}", one_line(&err)))),
+            Err(err) => self.defects.push(MirrorDefect::new(
+                "HEAD",
+                format!("HEAD cannot be read: {}", one_line(&err)),
+            )),
         }
     }
 
@@ -590,13 +738,19 @@ impl<'a> Walk<'a> {
             return;
         }
         let kind = kind.map(|kind| format!(" ({kind})")).unwrap_or_default();
-        let problem = format!("object {id}{kind} reachable from {} {what}", self.roots[root]);
-        self.defects.push(MirrorDefect::new(id.to_string(), problem));
+        let problem = format!(
+            "object {id}{kind} reachable from {} {what}",
+            self.roots[root]
+        );
+        self.defects
+            .push(MirrorDefect::new(id.to_string(), problem));
     }
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string())
+    path.file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
 }
 
 /// gix's error with its causes on one line ("outer: cause: cause"), repeated messages once.
@@ -604,7 +758,11 @@ fn one_line(err: &gix::Error) -> String {
     let mut line = String::new();
     let mut previous = String::new();
     for cause in err.iter_errors() {
-        let text = cause.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = cause
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if text.is_empty() || text == previous || line.contains(&text) {
             continue;
         }
@@ -639,7 +797,11 @@ mod tests {
             .env("GIT_COMMITTER_EMAIL", "committer@example.org")
             .output()
             .expect("git is installed");
-        assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 
@@ -661,8 +823,15 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let work = dir.path().join("work");
             let bare = dir.path().join("mirror.git");
-            git(dir.path(), &["init", "-q", "-b", "main", work.to_str().unwrap()]);
-            let fixture = Fixture { _dir: dir, bare, work };
+            git(
+                dir.path(),
+                &["init", "-q", "-b", "main", work.to_str().unwrap()],
+            );
+            let fixture = Fixture {
+                _dir: dir,
+                bare,
+                work,
+            };
             fixture.commit("README.md", "hello\n");
             git(&fixture.work, &["tag", "-a", "v1", "-m", "first release"]);
             fixture.commit("src/deep/lib.rs", "pub fn f() {}\n");
@@ -672,7 +841,17 @@ mod tests {
             fixture.commit("src/deep/topic.rs", "// topic\n");
             git(&fixture.work, &["checkout", "-q", "main"]);
             // A local clone hard-links or copies the loose objects as they are: no pack.
-            git(fixture.work.parent().unwrap(), &["clone", "-q", "--mirror", "--no-hardlinks", "work", "mirror.git"]);
+            git(
+                fixture.work.parent().unwrap(),
+                &[
+                    "clone",
+                    "-q",
+                    "--mirror",
+                    "--no-hardlinks",
+                    "work",
+                    "mirror.git",
+                ],
+            );
             fixture
         }
 
@@ -706,10 +885,16 @@ mod tests {
         // Every ref under refs/ (main, topic, v1) plus HEAD.
         assert_eq!(loose_check.refs_checked, 4);
         // git's own count of what is reachable from all refs (commits, trees, blobs, tag objects).
-        let reachable = fixture.mirror_git(&["rev-list", "--all", "--objects"]).lines().count() as u64;
+        let reachable = fixture
+            .mirror_git(&["rev-list", "--all", "--objects"])
+            .lines()
+            .count() as u64;
         assert_eq!(loose_check.reachable_objects, reachable);
         let stored = fixture.mirror_git(&["count-objects", "-v"]);
-        assert!(stored.contains(&format!("count: {reachable}")), "all objects are loose here: {stored}");
+        assert!(
+            stored.contains(&format!("count: {reachable}")),
+            "all objects are loose here: {stored}"
+        );
         assert_eq!(loose_check.objects_checked, reachable);
 
         fixture.mirror_git(&["repack", "-a", "-d", "-q"]);
@@ -725,7 +910,10 @@ mod tests {
         let fixture = Fixture::new();
         // The blob only `topic` reaches.
         let blob = fixture.mirror_git(&["rev-parse", "topic:src/deep/topic.rs"]);
-        let reachable = fixture.mirror_git(&["rev-list", "--all", "--objects"]).lines().count() as u64;
+        let reachable = fixture
+            .mirror_git(&["rev-list", "--all", "--objects"])
+            .lines()
+            .count() as u64;
         std::fs::remove_file(loose_path(&fixture.bare, &blob)).unwrap();
 
         let check = fixture.verify();
@@ -753,14 +941,36 @@ mod tests {
         std::fs::copy(loose_path(&fixture.bare, &main_rs), &readme_path).unwrap();
 
         let check = fixture.verify();
-        let subjects: Vec<&str> = check.defects.iter().map(|defect| defect.subject.as_str()).collect();
+        let subjects: Vec<&str> = check
+            .defects
+            .iter()
+            .map(|defect| defect.subject.as_str())
+            .collect();
         assert!(subjects.contains(&tree.as_str()), "{check:#?}");
         assert!(subjects.contains(&readme.as_str()), "{check:#?}");
-        let missing = check.defects.iter().find(|defect| defect.subject == tree).unwrap();
-        assert!(missing.problem.starts_with(&format!("object {tree} (tree) reachable from ")), "{missing:?}");
+        let missing = check
+            .defects
+            .iter()
+            .find(|defect| defect.subject == tree)
+            .unwrap();
+        assert!(
+            missing
+                .problem
+                .starts_with(&format!("object {tree} (tree) reachable from ")),
+            "{missing:?}"
+        );
         assert!(missing.problem.ends_with(" is missing"), "{missing:?}");
-        let corrupt = check.defects.iter().find(|defect| defect.subject == readme).unwrap();
-        assert!(corrupt.problem.starts_with(&format!("loose object {readme} does not hash to its id")), "{corrupt:?}");
+        let corrupt = check
+            .defects
+            .iter()
+            .find(|defect| defect.subject == readme)
+            .unwrap();
+        assert!(
+            corrupt
+                .problem
+                .starts_with(&format!("loose object {readme} does not hash to its id")),
+            "{corrupt:?}"
+        );
     }
 
     #[test]
@@ -768,12 +978,24 @@ mod tests {
         let fixture = Fixture::new();
         // Enough content that the middle of the pack is inside a compressed entry, not a header.
         for n in 0..20 {
-            let text: String = (0..200).map(|line| format!("file {n} line {line} {}\n", line * n)).collect();
+            let text: String = (0..200)
+                .map(|line| format!("file {n} line {line} {}\n", line * n))
+                .collect();
             fixture.commit(&format!("data/{n}.txt"), &text);
         }
         let bare = fixture.bare.clone();
         std::fs::remove_dir_all(&bare).unwrap();
-        git(fixture.work.parent().unwrap(), &["clone", "-q", "--mirror", "--no-hardlinks", "work", "mirror.git"]);
+        git(
+            fixture.work.parent().unwrap(),
+            &[
+                "clone",
+                "-q",
+                "--mirror",
+                "--no-hardlinks",
+                "work",
+                "mirror.git",
+            ],
+        );
         fixture.mirror_git(&["repack", "-a", "-d", "-q"]);
         let pack = pack_indices(&bare.join("objects/pack")).unwrap()[0].with_extension("pack");
         let pack_name = pack.file_name().unwrap().to_str().unwrap().to_string();
@@ -786,17 +1008,38 @@ mod tests {
 
         let interrupt = AtomicBool::new(false);
         let check = verify_mirror(&bare, &interrupt).unwrap();
-        let pack_defects: Vec<&MirrorDefect> = check.defects.iter().filter(|defect| defect.subject == pack_name).collect();
+        let pack_defects: Vec<&MirrorDefect> = check
+            .defects
+            .iter()
+            .filter(|defect| defect.subject == pack_name)
+            .collect();
         assert_eq!(pack_defects.len(), 1, "{check:#?}");
-        assert!(pack_defects[0].problem.starts_with(&format!("{pack_name}: ")), "{check:#?}");
+        assert!(
+            pack_defects[0]
+                .problem
+                .starts_with(&format!("{pack_name}: ")),
+            "{check:#?}"
+        );
         assert!(!pack_defects[0].problem.contains('\n'));
         // Then each object is read on its own, to name the damaged ones (a flipped bit in a
         // zlib stream breaks its checksum, its delta or its object's hash).
-        let damaged: Vec<&MirrorDefect> =
-            check.defects.iter().filter(|defect| defect.problem.contains(&format!(" in {pack_name} is damaged: "))).collect();
+        let damaged: Vec<&MirrorDefect> = check
+            .defects
+            .iter()
+            .filter(|defect| {
+                defect
+                    .problem
+                    .contains(&format!(" in {pack_name} is damaged: "))
+            })
+            .collect();
         assert!(!damaged.is_empty(), "{check:#?}");
         for defect in damaged {
-            assert!(defect.problem.starts_with(&format!("object {} ", defect.subject)), "{defect:?}");
+            assert!(
+                defect
+                    .problem
+                    .starts_with(&format!("object {} ", defect.subject)),
+                "{defect:?}"
+            );
         }
         // The pack's objects are not counted as verified.
         assert_eq!(check.objects_checked, 0, "{check:#?}");
@@ -809,15 +1052,27 @@ mod tests {
         let fixture = Fixture::new();
         std::fs::write(fixture.bare.join("refs/heads/broken"), "not an object id\n").unwrap();
         let absent = "1111111111111111111111111111111111111111";
-        std::fs::write(fixture.bare.join("refs/heads/dangling"), format!("{absent}\n")).unwrap();
+        std::fs::write(
+            fixture.bare.join("refs/heads/dangling"),
+            format!("{absent}\n"),
+        )
+        .unwrap();
 
         let check = fixture.verify();
         assert_eq!(check.defects.len(), 2, "{check:#?}");
         assert_eq!(check.defects[0].subject, "refs/heads/broken");
-        assert!(check.defects[0].problem.starts_with("a ref cannot be read: "), "{check:#?}");
+        assert!(
+            check.defects[0]
+                .problem
+                .starts_with("a ref cannot be read: "),
+            "{check:#?}"
+        );
         assert_eq!(
             check.defects[1],
-            MirrorDefect { subject: absent.into(), problem: format!("object {absent} reachable from refs/heads/dangling is missing") }
+            MirrorDefect {
+                subject: absent.into(),
+                problem: format!("object {absent} reachable from refs/heads/dangling is missing")
+            }
         );
         // The refs that do resolve were walked in full.
         assert_eq!(check.refs_checked, 5);
@@ -856,9 +1111,18 @@ mod tests {
 
         assert!(is_ancestor(bare, id(&before), id(&after)).unwrap());
         assert!(is_ancestor(bare, id(&first), id(&after)).unwrap());
-        assert!(is_ancestor(bare, id(&after), id(&after)).unwrap(), "a commit is its own ancestor");
-        assert!(!is_ancestor(bare, id(&after), id(&before)).unwrap(), "going back is not a fast-forward");
-        assert!(!is_ancestor(bare, id(&after), id(&rewritten)).unwrap(), "a rewritten tip is a force-push");
+        assert!(
+            is_ancestor(bare, id(&after), id(&after)).unwrap(),
+            "a commit is its own ancestor"
+        );
+        assert!(
+            !is_ancestor(bare, id(&after), id(&before)).unwrap(),
+            "going back is not a fast-forward"
+        );
+        assert!(
+            !is_ancestor(bare, id(&after), id(&rewritten)).unwrap(),
+            "a rewritten tip is a force-push"
+        );
         assert!(is_ancestor(bare, id(&before), id(&rewritten)).unwrap());
         // Diverged branches: neither contains the other.
         let topic = fixture.mirror_git(&["rev-parse", "topic"]);
@@ -876,7 +1140,12 @@ mod tests {
         assert!(!is_ancestor(bare, id(&tree), id(&after)).unwrap());
         assert!(!is_ancestor(bare, id(&first), id(&tree)).unwrap());
         // An object the mirror does not have cannot be answered.
-        assert!(is_ancestor(bare, ObjectId::from_hex(b"1111111111111111111111111111111111111111").unwrap(), id(&after)).is_err());
+        assert!(is_ancestor(
+            bare,
+            ObjectId::from_hex(b"1111111111111111111111111111111111111111").unwrap(),
+            id(&after)
+        )
+        .is_err());
 
         // The same with a commit-graph file (generation numbers), as git maintenance writes one.
         fixture.mirror_git(&["commit-graph", "write", "--reachable"]);

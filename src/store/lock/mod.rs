@@ -54,7 +54,10 @@ pub struct LockSettings {
 
 impl Default for LockSettings {
     fn default() -> Self {
-        LockSettings { wait: Duration::from_secs(5 * 60), refresh: DEFAULT_REFRESH }
+        LockSettings {
+            wait: Duration::from_secs(5 * 60),
+            refresh: DEFAULT_REFRESH,
+        }
     }
 }
 
@@ -87,10 +90,17 @@ impl FoundLock {
     pub fn describe(&self) -> String {
         match &self.record {
             Ok(r) => {
-                let stale = if r.is_stale() { " (it looks stale: that process seems gone)" } else { "" };
+                let stale = if r.is_stale() {
+                    " (it looks stale: that process seems gone)"
+                } else {
+                    ""
+                };
                 format!("{}{stale}", r.describe())
             }
-            Err(why) => format!("a lock file locks/{} that cannot be read ({why})", short(&self.id)),
+            Err(why) => format!(
+                "a lock file locks/{} that cannot be read ({why})",
+                short(&self.id)
+            ),
         }
     }
 }
@@ -108,7 +118,11 @@ pub struct Locks {
 
 impl Locks {
     pub fn new(files: RepositoryFiles, key: RepoKey, location: String) -> Self {
-        Locks { files, key, location }
+        Locks {
+            files,
+            key,
+            location,
+        }
     }
 
     /// Every lock file but `except`, read and decrypted. Files that vanish while we read are skipped.
@@ -118,11 +132,19 @@ impl Locks {
             if Some(entry.name.as_str()) == except {
                 continue;
             }
-            let Some(bytes) = self.files.read(&path_of(&entry.name))? else { continue };
+            let Some(bytes) = self.files.read(&path_of(&entry.name))? else {
+                continue;
+            };
             match record::open(&entry.name, &bytes, &self.key) {
-                Ok(Some(record)) => found.push(FoundLock { id: entry.name, record: Ok(record) }),
+                Ok(Some(record)) => found.push(FoundLock {
+                    id: entry.name,
+                    record: Ok(record),
+                }),
                 Ok(None) => {} // empty: being written on a backend without atomic writes
-                Err(why) => found.push(FoundLock { id: entry.name, record: Err(why) }),
+                Err(why) => found.push(FoundLock {
+                    id: entry.name,
+                    record: Err(why),
+                }),
             }
         }
         Ok(found)
@@ -139,7 +161,12 @@ impl Locks {
     }
 
     /// Takes a lock of `kind`, waiting up to `settings.wait` for conflicting ones to go away.
-    pub fn acquire(self, kind: LockKind, command: &str, settings: &LockSettings) -> Result<HeldLock> {
+    pub fn acquire(
+        self,
+        kind: LockKind,
+        command: &str,
+        settings: &LockSettings,
+    ) -> Result<HeldLock> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(500);
         let mut reported: Option<String> = None;
@@ -188,7 +215,11 @@ impl Locks {
                 tracing::info!(waiting_up_to = %humantime::format_duration(settings.wait), "the repository is locked by {}; waiting", first.describe());
                 reported = Some(first.id.clone());
             }
-            std::thread::sleep(pause.min(settings.wait.saturating_sub(started.elapsed())).max(Duration::from_millis(50)));
+            std::thread::sleep(
+                pause
+                    .min(settings.wait.saturating_sub(started.elapsed()))
+                    .max(Duration::from_millis(50)),
+            );
             pause = (pause * 2).min(Duration::from_secs(10));
         }
     }
@@ -229,7 +260,11 @@ impl Shared {
     /// Removes the lock file (once).
     fn release(&self) {
         let started = Instant::now();
-        let id = self.current.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let id = self
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(id) = id {
             if let Err(e) = self.locks.remove(&id) {
                 tracing::warn!("cannot remove the repository lock locks/{}: {e:#}; remove it with `forgesafe unlock`", short(&id));
@@ -245,7 +280,9 @@ impl Shared {
         loop {
             let (stopped, cv) = &self.stop;
             let guard = stopped.lock().unwrap_or_else(|e| e.into_inner());
-            let (guard, _) = cv.wait_timeout_while(guard, wait, |stop| !*stop).unwrap_or_else(|e| e.into_inner());
+            let (guard, _) = cv
+                .wait_timeout_while(guard, wait, |stop| !*stop)
+                .unwrap_or_else(|e| e.into_inner());
             if *guard {
                 return;
             }
@@ -273,11 +310,16 @@ impl Shared {
         // Held throughout, so a release (a signal, the end of the command) never races a refresh
         // into leaving the new file behind.
         let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(old) = current.clone() else { return Ok(()) };
+        let Some(old) = current.clone() else {
+            return Ok(());
+        };
         if !self.locks.files.exists(&path_of(&old))? {
             // Someone removed it (`restic unlock --remove-all`): others may now prune under us.
             self.lost.store(true, Ordering::SeqCst);
-            return Err(anyhow!("our lock file locks/{} was removed by someone else", short(&old)));
+            return Err(anyhow!(
+                "our lock file locks/{} was removed by someone else",
+                short(&old)
+            ));
         }
         let new = self.locks.write(&self.record.refreshed())?;
         *current = Some(new.clone());
@@ -292,7 +334,8 @@ static HELD: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 /// Removes every lock this process holds (a signal or a panic is about to end it).
 pub fn release_all() {
-    let held: Vec<Weak<Shared>> = std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
+    let held: Vec<Weak<Shared>> =
+        std::mem::take(&mut *HELD.lock().unwrap_or_else(|e| e.into_inner()));
     for shared in held.iter().filter_map(Weak::upgrade) {
         shared.release();
     }
@@ -313,7 +356,9 @@ impl HeldLock {
             lost: Arc::new(AtomicBool::new(false)),
             stop: (Mutex::new(false), Condvar::new()),
         });
-        HELD.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(&shared));
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::downgrade(&shared));
         let worker = shared.clone();
         let refresher = std::thread::Builder::new()
             .name("forgesafe-lock-refresh".into())
@@ -330,7 +375,11 @@ impl HeldLock {
 
     /// The current lock file's id (it changes at every refresh).
     pub fn id(&self) -> Option<String> {
-        self.shared.current.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.shared
+            .current
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn is_exclusive(&self) -> bool {
@@ -350,10 +399,11 @@ impl Drop for HeldLock {
         }
         self.shared.release();
         let me = Arc::as_ptr(&self.shared);
-        HELD.lock().unwrap_or_else(|e| e.into_inner()).retain(|w| w.as_ptr() != me && w.strong_count() > 0);
+        HELD.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|w| w.as_ptr() != me && w.strong_count() > 0);
     }
 }
-
 
 /// What `forgesafe unlock` removed.
 #[derive(Debug, Default, serde::Serialize)]
@@ -372,7 +422,10 @@ pub fn unlock(locks: &Locks, remove_all: bool) -> Result<UnlockOutcome> {
             tracing::info!("removed {}", lock.describe());
             outcome.removed.push(lock.id);
         } else {
-            tracing::info!("kept {} (not stale; --remove-all removes it too)", lock.describe());
+            tracing::info!(
+                "kept {} (not stale; --remove-all removes it too)",
+                lock.describe()
+            );
             outcome.kept.push(lock.id);
         }
     }

@@ -57,7 +57,10 @@ impl LockRecord {
 
     /// The same lock, stamped now (what a refresh writes).
     pub fn refreshed(&self) -> Self {
-        LockRecord { time: now_rfc3339(), ..self.clone() }
+        LockRecord {
+            time: now_rfc3339(),
+            ..self.clone()
+        }
     }
 
     pub fn timestamp(&self) -> Option<DateTime<FixedOffset>> {
@@ -67,7 +70,9 @@ impl LockRecord {
     /// How long ago it was written (zero for a time in the future; very old for an unreadable time).
     pub fn age(&self) -> Duration {
         match self.timestamp() {
-            Some(t) => (Utc::now() - t.with_timezone(&Utc)).to_std().unwrap_or(Duration::ZERO),
+            Some(t) => (Utc::now() - t.with_timezone(&Utc))
+                .to_std()
+                .unwrap_or(Duration::ZERO),
             None => Duration::MAX,
         }
     }
@@ -85,21 +90,37 @@ impl LockRecord {
     /// "forgesafe push" or "restic", for messages.
     pub fn holder(&self) -> String {
         match &self.forgesafe {
-            Some(what) => format!("forgesafe {}", what.split_once(' ').map_or(what.as_str(), |(_, command)| command)),
+            Some(what) => format!(
+                "forgesafe {}",
+                what.split_once(' ')
+                    .map_or(what.as_str(), |(_, command)| command)
+            ),
             None => "restic (or another tool)".to_string(),
         }
     }
 
     /// One phrase naming who holds it, for the line a waiting command fails with.
     pub fn describe(&self) -> String {
-        let user = if self.username.is_empty() { String::new() } else { format!(", user {}", self.username) };
+        let user = if self.username.is_empty() {
+            String::new()
+        } else {
+            format!(", user {}", self.username)
+        };
         format!(
             "{} on host {} (pid {}{user}), {} lock taken {} ago",
             self.holder(),
             self.hostname,
             self.pid,
-            if self.exclusive { "an exclusive" } else { "a non-exclusive" },
-            humantime::format_duration(Duration::from_secs(self.age().min(Duration::from_secs(u32::MAX.into())).as_secs()))
+            if self.exclusive {
+                "an exclusive"
+            } else {
+                "a non-exclusive"
+            },
+            humantime::format_duration(Duration::from_secs(
+                self.age()
+                    .min(Duration::from_secs(u32::MAX.into()))
+                    .as_secs()
+            ))
         )
     }
 }
@@ -110,7 +131,9 @@ fn now_rfc3339() -> String {
 
 /// The host name as restic compares it (`os.Hostname()`).
 pub fn this_hostname() -> String {
-    hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default()
+    hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The user's name, as restic records it; empty when the uid has no name (an arbitrary uid in a
@@ -125,13 +148,17 @@ fn this_username(uid: u32) -> String {
         return std::env::var("USER").unwrap_or_default();
     }
     // SAFETY: on success pw_name points at a NUL-terminated string inside `buf`.
-    unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Whether a process with this pid exists here. Signal 0 only checks (restic sends SIGHUP, which
 /// is why forgesafe ignores SIGHUP); EPERM means it exists under another user.
 pub fn process_exists(pid: i64) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
     if pid <= 0 {
         return false;
     }
@@ -143,7 +170,9 @@ pub fn process_exists(pid: i64) -> bool {
 /// The stored bytes of a lock and the name restic expects for them.
 pub fn seal(record: &LockRecord, key: &RepoKey) -> Result<(String, Vec<u8>)> {
     let json = serde_json::to_vec(record)?;
-    let stored = key.seal(&json).map_err(|e| anyhow!("cannot seal the lock file: {e}"))?;
+    let stored = key
+        .seal(&json)
+        .map_err(|e| anyhow!("cannot seal the lock file: {e}"))?;
     Ok((hex_sha256(&stored), stored))
 }
 
@@ -162,7 +191,9 @@ impl std::fmt::Display for Unreadable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unreadable::WrongName => f.write_str("its name is not the SHA-256 of its content"),
-            Unreadable::NotDecryptable => f.write_str("it does not decrypt with this repository's key"),
+            Unreadable::NotDecryptable => {
+                f.write_str("it does not decrypt with this repository's key")
+            }
             Unreadable::NotALock(why) => write!(f, "it is not a lock ({why})"),
         }
     }
@@ -180,14 +211,21 @@ pub fn open(id: &str, stored: &[u8], key: &RepoKey) -> Result<Option<LockRecord>
     let plain = key.open(stored).ok_or(Unreadable::NotDecryptable)?;
     let json = match plain.first() {
         // restic's v2 format for unpacked files: a version byte, then zstd.
-        Some(2) => zstd::decode_all(&plain[1..]).map_err(|e| Unreadable::NotALock(format!("zstd: {e}")))?,
+        Some(2) => {
+            zstd::decode_all(&plain[1..]).map_err(|e| Unreadable::NotALock(format!("zstd: {e}")))?
+        }
         _ => plain,
     };
-    serde_json::from_slice(&json).map(Some).map_err(|e| Unreadable::NotALock(e.to_string()))
+    serde_json::from_slice(&json)
+        .map(Some)
+        .map_err(|e| Unreadable::NotALock(e.to_string()))
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -203,14 +241,22 @@ mod tests {
         let record = LockRecord::for_this_process(true, "delete");
         let (id, stored) = seal(&record, &key()).unwrap();
         assert_eq!(id.len(), 64);
-        assert_eq!(stored.len(), 16 + serde_json::to_vec(&record).unwrap().len() + 16, "IV, ciphertext, MAC");
+        assert_eq!(
+            stored.len(),
+            16 + serde_json::to_vec(&record).unwrap().len() + 16,
+            "IV, ciphertext, MAC"
+        );
         assert_eq!(open(&id, &stored, &key()).unwrap(), Some(record));
         let mut renamed = id.clone();
         renamed.replace_range(0..1, if id.starts_with('0') { "1" } else { "0" });
         assert_eq!(open(&renamed, &stored, &key()), Err(Unreadable::WrongName));
         let other = RepoKey::from_bytes([8u8; 64]);
         assert_eq!(open(&id, &stored, &other), Err(Unreadable::NotDecryptable));
-        assert_eq!(open(&id, &[], &key()), Ok(None), "empty lock files are skipped, as restic does");
+        assert_eq!(
+            open(&id, &[], &key()),
+            Ok(None),
+            "empty lock files are skipped, as restic does"
+        );
     }
 
     #[test]
@@ -219,10 +265,23 @@ mod tests {
         let mut plain = vec![2u8];
         plain.extend(zstd::encode_all(&json[..], 3).unwrap());
         let stored = key().seal(&plain).unwrap();
-        let record = open(&hex_sha256(&stored), &stored, &key()).unwrap().unwrap();
-        assert_eq!((record.hostname.as_str(), record.pid, record.exclusive, record.uid), ("h", 42, false, 0));
+        let record = open(&hex_sha256(&stored), &stored, &key())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                record.hostname.as_str(),
+                record.pid,
+                record.exclusive,
+                record.uid
+            ),
+            ("h", 42, false, 0)
+        );
         assert!(!record.is_ours());
-        assert!(record.is_stale(), "a lock from 2026-11-30 is older than 30 minutes");
+        assert!(
+            record.is_stale(),
+            "a lock from 2026-11-30 is older than 30 minutes"
+        );
     }
 
     #[test]
@@ -236,7 +295,15 @@ mod tests {
         assert!(!mine.is_stale(), "another host's lock is stale only by age");
         mine.time = (Local::now() - chrono::Duration::minutes(31)).to_rfc3339();
         assert!(mine.is_stale());
-        let json = serde_json::to_value(LockRecord { uid: 0, gid: 0, ..mine }).unwrap();
-        assert!(json.get("uid").is_none() && json.get("gid").is_none(), "uid/gid omitted when 0, as restic writes them");
+        let json = serde_json::to_value(LockRecord {
+            uid: 0,
+            gid: 0,
+            ..mine
+        })
+        .unwrap();
+        assert!(
+            json.get("uid").is_none() && json.get("gid").is_none(),
+            "uid/gid omitted when 0, as restic writes them"
+        );
     }
 }

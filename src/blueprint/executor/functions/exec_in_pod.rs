@@ -30,6 +30,7 @@ pub async fn exec_in_pod(
     }
     emit(log, &format!("{label}: exec: {}", command.join(" ")));
     let cluster = env.cluster().await?;
-    let on_line = |kind: StreamKind, line: &str| emit(log, &format!("{label} {}: {line}", kind.name()));
+    let on_line =
+        |kind: StreamKind, line: &str| emit(log, &format!("{label} {}: {line}", kind.name()));
     kube::exec(cluster, namespace, pod, container, command, &on_line).await
 }

@@ -9,5 +9,8 @@ use serde_json::Value;
 /// Outputs from a command's stdout (never its stderr: tools log there freely), or from a task
 /// pod's logs.
 pub fn outputs_from_stdout(stdout: &str) -> Result<Outputs> {
-    Ok(parse_outputs(stdout)?.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
+    Ok(parse_outputs(stdout)?
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect())
 }

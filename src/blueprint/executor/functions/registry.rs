@@ -77,7 +77,11 @@ pub fn registry() -> Registry {
         kube_task::FUNCTION,
         scale_workload::FUNCTION,
     ];
-    functions.extend(KNOWN_BY_NAME_ONLY.iter().map(|&name| PhaseFunction { name, required_args: &[], run: None }));
+    functions.extend(KNOWN_BY_NAME_ONLY.iter().map(|&name| PhaseFunction {
+        name,
+        required_args: &[],
+        run: None,
+    }));
     Registry { functions }
 }
 
@@ -93,15 +97,26 @@ impl Registry {
 
     /// The names of the functions forgesafe runs.
     pub fn runnable_names(&self) -> Vec<&'static str> {
-        self.functions.iter().filter(|f| f.run.is_some()).map(|f| f.name).collect()
+        self.functions
+            .iter()
+            .filter(|f| f.run.is_some())
+            .map(|f| f.name)
+            .collect()
     }
 
     /// The code that runs `func`, once the phase's rendered `args` hold every required argument.
     pub fn runner(&self, func: &str, args: &serde_json::Map<String, Value>) -> Result<Runner> {
         let function = self.find(func).filter(|f| f.run.is_some()).ok_or_else(|| {
-            anyhow!("unknown phase function {func:?}: forgesafe runs {}", self.runnable_names().join(", "))
+            anyhow!(
+                "unknown phase function {func:?}: forgesafe runs {}",
+                self.runnable_names().join(", ")
+            )
         })?;
-        if let Some(missing) = function.required_args.iter().find(|a| args.get(**a).is_none_or(Value::is_null)) {
+        if let Some(missing) = function
+            .required_args
+            .iter()
+            .find(|a| args.get(**a).is_none_or(Value::is_null))
+        {
             bail!("missing required argument {missing:?}");
         }
         Ok(function.run.expect("filtered on run above"))
@@ -117,7 +132,10 @@ mod tests {
     fn every_name_is_registered_once_and_the_runnable_ones_first() {
         let r = registry();
         let mut names: Vec<&str> = r.names().collect();
-        assert_eq!(&names[..4], ["KubeExec", "KubeExecAll", "KubeTask", "ScaleWorkload"]);
+        assert_eq!(
+            &names[..4],
+            ["KubeExec", "KubeExecAll", "KubeTask", "ScaleWorkload"]
+        );
         names.sort();
         names.dedup();
         assert_eq!(names.len(), r.names().count(), "a name registered twice");
@@ -126,10 +144,23 @@ mod tests {
     #[test]
     fn the_runner_needs_a_runnable_function_and_its_required_arguments() {
         let r = registry();
-        let e = r.runner("BackupData", &Default::default()).err().unwrap().to_string();
-        assert!(e.contains("unknown phase function \"BackupData\": forgesafe runs KubeExec, KubeExecAll"), "{e}");
+        let e = r
+            .runner("BackupData", &Default::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains(
+                "unknown phase function \"BackupData\": forgesafe runs KubeExec, KubeExecAll"
+            ),
+            "{e}"
+        );
         let args = json!({"namespace": "ns", "pod": null, "command": ["true"]});
-        let e = r.runner("KubeExec", args.as_object().unwrap()).err().unwrap().to_string();
+        let e = r
+            .runner("KubeExec", args.as_object().unwrap())
+            .err()
+            .unwrap()
+            .to_string();
         assert_eq!(e, "missing required argument \"pod\"");
         let args = json!({"namespace": "ns", "pod": "p", "command": ["true"]});
         assert!(r.runner("KubeExec", args.as_object().unwrap()).is_ok());
