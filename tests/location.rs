@@ -405,6 +405,63 @@ fn a_local_repository_works_and_restic_reads_it() {
     ok(forgesafe_pw().args(["check", "--read-data", "-p", &profile]));
 }
 
+/// A re-push runs rustic's archive pipeline on one CPU (src/store/cpu_affinity.rs), a speed
+/// change: its snapshot must still be one stock restic checks and restores byte-identical, with
+/// the changed, added and removed files as they are now and the unchanged ones taken from the parent.
+#[test]
+fn a_re_push_with_its_pipeline_on_one_cpu_is_read_back_byte_identical_by_restic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    make_tree(&src, 8, 700_000);
+    let repo = tmp.path().join("repo");
+    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let push = |expect_pinned: bool| {
+        let out = ok(forgesafe_pw()
+            .env("FORGESAFE_LOG", "forgesafe=debug")
+            .args(["location", "push", "-p", &profile, "-s", "again"])
+            .arg(&src));
+        assert_eq!(
+            stderr(&out).contains("archive pipeline on one CPU"),
+            expect_pinned,
+            "only a re-push pins its pipeline: {}",
+            stderr(&out)
+        );
+        parse_push_output(&stdout(&out)).1
+    };
+    let first = push(false);
+    fs::write(src.join("src/file3.rs"), "changed since the first push\n").unwrap();
+    fs::write(
+        src.join("src/deep/added.txt"),
+        "added since the first push\n",
+    )
+    .unwrap();
+    fs::remove_file(src.join("src/file7.rs")).unwrap();
+    let second = push(true);
+    assert_ne!(first, second);
+
+    ok(restic().arg("-r").arg(&repo).args(["check", "--read-data"]));
+    let listed = ok(restic().arg("-r").arg(&repo).args(["snapshots", "--json"]));
+    let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let second_entry = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str() == Some(second.as_str()))
+        .expect("restic lists the re-push");
+    assert_eq!(
+        second_entry["parent"].as_str(),
+        Some(first.as_str()),
+        "the re-push used the first push as its parent"
+    );
+    let by_restic = tmp.path().join("by-restic");
+    ok(restic()
+        .arg("-r")
+        .arg(&repo)
+        .args(["restore", &second, "--target"])
+        .arg(&by_restic));
+    assert_same_tree(&src, &by_restic.join(src.strip_prefix("/").unwrap()));
+}
+
 #[test]
 fn profile_and_password_can_come_from_files_and_environment() {
     let (_, profile) = bucket("envfile");

@@ -6,6 +6,7 @@
 
 mod backend;
 mod browse;
+mod cpu_affinity;
 mod delete;
 pub mod errors;
 mod listing;

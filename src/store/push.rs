@@ -1,6 +1,7 @@
 //! `location push`: a directory, a file or stdin into a new snapshot, within the quotas, then the
 //! path's retention policy.
 
+use super::cpu_affinity::ThreadCpuMask;
 use super::errors::from_rustic;
 use super::retention::{self, ForgetOutcome, ForgetRequest, KeepOptions};
 use super::size::human;
@@ -194,7 +195,14 @@ fn archive(
                     );
                 }
             }
-            let src = RecordingSource::new(local, gate.clone());
+            let mut src = RecordingSource::new(local, gate.clone());
+            // A re-push (rustic will find a parent) is mostly entries handed between threads:
+            // they share one CPU for it (cpu_affinity says why); this thread's mask is put back
+            // when `_mask` drops, right after the archive.
+            let _mask = ThreadCpuMask::save();
+            if has_snapshot_named(&repo, &request.name) {
+                src = src.pinning_pipeline();
+            }
             repo.archive(&opts, &src, snap, std::slice::from_ref(path))
         }
         None => {
@@ -235,6 +243,18 @@ fn archive(
         repository_created: opened.created,
         retention: None,
     })
+}
+
+/// Whether `name` already has a snapshot (read through rustic's cache, where rustic's own parent
+/// search then finds them). A failure only means no pinning: the push goes on.
+fn has_snapshot_named<S: rustic_core::Open>(repo: &rustic_core::Repository<S>, name: &str) -> bool {
+    match repo.get_matching_snapshots(|s| s.label == name) {
+        Ok(snapshots) => !snapshots.is_empty(),
+        Err(e) => {
+            tracing::debug!(error = %e.display_log(), "could not list the snapshots to tell a re-push");
+            false
+        }
+    }
 }
 
 /// The path's retention after a successful push. The push stands whatever happens here: a

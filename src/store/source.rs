@@ -1,5 +1,6 @@
 //! Wraps a rustic `ReadSource` so that every entry that cannot be read is recorded with the gate
-//! (rustic's archiver would otherwise skip it with only a warning).
+//! (rustic's archiver would otherwise skip it with only a warning), and that can keep the archive
+//! pipeline on one CPU ([`super::cpu_affinity`]).
 
 use super::backend::GateState;
 use rustic_core::{ReadSource, ReadSourceEntry, ReadSourceOpen, RusticResult};
@@ -10,11 +11,25 @@ use std::sync::Arc;
 pub struct RecordingSource<S> {
     inner: S,
     gate: Arc<GateState>,
+    pin_pipeline: bool,
 }
 
 impl<S> RecordingSource<S> {
     pub fn new(inner: S, gate: Arc<GateState>) -> Self {
-        RecordingSource { inner, gate }
+        RecordingSource {
+            inner,
+            gate,
+            pin_pipeline: false,
+        }
+    }
+
+    /// Pins the thread that asks for the entries to its CPU. rustic asks on the thread that runs
+    /// the archive, after it has started its packers and before it starts the file workers, so
+    /// the walk, the file workers and the tree archiver share one CPU while compression,
+    /// encryption and uploads keep every CPU. The caller restores that thread's mask afterwards.
+    pub fn pinning_pipeline(mut self) -> Self {
+        self.pin_pipeline = true;
+        self
     }
 }
 
@@ -33,6 +48,10 @@ where
     }
 
     fn entries(&self) -> Self::Iter {
+        if self.pin_pipeline {
+            let pinned = super::cpu_affinity::pin_to_current_cpu();
+            tracing::debug!(pinned, "archive pipeline on one CPU (a re-push)");
+        }
         RecordingIter {
             inner: self.inner.entries(),
             gate: self.gate.clone(),
