@@ -732,3 +732,53 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// zstd is built without its per-context CPU check (.cargo/config.toml says why): rustic_core
+/// makes a zstd context for every blob and tree it writes or reads, and under a hypervisor each
+/// `cpuid` the check executes traps to the host. No zstd function in the binary may execute one.
+/// The proof reads the machine code itself: the binary's zstd symbols (nm) and their instructions
+/// (objdump), so a lockfile that brings back zstd < 1.6 (whose compression side checks
+/// unconditionally) or a build that drops the define fails here.
+#[test]
+fn no_zstd_function_asks_the_cpu_for_its_features() {
+    let binary = env!("CARGO_BIN_EXE_forgesafe");
+    let nm = require_tool("nm", "apt-get install binutils");
+    let objdump = require_tool("objdump", "apt-get install binutils");
+    let symbols = ok(std::process::Command::new(nm).args(["--defined-only", "-S", binary]));
+    // zstd's functions lie together in .text (one static library); disassemble just that span.
+    let mut span: Option<(u64, u64)> = None;
+    for line in stdout(&symbols).lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if let [address, size, kind, name] = fields[..] {
+            if name.starts_with("ZSTD_") && kind.eq_ignore_ascii_case("t") {
+                let start = u64::from_str_radix(address, 16).unwrap();
+                let end = start + u64::from_str_radix(size, 16).unwrap();
+                span = Some(span.map_or((start, end), |(s, e)| (s.min(start), e.max(end))));
+            }
+        }
+    }
+    let (start, end) = span.expect("the binary has no zstd functions: was it stripped?");
+    let listing = ok(std::process::Command::new(objdump).args([
+        "--disassemble",
+        "--no-show-raw-insn",
+        &format!("--start-address={start:#x}"),
+        &format!("--stop-address={end:#x}"),
+        binary,
+    ]));
+    let mut function = String::new();
+    let mut zstd_functions = 0;
+    let mut asking = Vec::new();
+    for line in stdout(&listing).lines() {
+        if let Some(name) = line.strip_suffix(">:").and_then(|l| l.split_once(" <")) {
+            function = name.1.to_string();
+            zstd_functions += usize::from(function.starts_with("ZSTD_"));
+        } else if line.split_whitespace().nth(1) == Some("cpuid") && function.starts_with("ZSTD_") {
+            asking.push(function.clone());
+        }
+    }
+    assert!(zstd_functions > 50, "only {zstd_functions} zstd functions disassembled");
+    assert!(
+        asking.is_empty(),
+        "zstd functions that execute cpuid (build zstd-sys >= 2.2 with -DDYNAMIC_BMI2=0): {asking:?}"
+    );
+}
