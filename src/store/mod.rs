@@ -12,6 +12,7 @@ pub mod errors;
 mod listing;
 pub mod lock;
 mod maintenance;
+mod prefetch;
 mod progress;
 mod pull;
 mod push;

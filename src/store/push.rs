@@ -3,6 +3,7 @@
 
 use super::cpu_affinity::ThreadCpuMask;
 use super::errors::from_rustic;
+use super::prefetch::{PrefetchedSource, MOST_ENTRIES_AHEAD};
 use super::retention::{self, ForgetOutcome, ForgetRequest, KeepOptions};
 use super::size::human;
 use super::source::RecordingSource;
@@ -120,9 +121,25 @@ fn archive(
     source_path: Option<PathBuf>,
     time: Option<rustic_core::jiff::Zoned>,
 ) -> Result<PushOutcome> {
+    let doing = format!("push to {} failed", store.describe());
+    let mut opts = BackupOptions::default();
+    // The walk of a directory needs no key: it starts now, while opening the repository derives
+    // the key on this thread (prefetch.rs says why).
+    let walk = match &source_path {
+        Some(path) => {
+            let local = LocalSource::new(
+                opts.ignore_save_opts,
+                &opts.excludes,
+                &opts.ignore_filter_opts,
+                std::slice::from_ref(path),
+            )
+            .map_err(|e| from_rustic(e, &doing))?;
+            Some(PrefetchedSource::start(local, MOST_ENTRIES_AHEAD))
+        }
+        None => None,
+    };
     let opened = store.open_locked(true, LockKind::Shared, "push")?;
     let gate = opened.gate.clone();
-    let doing = format!("push to {} failed", store.describe());
     if let Some(limit) = request.limits.max_repository_size {
         let before = super::listing::repository_size(&opened.repo, &doing)?;
         if before >= limit {
@@ -160,7 +177,6 @@ fn archive(
         snap.tags.add(tag.replace(',', "_"));
     }
 
-    let mut opts = BackupOptions::default();
     // The parent (for the fast unchanged-file check) is the newest snapshot of the same name and
     // source path, on any host: pods get a new hostname on every restart.
     let mut group = SnapshotGroupCriterion::new();
@@ -170,15 +186,8 @@ fn archive(
     group.tags = false;
     opts.parent_opts.group_by = Some(group);
 
-    let result = match &source_path {
-        Some(path) => {
-            let local = LocalSource::new(
-                opts.ignore_save_opts,
-                &opts.excludes,
-                &opts.ignore_filter_opts,
-                std::slice::from_ref(path),
-            )
-            .map_err(|e| from_rustic(e, &doing))?;
+    let result = match (&source_path, walk) {
+        (Some(path), Some(local)) => {
             if let Some(limit) = request.limits.max_snapshot_size {
                 // Refuse before anything is uploaded; the reader's count still guards files
                 // that grow while they are read.
@@ -205,7 +214,7 @@ fn archive(
             }
             repo.archive(&opts, &src, snap, std::slice::from_ref(path))
         }
-        None => {
+        _ => {
             let entry = stdin_entry_name(&request.name);
             opts.parent_opts.force = true;
             let src = RecordingSource::new(StdinSource::new(entry.clone()), gate.clone());
