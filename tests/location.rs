@@ -776,7 +776,10 @@ fn no_zstd_function_asks_the_cpu_for_its_features() {
             asking.push(function.clone());
         }
     }
-    assert!(zstd_functions > 50, "only {zstd_functions} zstd functions disassembled");
+    assert!(
+        zstd_functions > 50,
+        "only {zstd_functions} zstd functions disassembled"
+    );
     assert!(
         asking.is_empty(),
         "zstd functions that execute cpuid (build zstd-sys >= 2.2 with -DDYNAMIC_BMI2=0): {asking:?}"
