@@ -134,7 +134,7 @@ fn archive(
                 std::slice::from_ref(path),
             )
             .map_err(|e| from_rustic(e, &doing))?;
-            Some(PrefetchedSource::start(local, MOST_ENTRIES_AHEAD))
+            Some((path, PrefetchedSource::start(local, MOST_ENTRIES_AHEAD)))
         }
         None => None,
     };
@@ -186,8 +186,8 @@ fn archive(
     group.tags = false;
     opts.parent_opts.group_by = Some(group);
 
-    let result = match (&source_path, walk) {
-        (Some(path), Some(local)) => {
+    let result = match walk {
+        Some((path, local)) => {
             if let Some(limit) = request.limits.max_snapshot_size {
                 // Refuse before anything is uploaded; the reader's count still guards files
                 // that grow while they are read.
@@ -214,7 +214,7 @@ fn archive(
             }
             repo.archive(&opts, &src, snap, std::slice::from_ref(path))
         }
-        _ => {
+        None => {
             let entry = stdin_entry_name(&request.name);
             opts.parent_opts.force = true;
             let src = RecordingSource::new(StdinSource::new(entry.clone()), gate.clone());
