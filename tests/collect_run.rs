@@ -326,7 +326,7 @@ fn backup_collects_pushes_and_the_restored_mirror_is_a_working_repository() {
     up.commit("src.rs", "fn main() {}\n");
     up.push(&["main"]);
     let repo = tmp.path().join("repo");
-    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let profile = local_profile(&repo);
     let dest = tmp.path().join("volume");
 
     let out = ok(forgesafe_pw()

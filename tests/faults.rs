@@ -116,7 +116,7 @@ fn killing_forgesafe_mid_push_leaves_a_repository_that_checks_clean() {
     let src = tmp.path().join("src");
     make_tree(&src, 12, 60_000_000);
     let repo = tmp.path().join("repo");
-    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let profile = local_profile(&repo);
     ok(forgesafe_pw().args(["init", "-p", &profile]));
 
     let mut child = forgesafe_pw()
@@ -144,12 +144,12 @@ fn killing_forgesafe_mid_push_leaves_a_repository_that_checks_clean() {
         "[]",
         "a killed push left a snapshot"
     );
-    ok(restic().arg("-r").arg(&repo).arg("check"));
+    ok(restic_local(&repo).arg("check"));
     let out = ok(forgesafe_pw()
         .args(["location", "push", "-p", &profile, "-s", "v"])
         .arg(&src));
     let (_, id, _, _) = parse_push_output(&stdout(&out));
-    ok(restic().arg("-r").arg(&repo).args(["check", "--read-data"]));
+    ok(restic_local(&repo).args(["check", "--read-data"]));
     let target = tmp.path().join("restored");
     ok(forgesafe_pw()
         .args([
@@ -384,7 +384,7 @@ fn an_unreadable_file_in_the_source_fails_the_push_and_names_the_file() {
     let repo = tmp.path().join("repo");
     fs::create_dir(&repo).unwrap();
     fs::set_permissions(&repo, fs::Permissions::from_mode(0o777)).unwrap();
-    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let profile = local_profile(&repo);
 
     let mut cmd = std::process::Command::new(&bin);
     cmd.env_clear()

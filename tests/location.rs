@@ -382,7 +382,7 @@ fn a_local_repository_works_and_restic_reads_it() {
     let src = tmp.path().join("src");
     make_tree(&src, 6, 500_000);
     let repo = tmp.path().join("repo");
-    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let profile = local_profile(&repo);
     ok(forgesafe_pw().args(["init", "-p", &profile]));
     let again = ok(forgesafe_pw().args(["init", "-p", &profile]));
     assert!(
@@ -394,11 +394,9 @@ fn a_local_repository_works_and_restic_reads_it() {
         .args(["location", "push", "-p", &profile, "-s", "local"])
         .arg(&src));
     let (_, id, _, _) = parse_push_output(&stdout(&out));
-    ok(restic().arg("-r").arg(&repo).args(["check", "--read-data"]));
+    ok(restic_local(&repo).args(["check", "--read-data"]));
     let by_restic = tmp.path().join("by-restic");
-    ok(restic()
-        .arg("-r")
-        .arg(&repo)
+    ok(restic_local(&repo)
         .args(["restore", &id, "--target"])
         .arg(&by_restic));
     assert_same_tree(&src, &by_restic.join(src.strip_prefix("/").unwrap()));
@@ -414,7 +412,7 @@ fn a_re_push_with_its_pipeline_on_one_cpu_is_read_back_byte_identical_by_restic(
     let src = tmp.path().join("src");
     make_tree(&src, 8, 700_000);
     let repo = tmp.path().join("repo");
-    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let profile = local_profile(&repo);
     let push = |expect_pinned: bool| {
         let out = ok(forgesafe_pw()
             .env("FORGESAFE_LOG", "forgesafe=debug")
@@ -439,8 +437,8 @@ fn a_re_push_with_its_pipeline_on_one_cpu_is_read_back_byte_identical_by_restic(
     let second = push(true);
     assert_ne!(first, second);
 
-    ok(restic().arg("-r").arg(&repo).args(["check", "--read-data"]));
-    let listed = ok(restic().arg("-r").arg(&repo).args(["snapshots", "--json"]));
+    ok(restic_local(&repo).args(["check", "--read-data"]));
+    let listed = ok(restic_local(&repo).args(["snapshots", "--json"]));
     let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     let second_entry = list
         .as_array()
@@ -454,9 +452,7 @@ fn a_re_push_with_its_pipeline_on_one_cpu_is_read_back_byte_identical_by_restic(
         "the re-push used the first push as its parent"
     );
     let by_restic = tmp.path().join("by-restic");
-    ok(restic()
-        .arg("-r")
-        .arg(&repo)
+    ok(restic_local(&repo)
         .args(["restore", &second, "--target"])
         .arg(&by_restic));
     assert_same_tree(&src, &by_restic.join(src.strip_prefix("/").unwrap()));
@@ -630,7 +626,7 @@ fn a_pull_restores_what_restic_restores_bytes_modes_and_times() {
     let src = tmp.path().join("src");
     restorer_tree(&src);
     let repo = tmp.path().join("repo");
-    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let profile = local_profile(&repo);
     let out = ok(forgesafe_pw()
         .args(["location", "push", "-p", &profile, "-s", "exact"])
         .arg(&src));
@@ -641,9 +637,7 @@ fn a_pull_restores_what_restic_restores_bytes_modes_and_times() {
         .args(["location", "pull", "-p", &profile, "-s", "exact"])
         .arg(&pulled));
     let by_restic = tmp.path().join("by-restic");
-    ok(restic()
-        .arg("-r")
-        .arg(&repo)
+    ok(restic_local(&repo)
         .args(["restore", &id, "--target"])
         .arg(&by_restic));
     let restic_tree = by_restic.join(src.strip_prefix("/").unwrap());
@@ -675,7 +669,7 @@ fn a_pull_from_a_damaged_pack_names_it_and_leaves_the_target_as_it_was() {
     let src = tmp.path().join("src");
     make_tree(&src, 13, 2 << 20);
     let repo = tmp.path().join("repo");
-    let profile = serde_json::json!({"Location": {"type": "local", "path": repo}}).to_string();
+    let profile = local_profile(&repo);
     ok(forgesafe_pw()
         .args(["location", "push", "-p", &profile, "-s", "damaged"])
         .arg(&src));

@@ -254,8 +254,9 @@ fn archive(
     })
 }
 
-/// Whether `name` already has a snapshot (read through rustic's cache, where rustic's own parent
-/// search then finds them). A failure only means no pinning: the push goes on.
+/// Whether `name` already has a snapshot. rustic's own parent search reads the snapshot files
+/// again: from its cache on an object store, from disk (a few small files) on a local one. A
+/// failure only means no pinning: the push goes on.
 fn has_snapshot_named<S: rustic_core::Open>(repo: &rustic_core::Repository<S>, name: &str) -> bool {
     match repo.get_matching_snapshots(|s| s.label == name) {
         Ok(snapshots) => !snapshots.is_empty(),
